@@ -1,0 +1,1 @@
+"""Prefect flows and the remot CLI: the only package that imports prefect."""

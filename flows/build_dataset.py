@@ -1,0 +1,66 @@
+"""Prefect flow: build a triplet dataset from a source directory. A few lines of orchestration around remot_data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from tqdm import tqdm
+
+from remot_data.build import (
+    BuildConfig,
+    ClipInput,
+    plan_clips,
+    process_batch,
+    publish_dataset,
+    staging_dir_for,
+)
+
+
+@task(retries=2, retry_delay_seconds=2)
+def plan_task(input_path: str, source: str) -> list[ClipInput]:
+    """List and hash the input clips (file IO: retried)."""
+    return plan_clips(Path(input_path), source)
+
+
+@task(retries=1, retry_delay_seconds=2)
+def process_task(batch: list[ClipInput], config: BuildConfig, staging_dir: str) -> list[str]:
+    """Process a batch of clips into staged parts (finished parts of earlier runs are reused)."""
+    return process_batch(batch, config, Path(staging_dir))
+
+
+@task
+def publish_task(clip_inputs: list[ClipInput], keys: list[str], input_path: str, staging_dir: str, out_dir: str,
+                 config: BuildConfig) -> dict[str, Any]:
+    """Validate and publish the dataset atomically."""
+    return publish_dataset(clip_inputs, keys, input_root=Path(input_path), staging_dir=Path(staging_dir),
+                           out_dir=Path(out_dir), config=config)
+
+
+def summary_markdown(manifest: dict[str, Any], out_dir: str) -> str:
+    """Return the build summary as Markdown (the flow's artifact; the CLI prints it too)."""
+    counts, rejects = manifest["counts"], manifest["rejects"]
+    lines = [f"# remot dataset: {counts['triplets']} triplets", f"Output: `{out_dir}`", "", "| count | value |", "|---|---|"]
+    for group in ("by_split", "by_family", "by_negative_method", "by_label"):
+        lines += [f"| {group[3:]}: {k} | {v} |" for k, v in counts[group].items()]
+    lines += [f"| rejects: {k} | {v} |" for k, v in rejects["by_reason"].items()]
+    return "\n".join(lines)
+
+
+@flow(name="build-dataset")
+def build_dataset(input_path: str, out_dir: str, config: BuildConfig | None = None, progress: bool = False) -> dict[str, Any]:
+    """Build, validate and publish a triplet dataset from ``input_path`` into ``out_dir``."""
+    config = config or BuildConfig()
+    logger = get_run_logger()
+    staging = staging_dir_for(Path(out_dir))
+    staging.mkdir(parents=True, exist_ok=True)
+    clip_inputs = plan_task(input_path, config.source)
+    batches = [clip_inputs[i:i + config.batch_size] for i in range(0, len(clip_inputs), config.batch_size)]
+    logger.info("%d clips in %d batches", len(clip_inputs), len(batches))
+    futures = process_task.map(batches, config=unmapped(config), staging_dir=unmapped(str(staging)))
+    keys = [k for f in tqdm(futures, desc="clip batches", unit="batch", disable=not progress) for k in f.result()]
+    manifest = publish_task(clip_inputs, keys, input_path, str(staging), out_dir, config)
+    create_markdown_artifact(summary_markdown(manifest, out_dir), key="remot-build-summary")
+    return manifest

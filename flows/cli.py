@@ -1,0 +1,126 @@
+"""The ``remot`` console script: runs the Prefect flows (``build``, ``demo``) and the export.
+
+Option names are a public interface other teams script against: keep them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from remot_data.errors import RemotError
+
+DEMO_CORPUS = Path("demo_data/corpus")
+DEMO_DATASET = Path("demo_data/dataset")
+DEMO_EXPORT = Path("demo_data/export")
+
+
+def _build_config(args: argparse.Namespace):
+    from remot_data.build import BuildConfig
+    from remot_data.frames import FrameConfig
+
+    return BuildConfig(source=args.source, preset=args.preset, batch_size=args.batch_size, seed=args.seed,
+                       frames=FrameConfig(max_side_px=args.max_side, jpeg_quality=args.jpeg_quality),
+                       on_bad_clip=args.on_bad_clip, **({"license": args.license} if args.license else {}))
+
+
+def _print_summary(manifest: dict, out_dir: Path, seconds: float) -> None:
+    counts, rejects = manifest["counts"], manifest["rejects"]
+    print(f"\n{counts['triplets']} triplets written to {out_dir} in {seconds:.1f} s")
+    for group in ("by_split", "by_family", "by_negative_method", "by_label"):
+        print(f"  {group[3:]:<16} " + ", ".join(f"{k}: {v}" for k, v in counts[group].items()))
+    print(f"  {'rejects':<16} {rejects['total']}: " + ", ".join(f"{k}: {v}" for k, v in rejects["by_reason"].items()))
+    print(f"  files            data/<split>/part-*.parquet, rejects.parquet, manifest.json, validation.json, "
+          f"README.md, contact_sheet.png")
+
+
+def run_build(input_path: Path, out_dir: Path, config) -> dict:
+    """Run the build flow and print its summary."""
+    from flows.build_dataset import build_dataset
+
+    start = time.perf_counter()
+    manifest = build_dataset(str(input_path), str(out_dir), config, progress=True)
+    _print_summary(manifest, out_dir, time.perf_counter() - start)
+    return manifest
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """``remot build``: build a dataset from a source directory."""
+    run_build(Path(args.input), Path(args.out), _build_config(args))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``remot demo``: write the demo corpus if absent, then build a dataset from it."""
+    from remot_data.demo.scannet import DemoScanNetConfig, write_demo_scannet
+
+    corpus = Path(args.corpus) / "scannet"
+    if not corpus.is_dir():
+        print(f"writing the demo corpus to {corpus} ...")
+        tmp = corpus.with_name(corpus.name + ".tmp")
+        write_demo_scannet(tmp, DemoScanNetConfig(seed=args.seed))
+        tmp.rename(corpus)
+    args.source = "scannet"
+    config = _build_config(args)
+    run_build(corpus, Path(args.out), config)
+    print(f"  contact sheet    {Path(args.out) / 'contact_sheet.png'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``remot export``: write the ReMoT JSONL export of a dataset directory."""
+    from remot_data.export import export_remot_jsonl
+
+    counts = export_remot_jsonl(Path(args.dataset_dir), Path(args.out))
+    print(json.dumps({"export": str(args.out), "items": counts}))
+    return 0
+
+
+def _add_build_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="v1", help="rule preset name or YAML path (default v1)")
+    p.add_argument("--batch-size", type=int, default=4, help="clips per processing task")
+    p.add_argument("--seed", type=int, default=0, help="seed of question shuffles")
+    p.add_argument("--max-side", type=int, default=448, help="longer side of stored images, pixels")
+    p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of stored images")
+    p.add_argument("--on-bad-clip", choices=["reject", "raise"], default="reject",
+                   help="reject: record a bad clip in rejects.parquet and go on; raise: stop")
+    p.add_argument("--license", default=None, help="licence id for the dataset card (default: the source's)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Return the ``remot`` argument parser."""
+    parser = argparse.ArgumentParser(prog="remot", description="remot: motion-contrast triplets, training, evaluation")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build a triplet dataset (Prefect flow build-dataset)")
+    build.add_argument("--source", required=True, choices=["scannet"], help="input format")
+    build.add_argument("--input", required=True, help="input directory (e.g. a folder of ScanNet scene exports)")
+    build.add_argument("--out", required=True, help="dataset directory to publish")
+    _add_build_options(build)
+    build.set_defaults(func=cmd_build)
+    demo = sub.add_parser("demo", help="write the demo corpus (if absent) and build a dataset from it")
+    demo.add_argument("--corpus", default=str(DEMO_CORPUS), help="demo corpus directory")
+    demo.add_argument("--out", default=str(DEMO_DATASET), help="dataset directory to publish")
+    _add_build_options(demo)
+    demo.set_defaults(func=cmd_demo)
+    export = sub.add_parser("export", help="write the ReMoT JSONL export of a dataset directory")
+    export.add_argument("dataset_dir", help="what `remot build --out` wrote")
+    export.add_argument("--out", required=True, help="export directory")
+    export.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``remot`` command line."""
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (RemotError, FileNotFoundError, ValueError) as err:
+        print(f"remot {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The dataset card: ``README.md`` with Hugging Face Hub YAML front matter, written into a dataset directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas import load_columns
+
+# Licence of the data each source format usually carries (shared/reference/SOURCES.md); a build may override it.
+SOURCE_LICENSES = {"scannet": "cc-by-nc-sa-4.0", "lerobot": "other", "motchallenge": "other", "nuscenes": "cc-by-nc-sa-4.0"}
+
+
+def _hf_feature(name: str, type_name: str) -> dict[str, Any]:
+    if type_name == "image":
+        return {"name": name, "dtype": "image"}
+    if type_name.startswith("list<list<"):
+        return {"name": name, "list": {"list": type_name[10:-2]}}
+    if type_name.startswith("list<"):
+        return {"name": name, "list": type_name[5:-1]}
+    return {"name": name, "dtype": type_name}
+
+
+def size_category(n: int) -> str:
+    """Return the Hub's size category for ``n`` rows.
+
+    Example:
+        >>> size_category(500), size_category(5000)
+        ('n<1K', '1K<n<10K')
+    """
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < bound:
+            return label
+    return "1M<n<10M"
+
+
+def write_dataset_card(root: Path, manifest: dict[str, Any], split_files: dict[str, list[str]], *,
+                       license_id: str | None = None) -> None:
+    """Write ``README.md``: Hub front matter (configs, data files per split, features, licence, size) and a summary."""
+    counts = manifest["counts"]
+    license_id = license_id or manifest["config"].get("license") or SOURCE_LICENSES.get(manifest["source"], "other")
+    front = {
+        "license": license_id,
+        "pretty_name": "remot motion-contrast triplets",
+        "task_categories": ["visual-question-answering"],
+        "size_categories": [size_category(counts["triplets"])],
+        "tags": ["motion", "contrastive", "remot"],
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": s, "path": f"data/{s}/*.parquet"} for s in sorted(split_files)]}],
+        "dataset_info": {
+            "features": [_hf_feature(c.name, c.type) for c in load_columns("triplets")],
+            "splits": [{"name": s, "num_examples": counts["by_split"].get(s, 0)} for s in sorted(split_files)],
+        },
+    }
+    columns = "\n".join(f"| `{c.name}` | {c.type} | {c.meaning} |" for c in load_columns("triplets"))
+    body = f"""# remot motion-contrast triplets
+
+Built by remot `{manifest['code_version']}` from a `{manifest['source']}` input with rule preset
+`{manifest['preset']['name']}` (sha256 `{manifest['preset']['sha256'][:12]}`), {manifest['created_utc']}.
+
+- triplets: {counts['triplets']} ({', '.join(f'{k}: {v}' for k, v in counts['by_split'].items())})
+- families: {', '.join(f'{k}: {v}' for k, v in counts['by_family'].items())}
+- rejected clips/candidates: {manifest['rejects']['total']} (see `rejects.parquet`)
+- validation: {manifest['validation']['expectations']} expectations, all passed (`validation.json`)
+
+Load with `datasets.load_dataset("parquet", data_dir="<this folder>")`: image columns decode to PIL images.
+Licence: the images derive from the source data, whose licence (`{license_id}`) applies.
+
+| column | type | meaning |
+|---|---|---|
+{columns}
+"""
+    text = "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + body
+    (Path(root) / "README.md").write_text(text, encoding="utf-8")

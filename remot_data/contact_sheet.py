@@ -1,0 +1,58 @@
+"""A contact sheet PNG: a few triplets side by side with their question labels and answers, for a human to check."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+from PIL import Image, ImageDraw, ImageFont
+
+THUMB = 200
+TEXT_WIDTH = 420
+ROLES = ("anchor", "positive", "negative")
+
+
+def pick_examples(table: pa.Table, n: int) -> list[dict]:
+    """Return up to ``n`` rows, cycling over (family, negative method) so every kind shows up."""
+    rows = table.select(["triplet_id", "family", "negative_method", "clip_id", "labels", "answer",
+                         "anchor_frame_index", "positive_frame_index", "negative_frame_index",
+                         "anchor_image", "positive_image", "negative_image"]).to_pylist()
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in sorted(rows, key=lambda r: r["triplet_id"]):
+        groups.setdefault((row["family"], row["negative_method"]), []).append(row)
+    picked: list[dict] = []
+    while len(picked) < n and any(groups.values()):
+        for key in sorted(groups):
+            if groups[key] and len(picked) < n:
+                picked.append(groups[key].pop(0))
+    return picked
+
+
+def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 6) -> None:
+    """Write a PNG showing up to ``n`` triplets: the three images, labels per pair, and the answer letters."""
+    examples = pick_examples(table, n)
+    font = ImageFont.load_default()
+    row_h = THUMB + 30
+    sheet = Image.new("RGB", (3 * (THUMB + 10) + TEXT_WIDTH, max(1, len(examples)) * row_h + 10), "white")
+    draw = ImageDraw.Draw(sheet)
+    if not examples:
+        draw.text((10, 10), "no triplets", fill="black", font=font)
+    for r, row in enumerate(examples):
+        y = 10 + r * row_h
+        for c, role in enumerate(ROLES):
+            image = Image.open(io.BytesIO(row[f"{role}_image"]["bytes"])).convert("RGB")
+            image.thumbnail((THUMB, THUMB))
+            x = 10 + c * (THUMB + 10)
+            sheet.paste(image, (x, y))
+            draw.text((x, y + THUMB + 4), f"{c + 1} {role} f{row[f'{role}_frame_index']}", fill="black", font=font)
+        labels = row["labels"]
+        per_pair = len(labels) // 3
+        lines = [f"{row['family']} / {row['negative_method']} / {row['clip_id']}", f"answer {row['answer']}"]
+        for p, pair in enumerate(("1->2", "1->3", "2->3")):
+            lines.append(f"{pair}: " + ", ".join(labels[p * per_pair:(p + 1) * per_pair]))
+        text = "\n".join(textwrap.fill(line, 64) for line in lines)
+        draw.multiline_text((10 + 3 * (THUMB + 10), y), text, fill="black", font=font, spacing=4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, format="PNG")

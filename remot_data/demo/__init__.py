@@ -1,0 +1,1 @@
+"""Deterministic demo corpus generators that write the real source formats."""

@@ -1,0 +1,1 @@
+"""Question rendering: ReMoT prompt wording per family and the seeded option shuffle."""

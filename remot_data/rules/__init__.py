@@ -1,0 +1,1 @@
+"""Contrast rules: pick anchor, positive and negative frames of one clip from motion-expert values."""

@@ -1,0 +1,141 @@
+"""Versioned rule presets (``presets/<name>.yaml``) loaded into frozen, checked config objects."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from remot_data.records import NegativeMethod
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+_NEGATIVE_METHODS = ("retrieval", "crop", "time_reversal", "mirror")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraRotationConfig:
+    """Thresholds of the camera-rotation direction flip (meanings in ``presets/v1.yaml``).
+
+    Attributes:
+        frame_gap: Frames from anchor to positive.
+        anchor_stride: Frames between anchors.
+        dead_band_deg: Below this |angle| reads as no rotation.
+        min_deg: Smallest stated rotation.
+        max_deg: Largest rotation from image 1 to images 2 and 3.
+        max_magnitude_ratio: Allowed magnitude ratio between positive and retrieved negative.
+        crop_fraction: Fraction of the frame each crop keeps.
+        default_hfov_deg: Field of view used when intrinsics are missing.
+        negative_methods: Negative methods to emit.
+    """
+
+    frame_gap: int
+    anchor_stride: int
+    dead_band_deg: float
+    min_deg: float
+    max_deg: float
+    max_magnitude_ratio: float
+    crop_fraction: float
+    default_hfov_deg: float
+    negative_methods: tuple[NegativeMethod, ...]
+
+    def __post_init__(self) -> None:
+        """Check the thresholds are ordered and in range."""
+        if self.frame_gap < 1 or self.anchor_stride < 1:
+            raise ValueError(f"frame_gap and anchor_stride must be >= 1, got {self.frame_gap!r}, {self.anchor_stride!r}")
+        if not 0.0 <= self.dead_band_deg <= self.min_deg < self.max_deg <= 90.0:
+            raise ValueError(
+                "need 0 <= dead_band_deg <= min_deg < max_deg <= 90, got "
+                f"{self.dead_band_deg!r}, {self.min_deg!r}, {self.max_deg!r}"
+            )
+        if self.max_magnitude_ratio < 1.0:
+            raise ValueError(f"max_magnitude_ratio must be >= 1.0, got {self.max_magnitude_ratio!r}")
+        if not 0.1 <= self.crop_fraction < 1.0:
+            raise ValueError(f"crop_fraction must be in [0.1, 1), got {self.crop_fraction!r}")
+        if not 1.0 < self.default_hfov_deg < 179.0:
+            raise ValueError(f"default_hfov_deg must be in (1, 179), got {self.default_hfov_deg!r}")
+        bad = [m for m in self.negative_methods if m not in ("retrieval", "crop")]
+        if bad or not self.negative_methods:
+            raise ValueError(f"camera negative_methods must be a non-empty subset of ['retrieval', 'crop'], got {list(self.negative_methods)!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuestionConfig:
+    """Question-rendering settings.
+
+    Attributes:
+        angle_distractor_max_deg: Largest distractor angle.
+        angle_distractor_min_gap_deg: Smallest gap between offered angles, degrees.
+        angle_distractor_min_gap_ratio: Smallest gap as a fraction of the correct angle.
+    """
+
+    angle_distractor_max_deg: int
+    angle_distractor_min_gap_deg: int
+    angle_distractor_min_gap_ratio: float
+
+    def __post_init__(self) -> None:
+        """Check that distractors can be drawn."""
+        if self.angle_distractor_max_deg < 30 or self.angle_distractor_min_gap_deg < 1:
+            raise ValueError(
+                "angle_distractor_max_deg must be >= 30 and angle_distractor_min_gap_deg >= 1, got "
+                f"{self.angle_distractor_max_deg!r}, {self.angle_distractor_min_gap_deg!r}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RulePreset:
+    """A loaded preset: its name, the hash of its file, and the config of each rule.
+
+    Attributes:
+        name: Preset name (file stem).
+        sha256: SHA-256 of the preset file's bytes.
+        camera_rotation: Camera-rotation rule config.
+        questions: Question config.
+    """
+
+    name: str
+    sha256: str
+    camera_rotation: CameraRotationConfig
+    questions: QuestionConfig
+
+    @property
+    def short_hash(self) -> str:
+        """Return the first 12 hex digits of the preset hash (stored in every row)."""
+        return self.sha256[:12]
+
+
+def _section(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    section = doc.get(key)
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: preset needs a mapping '{key}:', got {section!r}")
+    return section
+
+
+def load_rule_preset(name_or_path: str | Path) -> RulePreset:
+    """Load a rule preset by name (``v1``) or by path to a YAML file.
+
+    Raises:
+        FileNotFoundError: If no such preset exists; the message lists the shipped ones.
+        ValueError: If a field is missing, unknown or out of range.
+    """
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PRESET_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+        raise FileNotFoundError(f"rule preset {str(name_or_path)!r} not found; shipped presets: {shipped}")
+    raw = path.read_bytes()
+    doc = yaml.safe_load(raw)
+    try:
+        camera = _section(doc, "camera_rotation", path)
+        camera["negative_methods"] = tuple(camera.get("negative_methods", ()))
+        return RulePreset(
+            name=str(doc.get("name", path.stem)),
+            sha256=hashlib.sha256(raw).hexdigest(),
+            camera_rotation=CameraRotationConfig(**camera),
+            questions=QuestionConfig(**_section(doc, "questions", path)),
+        )
+    except TypeError as err:
+        raise ValueError(f"{path}: {err}") from err

@@ -1,0 +1,174 @@
+"""Reader for ScanNet exports (SensReader output): ``<scene>/pose/<i>.txt``, ``<scene>/color/<i>.jpg``.
+
+Each pose file holds a 4x4 camera-to-world matrix in metres (world +z up, camera axes taken as OpenCV), which is
+already remot's internal convention. Optional ``intrinsic/intrinsic_color.txt`` (4x4) gives the focal length.
+Imports numpy, Pillow and remot_data records only; never rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
+
+from remot_data.errors import SourceFormatError
+from remot_data.records import Clip, FrameRef, Reject
+
+logger = logging.getLogger(__name__)
+
+POSE_DIR = "pose"
+COLOR_DIR = "color"
+INTRINSIC_COLOR_PATH = "intrinsic/intrinsic_color.txt"
+RIGID_TOLERANCE = 1e-3
+
+
+def list_scannet_scenes(root: Path) -> list[Path]:
+    """Return the scene directories under ``root`` (those with a ``pose/`` folder), sorted by name.
+
+    ``root`` may itself be one scene.
+
+    Raises:
+        SourceFormatError: If ``root`` does not exist or holds no scene.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise SourceFormatError(f"{root}: ScanNet input must be a directory of scene exports, but it does not exist")
+    if (root / POSE_DIR).is_dir():
+        return [root]
+    scenes = sorted(p for p in root.iterdir() if (p / POSE_DIR).is_dir())
+    if not scenes:
+        raise SourceFormatError(
+            f"{root}: no ScanNet scene found; expected sub-directories holding {POSE_DIR}/<i>.txt and {COLOR_DIR}/<i>.jpg"
+        )
+    return scenes
+
+
+def _read_matrix(path: Path) -> npt.NDArray[np.float64]:
+    try:
+        rows = [line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise SourceFormatError(f"{path}: cannot read pose file: {err}") from err
+    if len(rows) != 4 or any(len(r) != 4 for r in rows):
+        shape = f"{len(rows)} rows with {sorted({len(r) for r in rows})} values"
+        raise SourceFormatError(f"{path}: a ScanNet pose must be 4 lines of 4 numbers, got {shape}")
+    try:
+        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+    except ValueError as err:
+        raise SourceFormatError(f"{path}: pose values must be numbers: {err}") from err
+
+
+def check_rigid(path: Path, T: npt.NDArray[np.float64]) -> None:
+    """Raise unless ``T`` (4x4) is a rigid transform: orthonormal rotation with det +1, last row (0, 0, 0, 1).
+
+    Raises:
+        SourceFormatError: Naming ``path`` and what is wrong.
+    """
+    R = T[:3, :3]
+    ortho_err = float(np.abs(R.T @ R - np.eye(3)).max())
+    det = float(np.linalg.det(R))
+    if ortho_err > RIGID_TOLERANCE or abs(det - 1.0) > RIGID_TOLERANCE:
+        raise SourceFormatError(
+            f"{path}: pose rotation is not rigid (max |RᵀR − I| = {ortho_err:.3g}, det = {det:.4f}); "
+            "expected a camera-to-world rotation with det +1"
+        )
+    if not np.allclose(T[3], [0.0, 0.0, 0.0, 1.0], atol=RIGID_TOLERANCE):
+        raise SourceFormatError(f"{path}: last pose row must be 0 0 0 1, got {T[3].tolist()}")
+
+
+def read_scannet_pose(path: Path) -> npt.NDArray[np.float64]:
+    """Read one ``pose/<i>.txt`` and return the camera-to-world matrix, shape (4, 4).
+
+    Raises:
+        SourceFormatError: If the file is unreadable, not 4x4, non-finite or not rigid.
+    """
+    T = _read_matrix(Path(path))
+    if not np.isfinite(T).all():
+        raise SourceFormatError(f"{path}: pose has non-finite values (ScanNet marks invalid poses with -inf)")
+    check_rigid(Path(path), T)
+    return T
+
+
+def write_scannet_pose(path: Path, T_world_cam: npt.NDArray[np.float64]) -> None:
+    """Write a 4x4 camera-to-world pose the way SensReader does (``np.savetxt``, ``%f``)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savetxt(path, np.asarray(T_world_cam, dtype=np.float64), fmt="%f")
+
+
+def _frame_number(path: Path) -> int | None:
+    return int(path.stem) if path.stem.isdigit() else None
+
+
+def read_scannet_scene(scene_dir: Path) -> Clip:
+    """Read one exported ScanNet scene into a Clip.
+
+    Frames with a non-finite pose (ScanNet's invalid marker) or without a colour image are dropped and listed in
+    ``Clip.dropped``; any other malformed pose fails the whole scene.
+
+    Args:
+        scene_dir: Directory holding ``pose/`` and ``color/``.
+
+    Returns:
+        The clip, frames ordered by index, with ``T_world_cam`` (N, 4, 4).
+
+    Raises:
+        SourceFormatError: For a malformed pose or intrinsic file, or a scene with no usable frame.
+    """
+    scene_dir = Path(scene_dir)
+    clip_id = scene_dir.name
+    pose_files = sorted((p for p in (scene_dir / POSE_DIR).glob("*.txt") if _frame_number(p) is not None), key=_frame_number)
+    dropped: list[Reject] = []
+    frames: list[FrameRef] = []
+    poses: list[npt.NDArray[np.float64]] = []
+    for pose_path in pose_files:
+        index = _frame_number(pose_path)
+        T = _read_matrix(pose_path)
+        if not np.isfinite(T).all():
+            dropped.append(Reject(stage="read", source="scannet", clip_id=clip_id, reason="non_finite_pose",
+                                  detail=f"{pose_path}: pose has non-finite values", path=str(pose_path), frame_index=index))
+            continue
+        check_rigid(pose_path, T)
+        image_path = scene_dir / COLOR_DIR / f"{index}.jpg"
+        if not image_path.is_file():
+            dropped.append(Reject(stage="read", source="scannet", clip_id=clip_id, reason="missing_image",
+                                  detail=f"{image_path}: colour image for pose {pose_path.name} does not exist",
+                                  path=str(image_path), frame_index=index))
+            continue
+        frames.append(FrameRef(frame_index=index, image_path=image_path))
+        poses.append(T)
+    if not frames:
+        raise SourceFormatError(f"{scene_dir}: scene has no frame with both a valid {POSE_DIR}/<i>.txt and {COLOR_DIR}/<i>.jpg")
+    focal_px = None
+    intrinsic_path = scene_dir / INTRINSIC_COLOR_PATH
+    if intrinsic_path.is_file():
+        K = _read_matrix(intrinsic_path)
+        if not (np.isfinite(K).all() and K[0, 0] > 0):
+            raise SourceFormatError(f"{intrinsic_path}: fx (row 1, column 1) must be a positive number, got {K[0, 0]}")
+        focal_px = float(K[0, 0])
+    try:
+        with Image.open(frames[0].image_path) as im:
+            width, height = (int(v) for v in im.size)
+    except (OSError, UnidentifiedImageError) as err:
+        raise SourceFormatError(f"{frames[0].image_path}: colour image cannot be opened: {err}") from err
+    return Clip(source="scannet", clip_id=clip_id, frames=tuple(frames), T_world_cam=np.stack(poses),
+                focal_px=focal_px, image_width_px=width, image_height_px=height, dropped=tuple(dropped))
+
+
+def hash_scannet_scene(scene_dir: Path) -> str:
+    """Return a SHA-256 over the scene's annotations (pose and intrinsic bytes) and its images' names and sizes.
+
+    Image bytes are not read (a scene holds ~1 GB of JPEG); a changed image keeps its hash only if its size is
+    unchanged, which we accept for a cache key.
+    """
+    digest = hashlib.sha256()
+    scene_dir = Path(scene_dir)
+    for sub in (POSE_DIR, "intrinsic"):
+        for path in sorted((scene_dir / sub).glob("*.txt")):
+            digest.update(f"{sub}/{path.name}\0".encode())
+            digest.update(path.read_bytes())
+    for path in sorted((scene_dir / COLOR_DIR).glob("*.jpg")):
+        digest.update(f"{COLOR_DIR}/{path.name}\0{path.stat().st_size}\0".encode())
+    return digest.hexdigest()

@@ -1,0 +1,135 @@
+"""Records -> Arrow tables cast to the contract, and the only code that writes Parquet.
+
+A dataset directory is published atomically: everything is written to a sibling temporary directory, which is
+renamed into place only when complete, so a crash never leaves a half-written dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from remot_data.errors import ContractError
+from schemas import load_schema, schema_version
+
+DATA_DIR = "data"
+SPLIT_PART_PATH = DATA_DIR + "/{split}/part-{part:05d}.parquet"
+REJECTS_PATH = "rejects.parquet"
+MANIFEST_PATH = "manifest.json"
+ROW_GROUP_BYTES = 100 * 1024 * 1024  # like Hugging Face datasets' ~100 MB row groups
+
+
+def cast_to_contract(table: pa.Table, name: str) -> pa.Table:
+    """Return ``table`` with exactly the contract's columns, order, types and metadata.
+
+    Raises:
+        ContractError: Naming missing or extra columns, or the column whose values cannot be cast.
+    """
+    schema = load_schema(name)
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    extra = [c for c in table.column_names if c not in schema.names]
+    if missing or extra:
+        raise ContractError(f"{name} table: missing columns {missing}, unexpected columns {extra}")
+    table = table.select(schema.names)
+    for field in schema:
+        if not field.nullable and table.column(field.name).null_count:
+            raise ContractError(f"{name} table: column {field.name!r} has {table.column(field.name).null_count} nulls")
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+        raise ContractError(f"{name} table: cannot cast to contract v{schema_version(name)}: {err}") from err
+
+
+def rows_to_table(rows: Sequence[dict[str, Any]], name: str) -> pa.Table:
+    """Build a contract table from row dicts (an empty list gives an empty table with the schema)."""
+    schema = load_schema(name)
+    if not rows:
+        return schema.empty_table()
+    return cast_to_contract(pa.Table.from_pylist(list(rows), schema=schema), name)
+
+
+def rejects_to_table(rejects: Iterable[Any]) -> pa.Table:
+    """Build the rejects table from ``Reject`` records."""
+    version = schema_version("rejects")
+    return rows_to_table([{"schema_version": version, **asdict(r)} for r in rejects], "rejects")
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write one Parquet file (row groups of about 100 MB), creating parent folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows_per_group = max(1, int(len(table) * ROW_GROUP_BYTES / max(table.nbytes, 1))) if len(table) else 1
+    pq.write_table(table, path, row_group_size=rows_per_group)
+
+
+def read_parquet(path: Path, name: str) -> pa.Table:
+    """Read a Parquet file and cast it to contract ``name``.
+
+    Raises:
+        ContractError: If the file is unreadable or does not fit the contract.
+    """
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as err:
+        raise ContractError(f"{path}: cannot read Parquet: {err}") from err
+    return cast_to_contract(table, name)
+
+
+def write_triplet_splits(table: pa.Table, root: Path) -> dict[str, list[str]]:
+    """Write the triplet table as ``data/<split>/part-00000.parquet`` under ``root``; return files per split."""
+    files: dict[str, list[str]] = {}
+    splits = table.column("split").to_pylist()
+    for split in sorted(set(splits)):
+        mask = pa.array([s == split for s in splits])
+        relative = SPLIT_PART_PATH.format(split=split, part=0)
+        write_parquet(table.filter(mask), root / relative)
+        files[split] = [relative]
+    return files
+
+
+def read_triplets(root: Path) -> pa.Table:
+    """Read every split of a published dataset directory into one contract table."""
+    parts = sorted((Path(root) / DATA_DIR).glob("*/part-*.parquet"))
+    if not parts:
+        raise ContractError(f"{root}: no triplet files under {DATA_DIR}/<split>/part-*.parquet")
+    return pa.concat_tables([read_parquet(p, "triplets") for p in parts])
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write a JSON document (UTF-8, indented, keys in insertion order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def publish_directory(out_dir: Path):
+    """Yield a temporary sibling directory; on normal exit replace ``out_dir`` with it, on error delete it.
+
+    The swap is two renames on one file system: an existing ``out_dir`` is moved aside first and removed only
+    after the new one is in place, so readers see the old dataset or the new one, never a partial one.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,180 @@
+"""Validate a triplet table with Great Expectations; the suite is built from ``schemas/triplets.yaml``.
+
+Column checks (not null, allowed values, patterns, minimums, uniqueness) come from the contract file; row checks
+that span columns (answer letters vs labels, labels vs measured values, window, images present) are computed as
+boolean columns that the suite expects to be true. Great Expectations is imported lazily (it takes ~5 s).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from remot_data.errors import ContractError
+from remot_data.questions.render import camera_labels
+from remot_data.questions.templates import LETTERS, NO_MOVEMENT, NO_ROTATION
+from remot_data.rules.registry import RulePreset
+from schemas import load_columns
+
+logger = logging.getLogger(__name__)
+
+IMAGE_COLUMNS = ("anchor_image", "positive_image", "negative_image")
+JPEG_MAGIC = b"\xff\xd8"
+ROW_CHECKS = (
+    "check_answer_matches_labels",
+    "check_labels_match_values",
+    "check_magnitude_in_window",
+    "check_offers_no_change",
+    "check_anchor_image",
+    "check_positive_image",
+    "check_negative_image",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Violation:
+    """One failed expectation.
+
+    Attributes:
+        column: Column (or row check) that failed.
+        check: Great Expectations expectation type.
+        triplet_ids: Ids of the offending rows (first 20).
+        values: Offending values (first 5, as text).
+    """
+
+    column: str
+    check: str
+    triplet_ids: tuple[str, ...]
+    values: tuple[str, ...]
+
+    def __str__(self) -> str:
+        """Return a one-line description naming column, check, rows and values."""
+        return f"{self.column}: {self.check} failed for triplets {list(self.triplet_ids)} (values {list(self.values)})"
+
+
+def _answer_matches_labels(row: dict[str, Any]) -> bool:
+    answer, labels, options = row["answer"], row["labels"], row["options"]
+    if answer is None or labels is None or options is None or not len(answer) == len(labels) == len(options):
+        return False
+    for letter, label, offered in zip(answer, labels, options, strict=True):
+        offered = list(offered)
+        if letter not in LETTERS[: len(offered)] or offered[LETTERS.index(letter)] != label:
+            return False
+    return True
+
+
+def _labels_match_values(row: dict[str, Any], preset: RulePreset) -> bool:
+    if row["family"] != "camera_rotation":
+        return False  # no other family is produced yet: anything else is a wrong label
+    try:
+        values = tuple(tuple(float(v) for v in row[k]) for k in ("values_12", "values_13", "values_23"))
+        expected = [item[4] for item in camera_labels(values, dead_band_deg=preset.camera_rotation.dead_band_deg)]
+    except (TypeError, ValueError):
+        return False
+    return list(row["labels"]) == expected
+
+
+def _magnitude_in_window(row: dict[str, Any], preset: RulePreset) -> bool:
+    cfg = preset.camera_rotation
+    values_12 = [abs(float(v)) for v in row["values_12"]]
+    values_13 = [abs(float(v)) for v in row["values_13"]]
+    magnitude = float(row["magnitude"])
+    return (cfg.min_deg <= magnitude <= cfg.max_deg and abs(magnitude - max(values_12)) < 1e-9
+            and max(values_13) <= cfg.max_deg)
+
+
+def _image_ok(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("bytes"), bytes) and value["bytes"][:2] == JPEG_MAGIC
+
+
+def make_validation_frame(table: pa.Table, preset: RulePreset) -> pd.DataFrame:
+    """Return the frame the suite runs on: the contract's scalar columns plus one boolean per row check."""
+    rows = table.to_pylist()
+    scalar = [c.name for c in load_columns("triplets") if c.type in ("string", "int32", "int64", "float64")]
+    frame = pd.DataFrame({name: [r[name] for r in rows] for name in scalar})
+    frame["check_answer_matches_labels"] = [_answer_matches_labels(r) for r in rows]
+    frame["check_labels_match_values"] = [_labels_match_values(r, preset) for r in rows]
+    frame["check_magnitude_in_window"] = [_magnitude_in_window(r, preset) for r in rows]
+    frame["check_offers_no_change"] = [
+        all(NO_ROTATION in o or NO_MOVEMENT in o for o in (r["options"] or [[]])) for r in rows
+    ]
+    for column in IMAGE_COLUMNS:
+        frame[f"check_{column}"] = [_image_ok(r[column]) for r in rows]
+    return frame
+
+
+def build_expectations(preset: RulePreset) -> list[Any]:
+    """Return the Great Expectations expectations of the triplet contract (column checks + row checks)."""
+    import great_expectations as gx
+
+    expectations: list[Any] = []
+    for col in load_columns("triplets"):
+        if col.type not in ("string", "int32", "int64", "float64"):
+            continue
+        if not col.nullable:
+            expectations.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=col.name))
+        if col.allowed is not None:
+            expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.allowed)))
+        if col.pattern is not None:
+            expectations.append(gx.expectations.ExpectColumnValuesToMatchRegex(column=col.name, regex=col.pattern))
+        if col.minimum is not None:
+            expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(column=col.name, min_value=col.minimum))
+        if col.unique:
+            expectations.append(gx.expectations.ExpectColumnValuesToBeUnique(column=col.name))
+    expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column="preset", value_set=[preset.name]))
+    expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column="preset_hash", value_set=[preset.short_hash]))
+    for check in ROW_CHECKS:
+        expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=check, value_set=[True]))
+    return expectations
+
+
+def find_violations(table: pa.Table, preset: RulePreset) -> tuple[list[Violation], int]:
+    """Run the suite on a triplet table.
+
+    Args:
+        table: A triplet table (contract columns).
+        preset: The rule preset the rows claim; gives dead-band and window.
+
+    Returns:
+        ``(violations, number_of_expectations)``; no violations means the table is valid.
+    """
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    frame = make_validation_frame(table, preset)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch = context.data_sources.add_pandas("remot").add_dataframe_asset("triplets").add_batch_definition_whole_dataframe("all")
+    suite = context.suites.add(gx.ExpectationSuite(name="remot_triplets_v1"))
+    expectations = build_expectations(preset)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    definition = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name="triplets"))
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format="COMPLETE")
+    violations = []
+    for r in result.results:
+        if r.success:
+            continue
+        column = r.expectation_config.kwargs.get("column", "")
+        index = r.result.get("unexpected_index_list") or []
+        ids = tuple(str(frame["triplet_id"].iloc[i]) for i in index[:20] if isinstance(i, int))
+        values = tuple(str(v) for v in (r.result.get("unexpected_list") or [])[:5])
+        violations.append(Violation(column=column, check=r.expectation_config.type, triplet_ids=ids, values=values))
+    return violations, len(expectations)
+
+
+def check_contract(table: pa.Table, preset: RulePreset) -> int:
+    """Raise unless the triplet table passes the suite; return the number of expectations run.
+
+    Raises:
+        ContractError: Listing every violation (column, check, triplet ids, values).
+    """
+    violations, count = find_violations(table, preset)
+    if violations:
+        lines = "\n  ".join(str(v) for v in violations)
+        raise ContractError(f"triplet table fails {len(violations)} of {count} expectations:\n  {lines}")
+    return count

@@ -1,0 +1,7 @@
+"""Shared pytest setup: factory fixtures are registered once here."""
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+pytest_plugins = ["tests.factories.scannet"]
