@@ -22,9 +22,15 @@ def _build_config(args: argparse.Namespace):
     from remot_data.build import BuildConfig
     from remot_data.frames import FrameConfig
 
-    return BuildConfig(source=args.source, preset=args.preset, batch_size=args.batch_size, seed=args.seed,
-                       frames=FrameConfig(max_side_px=args.max_side, jpeg_quality=args.jpeg_quality),
-                       on_bad_clip=args.on_bad_clip, **({"license": args.license} if args.license else {}))
+    return BuildConfig(
+        source=args.source,
+        preset=args.preset,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        frames=FrameConfig(max_side_px=args.max_side, jpeg_quality=args.jpeg_quality),
+        on_bad_clip=args.on_bad_clip,
+        **({"license": args.license} if args.license else {}),
+    )
 
 
 def _print_summary(manifest: dict, out_dir: Path, seconds: float) -> None:
@@ -33,8 +39,10 @@ def _print_summary(manifest: dict, out_dir: Path, seconds: float) -> None:
     for group in ("by_split", "by_family", "by_negative_method", "by_label"):
         print(f"  {group[3:]:<16} " + ", ".join(f"{k}: {v}" for k, v in counts[group].items()))
     print(f"  {'rejects':<16} {rejects['total']}: " + ", ".join(f"{k}: {v}" for k, v in rejects["by_reason"].items()))
-    print(f"  files            data/<split>/part-*.parquet, rejects.parquet, manifest.json, validation.json, "
-          f"README.md, contact_sheet.png")
+    print(
+        "  files            data/<split>/part-*.parquet, rejects.parquet, manifest.json, validation.json, "
+        "README.md, contact_sheet.png"
+    )
 
 
 def run_build(input_path: Path, out_dir: Path, config) -> dict:
@@ -64,6 +72,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         write_demo_scannet(tmp, DemoScanNetConfig(seed=args.seed))
         tmp.rename(corpus)
     args.source = "scannet"
+    args.license = args.license or "apache-2.0"  # the demo corpus is synthetic: remot's own licence applies
     config = _build_config(args)
     run_build(corpus, Path(args.out), config)
     print(f"  contact sheet    {Path(args.out) / 'contact_sheet.png'}")
@@ -85,8 +94,12 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of question shuffles")
     p.add_argument("--max-side", type=int, default=448, help="longer side of stored images, pixels")
     p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of stored images")
-    p.add_argument("--on-bad-clip", choices=["reject", "raise"], default="reject",
-                   help="reject: record a bad clip in rejects.parquet and go on; raise: stop")
+    p.add_argument(
+        "--on-bad-clip",
+        choices=["reject", "raise"],
+        default="reject",
+        help="reject: record a bad clip in rejects.parquet and go on; raise: stop",
+    )
     p.add_argument("--license", default=None, help="licence id for the dataset card (default: the source's)")
 
 

@@ -79,8 +79,13 @@ class BuildConfig:
 
     def __post_init__(self) -> None:
         """Check fractions and sizes."""
-        if not (0.0 <= self.val_fraction and 0.0 <= self.test_fraction and self.val_fraction + self.test_fraction < 1.0):
-            raise ValueError(f"val_fraction and test_fraction must be >= 0 and sum below 1, got {self.val_fraction!r}, {self.test_fraction!r}")
+        if not (
+            self.val_fraction >= 0.0 and self.test_fraction >= 0.0 and self.val_fraction + self.test_fraction < 1.0
+        ):
+            raise ValueError(
+                "val_fraction and test_fraction must be >= 0 and sum below 1, "
+                f"got {self.val_fraction!r}, {self.test_fraction!r}"
+            )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size!r}")
         if self.on_bad_clip not in ("raise", "reject"):
@@ -111,7 +116,10 @@ class ClipInput:
 def plan_clips(root: Path, source: str) -> list[ClipInput]:
     """List and hash the clips under ``root``."""
     reader = get_reader(source)
-    return [ClipInput(location=loc, clip_id=loc.name, content_sha256=reader.hash_clip(loc)) for loc in reader.list_clips(root)]
+    return [
+        ClipInput(location=loc, clip_id=loc.name, content_sha256=reader.hash_clip(loc))
+        for loc in reader.list_clips(root)
+    ]
 
 
 def assign_split(clip_id: str, config: BuildConfig) -> SplitName:
@@ -143,29 +151,58 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
     """Run every rule that applies to the clip's annotations."""
     if clip.T_world_cam is not None:
         return find_camera_rotation_triplets(clip, preset.camera_rotation)
-    return [], [Reject(stage="rule", source=clip.source, clip_id=clip.clip_id, reason="no_rule_applies",
-                       detail=f"clip {clip.clip_id} has no annotation any rule uses")]
+    return [], [
+        Reject(
+            stage="rule",
+            source=clip.source,
+            clip_id=clip.clip_id,
+            reason="no_rule_applies",
+            detail=f"clip {clip.clip_id} has no annotation any rule uses",
+        )
+    ]
 
 
-def make_rows(clip: Clip, candidates: list[TripletCandidate], preset: RulePreset, config: BuildConfig) -> list[dict[str, Any]]:
+def make_rows(
+    clip: Clip, candidates: list[TripletCandidate], preset: RulePreset, config: BuildConfig
+) -> list[dict[str, Any]]:
     """Render questions and images for the candidates of one clip and return contract rows."""
     images = render_images(clip, {spec for c in candidates for spec in c.images}, config.frames)
     split = assign_split(clip.clip_id, config)
     rows = []
     for c in candidates:
-        id_text = "\x1f".join([c.source, c.clip_id, c.family, c.negative_method, preset.short_hash, *(s.key for s in c.images)])
+        id_text = "\x1f".join(
+            [c.source, c.clip_id, c.family, c.negative_method, preset.short_hash, *(s.key for s in c.images)]
+        )
         triplet_id = hashlib.sha256(id_text.encode()).hexdigest()[:16]
-        question = render_question(c, seed=derive_seed(config.seed, triplet_id),
-                                   dead_band_deg=preset.camera_rotation.dead_band_deg, config=preset.questions)
+        question = render_question(
+            c,
+            seed=derive_seed(config.seed, triplet_id),
+            dead_band_deg=preset.camera_rotation.dead_band_deg,
+            config=preset.questions,
+        )
         row: dict[str, Any] = {
-            "schema_version": schema_version("triplets"), "triplet_id": triplet_id, "split": split,
-            "source": c.source, "clip_id": c.clip_id, "family": c.family, "rule": c.rule,
-            "negative_method": c.negative_method, "prompt": question.prompt, "answer": question.answer,
-            "solution": question.solution, "labels": list(question.labels),
-            "options": [list(o) for o in question.options], "question_seed": question.seed,
-            "attribute_names": list(c.attribute_names), "values_12": list(c.values_12),
-            "values_13": list(c.values_13), "values_23": list(c.values_23), "magnitude": c.magnitude,
-            "margin": c.margin, "preset": preset.name, "preset_hash": preset.short_hash,
+            "schema_version": schema_version("triplets"),
+            "triplet_id": triplet_id,
+            "split": split,
+            "source": c.source,
+            "clip_id": c.clip_id,
+            "family": c.family,
+            "rule": c.rule,
+            "negative_method": c.negative_method,
+            "prompt": question.prompt,
+            "answer": question.answer,
+            "solution": question.solution,
+            "labels": list(question.labels),
+            "options": [list(o) for o in question.options],
+            "question_seed": question.seed,
+            "attribute_names": list(c.attribute_names),
+            "values_12": list(c.values_12),
+            "values_13": list(c.values_13),
+            "values_23": list(c.values_23),
+            "magnitude": c.magnitude,
+            "margin": c.margin,
+            "preset": preset.name,
+            "preset_hash": preset.short_hash,
         }
         for role, spec in zip(ROLES, c.images, strict=True):
             row[f"{role}_frame_index"] = clip.frames[spec.frame_index].frame_index
@@ -174,7 +211,9 @@ def make_rows(clip: Clip, candidates: list[TripletCandidate], preset: RulePreset
     return rows
 
 
-def process_clip(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> tuple[list[dict[str, Any]], list[Reject]]:
+def process_clip(
+    clip_input: ClipInput, preset: RulePreset, config: BuildConfig
+) -> tuple[list[dict[str, Any]], list[Reject]]:
     """Read one clip, apply the rules, render questions and images.
 
     This is the per-clip error boundary: with ``on_bad_clip="reject"`` any error becomes one rejects row with the
@@ -195,8 +234,17 @@ def process_clip(clip_input: ClipInput, preset: RulePreset, config: BuildConfig)
         if config.on_bad_clip == "raise" or not isinstance(err, (RemotError, ValueError, OSError)):
             raise
         logger.warning("rejecting clip %s at stage %s: %s", clip_input.clip_id, stage, err)
-        return [], [Reject(stage=stage, source=config.source, clip_id=clip_input.clip_id, reason="bad_clip",
-                           detail=str(err), path=str(clip_input.location), error_type=type(err).__name__)]
+        return [], [
+            Reject(
+                stage=stage,
+                source=config.source,
+                clip_id=clip_input.clip_id,
+                reason="bad_clip",
+                detail=str(err),
+                path=str(clip_input.location),
+                error_type=type(err).__name__,
+            )
+        ]
 
 
 def part_key(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> str:
@@ -235,8 +283,14 @@ def process_batch(clip_inputs: list[ClipInput], config: BuildConfig, staging_dir
 def code_version() -> str:
     """Return the package version plus the git commit, when the code runs from a checkout."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return f"{remot_data.__version__}+{commit}"
@@ -246,7 +300,9 @@ def summarise(table: pa.Table, rejects: pa.Table) -> dict[str, Any]:
     """Return the counts that go to the manifest and the CLI summary."""
     rows = table.select(["split", "family", "source", "labels", "options"]).to_pylist()
     # The label of a triplet is its 1->2 direction: (horizontal, vertical) for the camera family.
-    camera_dirs = [f"{r['labels'][0]}/{r['labels'][2]}" if r["family"] == "camera_rotation" else r["labels"][0] for r in rows]
+    camera_dirs = [
+        f"{r['labels'][0]}/{r['labels'][2]}" if r["family"] == "camera_rotation" else r["labels"][0] for r in rows
+    ]
     return {
         "counts": {
             "triplets": len(rows),
@@ -264,8 +320,15 @@ def summarise(table: pa.Table, rejects: pa.Table) -> dict[str, Any]:
     }
 
 
-def publish_dataset(clip_inputs: list[ClipInput], keys: list[str], *, input_root: Path, staging_dir: Path,
-                    out_dir: Path, config: BuildConfig) -> dict[str, Any]:
+def publish_dataset(
+    clip_inputs: list[ClipInput],
+    keys: list[str],
+    *,
+    input_root: Path,
+    staging_dir: Path,
+    out_dir: Path,
+    config: BuildConfig,
+) -> dict[str, Any]:
     """Validate the staged parts and publish the dataset directory atomically.
 
     Writes ``data/<split>/part-00000.parquet``, ``rejects.parquet``, ``manifest.json``, ``validation.json``,
@@ -283,20 +346,28 @@ def publish_dataset(clip_inputs: list[ClipInput], keys: list[str], *, input_root
     triplets = pa.concat_tables([read_parquet(staging_dir / f"{k}.parquet", "triplets") for k in keys])
     rejects = pa.concat_tables([read_parquet(staging_dir / f"{k}.rejects.parquet", "rejects") for k in keys])
     violations, n_expectations = find_violations(triplets, preset)
-    report = {"success": not violations, "expectations": n_expectations, "rows": len(triplets),
-              "failed": [asdict(v) for v in violations]}
+    report = {
+        "success": not violations,
+        "expectations": n_expectations,
+        "rows": len(triplets),
+        "failed": [asdict(v) for v in violations],
+    }
     if violations:
         write_json(staging_dir / VALIDATION_REPORT_PATH, report)
         lines = "\n  ".join(str(v) for v in violations)
-        raise ContractError(f"dataset not published: {len(violations)} of {n_expectations} expectations failed "
-                            f"(report: {staging_dir / VALIDATION_REPORT_PATH}):\n  {lines}")
+        raise ContractError(
+            f"dataset not published: {len(violations)} of {n_expectations} expectations failed "
+            f"(report: {staging_dir / VALIDATION_REPORT_PATH}):\n  {lines}"
+        )
     manifest = {
         "schema_version": schema_version("triplets"),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "source": config.source,
-        "input": {"root": str(Path(input_root).resolve()),
-                  "clips": [{"clip_id": c.clip_id, "content_sha256": c.content_sha256} for c in clip_inputs]},
+        "input": {
+            "root": str(Path(input_root).resolve()),
+            "clips": [{"clip_id": c.clip_id, "content_sha256": c.content_sha256} for c in clip_inputs],
+        },
         "preset": {"name": preset.name, "sha256": preset.sha256},
         "config": asdict(config),
         **summarise(triplets, rejects),
@@ -329,4 +400,6 @@ def build_dataset(input_root: Path, out_dir: Path, config: BuildConfig) -> dict[
     staging = staging_dir_for(out_dir)
     staging.mkdir(parents=True, exist_ok=True)
     keys = process_batch(clip_inputs, config, staging)
-    return publish_dataset(clip_inputs, keys, input_root=input_root, staging_dir=staging, out_dir=out_dir, config=config)
+    return publish_dataset(
+        clip_inputs, keys, input_root=input_root, staging_dir=staging, out_dir=out_dir, config=config
+    )

@@ -10,7 +10,12 @@ import yaml
 from schemas import load_columns
 
 # Licence of the data each source format usually carries (shared/reference/SOURCES.md); a build may override it.
-SOURCE_LICENSES = {"scannet": "cc-by-nc-sa-4.0", "lerobot": "other", "motchallenge": "other", "nuscenes": "cc-by-nc-sa-4.0"}
+SOURCE_LICENSES = {
+    "scannet": "cc-by-nc-sa-4.0",
+    "lerobot": "other",
+    "motchallenge": "other",
+    "nuscenes": "cc-by-nc-sa-4.0",
+}
 
 
 def _hf_feature(name: str, type_name: str) -> dict[str, Any]:
@@ -36,8 +41,9 @@ def size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def write_dataset_card(root: Path, manifest: dict[str, Any], split_files: dict[str, list[str]], *,
-                       license_id: str | None = None) -> None:
+def write_dataset_card(
+    root: Path, manifest: dict[str, Any], split_files: dict[str, list[str]], *, license_id: str | None = None
+) -> None:
     """Write ``README.md``: Hub front matter (configs, data files per split, features, licence, size) and a summary."""
     counts = manifest["counts"]
     license_id = license_id or manifest["config"].get("license") or SOURCE_LICENSES.get(manifest["source"], "other")
@@ -47,8 +53,12 @@ def write_dataset_card(root: Path, manifest: dict[str, Any], split_files: dict[s
         "task_categories": ["visual-question-answering"],
         "size_categories": [size_category(counts["triplets"])],
         "tags": ["motion", "contrastive", "remot"],
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": s, "path": f"data/{s}/*.parquet"} for s in sorted(split_files)]}],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": s, "path": f"data/{s}/*.parquet"} for s in sorted(split_files)],
+            }
+        ],
         "dataset_info": {
             "features": [_hf_feature(c.name, c.type) for c in load_columns("triplets")],
             "splits": [{"name": s, "num_examples": counts["by_split"].get(s, 0)} for s in sorted(split_files)],
@@ -57,13 +67,13 @@ def write_dataset_card(root: Path, manifest: dict[str, Any], split_files: dict[s
     columns = "\n".join(f"| `{c.name}` | {c.type} | {c.meaning} |" for c in load_columns("triplets"))
     body = f"""# remot motion-contrast triplets
 
-Built by remot `{manifest['code_version']}` from a `{manifest['source']}` input with rule preset
-`{manifest['preset']['name']}` (sha256 `{manifest['preset']['sha256'][:12]}`), {manifest['created_utc']}.
+Built by remot `{manifest["code_version"]}` from a `{manifest["source"]}` input with rule preset
+`{manifest["preset"]["name"]}` (sha256 `{manifest["preset"]["sha256"][:12]}`), {manifest["created_utc"]}.
 
-- triplets: {counts['triplets']} ({', '.join(f'{k}: {v}' for k, v in counts['by_split'].items())})
-- families: {', '.join(f'{k}: {v}' for k, v in counts['by_family'].items())}
-- rejected clips/candidates: {manifest['rejects']['total']} (see `rejects.parquet`)
-- validation: {manifest['validation']['expectations']} expectations, all passed (`validation.json`)
+- triplets: {counts["triplets"]} ({", ".join(f"{k}: {v}" for k, v in counts["by_split"].items())})
+- families: {", ".join(f"{k}: {v}" for k, v in counts["by_family"].items())}
+- rejected clips/candidates: {manifest["rejects"]["total"]} (see `rejects.parquet`)
+- validation: {manifest["validation"]["expectations"]} expectations, all passed (`validation.json`)
 
 Load with `datasets.load_dataset("parquet", data_dir="<this folder>")`: image columns decode to PIL images.
 Licence: the images derive from the source data, whose licence (`{license_id}`) applies.

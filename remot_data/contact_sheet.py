@@ -16,9 +16,22 @@ ROLES = ("anchor", "positive", "negative")
 
 def pick_examples(table: pa.Table, n: int) -> list[dict]:
     """Return up to ``n`` rows, cycling over (family, negative method) so every kind shows up."""
-    rows = table.select(["triplet_id", "family", "negative_method", "clip_id", "labels", "answer",
-                         "anchor_frame_index", "positive_frame_index", "negative_frame_index",
-                         "anchor_image", "positive_image", "negative_image"]).to_pylist()
+    rows = table.select(
+        [
+            "triplet_id",
+            "family",
+            "negative_method",
+            "clip_id",
+            "labels",
+            "answer",
+            "anchor_frame_index",
+            "positive_frame_index",
+            "negative_frame_index",
+            "anchor_image",
+            "positive_image",
+            "negative_image",
+        ]
+    ).to_pylist()
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in sorted(rows, key=lambda r: r["triplet_id"]):
         groups.setdefault((row["family"], row["negative_method"]), []).append(row)
@@ -51,7 +64,7 @@ def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 6) -> None:
         per_pair = len(labels) // 3
         lines = [f"{row['family']} / {row['negative_method']} / {row['clip_id']}", f"answer {row['answer']}"]
         for p, pair in enumerate(("1->2", "1->3", "2->3")):
-            lines.append(f"{pair}: " + ", ".join(labels[p * per_pair:(p + 1) * per_pair]))
+            lines.append(f"{pair}: " + ", ".join(labels[p * per_pair : (p + 1) * per_pair]))
         text = "\n".join(textwrap.fill(line, 64) for line in lines)
         draw.multiline_text((10 + 3 * (THUMB + 10), y), text, fill="black", font=font, spacing=4)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,8 +45,12 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
                     if not target.exists():  # images shared between triplets are written once
                         target.write_bytes(row[role]["bytes"])
                     paths.append(relative)
-                item = {"images": paths, "messages": [{"role": "user", "content": row["prompt"]}],
-                        "solution": row["solution"], "id": f"remot_{split}_{row['triplet_id']}"}
+                item = {
+                    "images": paths,
+                    "messages": [{"role": "user", "content": row["prompt"]}],
+                    "solution": row["solution"],
+                    "id": f"remot_{split}_{row['triplet_id']}",
+                }
                 handles[split].write(json.dumps(item, ensure_ascii=False) + "\n")
                 counts[split] = counts.get(split, 0) + 1
         finally:

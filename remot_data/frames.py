@@ -78,9 +78,7 @@ def render_images(clip: Clip, specs: Iterable[ImageSpec], config: FrameConfig) -
     for position, frame_specs in sorted(by_frame.items()):
         frame = clip.frames[position]
         if frame.image_path is None:
-            raise FrameExtractionError(
-                f"clip {clip.clip_id} frame {frame.frame_index}: no image file (video frames need remot_data.frames video support)"
-            )
+            raise FrameExtractionError(f"clip {clip.clip_id} frame {frame.frame_index}: no image file to decode")
         try:
             with Image.open(frame.image_path) as opened:
                 image = opened.convert("RGB")

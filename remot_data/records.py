@@ -131,7 +131,7 @@ class ImageSpec:
         """Return a stable key naming this image inside its clip (used for file names and sharing)."""
         parts = [f"{self.frame_index:06d}"]
         if self.crop is not None:
-            parts.append("c{:.4f}_{:.4f}_{:.4f}_{:.4f}".format(self.crop.x0, self.crop.y0, self.crop.x1, self.crop.y1))
+            parts.append(f"c{self.crop.x0:.4f}_{self.crop.y0:.4f}_{self.crop.x1:.4f}_{self.crop.y1:.4f}")
         if self.mirror:
             parts.append("m")
         return "_".join(parts)

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from remot_data.errors import ContractError
-from schemas import load_schema, schema_version
+from schemas import load_columns, load_schema, schema_version
 
 DATA_DIR = "data"
 SPLIT_PART_PATH = DATA_DIR + "/{split}/part-{part:05d}.parquet"
@@ -41,9 +41,11 @@ def cast_to_contract(table: pa.Table, name: str) -> pa.Table:
     if missing or extra:
         raise ContractError(f"{name} table: missing columns {missing}, unexpected columns {extra}")
     table = table.select(schema.names)
-    for field in schema:
-        if not field.nullable and table.column(field.name).null_count:
-            raise ContractError(f"{name} table: column {field.name!r} has {table.column(field.name).null_count} nulls")
+    for column in load_columns(name):
+        if not column.nullable and table.column(column.name).null_count:
+            raise ContractError(
+                f"{name} table: column {column.name!r} has {table.column(column.name).null_count} nulls"
+            )
     try:
         return table.cast(schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:

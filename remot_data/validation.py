@@ -83,8 +83,11 @@ def _magnitude_in_window(row: dict[str, Any], preset: RulePreset) -> bool:
     values_12 = [abs(float(v)) for v in row["values_12"]]
     values_13 = [abs(float(v)) for v in row["values_13"]]
     magnitude = float(row["magnitude"])
-    return (cfg.min_deg <= magnitude <= cfg.max_deg and abs(magnitude - max(values_12)) < 1e-9
-            and max(values_13) <= cfg.max_deg)
+    return (
+        cfg.min_deg <= magnitude <= cfg.max_deg
+        and abs(magnitude - max(values_12)) < 1e-9
+        and max(values_13) <= cfg.max_deg
+    )
 
 
 def _image_ok(value: Any) -> bool:
@@ -118,7 +121,9 @@ def build_expectations(preset: RulePreset) -> list[Any]:
         if not col.nullable:
             expectations.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=col.name))
         if col.allowed is not None:
-            expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.allowed)))
+            expectations.append(
+                gx.expectations.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.allowed))
+            )
         if col.pattern is not None:
             expectations.append(gx.expectations.ExpectColumnValuesToMatchRegex(column=col.name, regex=col.pattern))
         if col.minimum is not None:
@@ -126,7 +131,9 @@ def build_expectations(preset: RulePreset) -> list[Any]:
         if col.unique:
             expectations.append(gx.expectations.ExpectColumnValuesToBeUnique(column=col.name))
     expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column="preset", value_set=[preset.name]))
-    expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column="preset_hash", value_set=[preset.short_hash]))
+    expectations.append(
+        gx.expectations.ExpectColumnValuesToBeInSet(column="preset_hash", value_set=[preset.short_hash])
+    )
     for check in ROW_CHECKS:
         expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=check, value_set=[True]))
     return expectations
@@ -148,7 +155,11 @@ def find_violations(table: pa.Table, preset: RulePreset) -> tuple[list[Violation
     frame = make_validation_frame(table, preset)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = context.data_sources.add_pandas("remot").add_dataframe_asset("triplets").add_batch_definition_whole_dataframe("all")
+    batch = (
+        context.data_sources.add_pandas("remot")
+        .add_dataframe_asset("triplets")
+        .add_batch_definition_whole_dataframe("all")
+    )
     suite = context.suites.add(gx.ExpectationSuite(name="remot_triplets_v1"))
     expectations = build_expectations(preset)
     for expectation in expectations:

@@ -116,7 +116,9 @@ def load_schema(name: str) -> pa.Schema:
     """
     doc = read_contract(name)
     columns = load_columns(name)
-    fields = [pa.field(c.name, parse_type(c.type), nullable=c.nullable) for c in columns]
+    # Arrow fields stay nullable: Hugging Face datasets only honours the embedded features when each field equals
+    # its own (nullable) one. Non-null columns are enforced by remot's checks (cast and validation), not by Arrow.
+    fields = [pa.field(c.name, parse_type(c.type)) for c in columns]
     features = {c.name: _hf_feature(c.type) for c in columns}
     metadata = {
         "huggingface": json.dumps({"info": {"features": features}}),

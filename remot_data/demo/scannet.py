@@ -36,7 +36,7 @@ class DemoScanNetConfig:
         seed: Seed of textures and trajectories.
     """
 
-    n_scenes: int = 8
+    n_scenes: int = 10
     n_frames: int = 120
     width: int = 256
     height: int = 192
@@ -69,8 +69,9 @@ def make_panorama(rng: np.random.Generator, size: tuple[int, int] = PANORAMA_SIZ
     return np.asarray(base, dtype=np.uint8)
 
 
-def render_view(panorama: npt.NDArray[np.uint8], T_world_cam: npt.NDArray[np.float64], *, width: int, height: int,
-                focal_px: float) -> npt.NDArray[np.uint8]:
+def render_view(
+    panorama: npt.NDArray[np.uint8], T_world_cam: npt.NDArray[np.float64], *, width: int, height: int, focal_px: float
+) -> npt.NDArray[np.uint8]:
     """Render what a pinhole camera (OpenCV axes) sees of a panorama at infinity.
 
     Args:
@@ -95,7 +96,7 @@ def render_view(panorama: npt.NDArray[np.uint8], T_world_cam: npt.NDArray[np.flo
 
 
 def demo_trajectory(config: DemoScanNetConfig, scene_index: int) -> npt.NDArray[np.float64]:
-    """Return the camera-to-world poses (n_frames, 4, 4) of one demo scene: smooth pan/tilt sweeps with a little roll."""
+    """Return the camera-to-world poses (n_frames, 4, 4) of one demo scene: pan/tilt sweeps with a little roll."""
     rng = np.random.default_rng([config.seed, scene_index, 1])
     t = np.arange(config.n_frames, dtype=np.float64)
     phase_h, phase_e = rng.uniform(0, 2 * math.pi, size=2)
@@ -108,10 +109,12 @@ def demo_trajectory(config: DemoScanNetConfig, scene_index: int) -> npt.NDArray[
     elevation = tilt_amp * np.sin(2 * math.pi * t / (1.3 * config.period_frames) + phase_e)
     roll = 3.0 * np.sin(2 * math.pi * t / 37.0)
     position = rng.uniform(-1.0, 1.0, size=3) + np.array([2.0, 2.0, 1.4])
-    return np.stack([
-        look_at_pose(heading_deg=h, elevation_deg=e, roll_deg=r, position_xyz_m=tuple(position))
-        for h, e, r in zip(heading, elevation, roll, strict=True)
-    ])
+    return np.stack(
+        [
+            look_at_pose(heading_deg=h, elevation_deg=e, roll_deg=r, position_xyz_m=tuple(position))
+            for h, e, r in zip(heading, elevation, roll, strict=True)
+        ]
+    )
 
 
 def write_demo_scannet(root: Path, config: DemoScanNetConfig | None = None) -> list[Path]:

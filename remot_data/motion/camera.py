@@ -25,7 +25,9 @@ def wrap_deg(angle_deg: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return (np.asarray(angle_deg, dtype=np.float64) + 180.0) % 360.0 - 180.0
 
 
-def heading_elevation_deg(T_world_cam: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def heading_elevation_deg(
+    T_world_cam: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Return the heading and elevation of each camera's forward axis.
 
     Args:
@@ -68,7 +70,9 @@ def estimate_pan_tilt_deg(
     return pan_right, tilt_up
 
 
-def pan_tilt_matrix_deg(T_world_cam: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def pan_tilt_matrix_deg(
+    T_world_cam: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Return pan and tilt between every ordered pair of poses of a clip.
 
     Args:
@@ -83,7 +87,9 @@ def pan_tilt_matrix_deg(T_world_cam: npt.NDArray[np.float64]) -> tuple[npt.NDArr
     return pan, tilt
 
 
-def rotate_camera_deg(T_world_cam: npt.NDArray[np.float64], *, pan_right_deg: float, tilt_up_deg: float) -> npt.NDArray[np.float64]:
+def rotate_camera_deg(
+    T_world_cam: npt.NDArray[np.float64], *, pan_right_deg: float, tilt_up_deg: float
+) -> npt.NDArray[np.float64]:
     """Return the pose of a camera turned in place: first pan about world up, then tilt about its own x axis.
 
     Args:
@@ -106,8 +112,13 @@ def rotate_camera_deg(T_world_cam: npt.NDArray[np.float64], *, pan_right_deg: fl
     return out
 
 
-def look_at_pose(*, heading_deg: float, elevation_deg: float, roll_deg: float = 0.0,
-                 position_xyz_m: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> npt.NDArray[np.float64]:
+def look_at_pose(
+    *,
+    heading_deg: float,
+    elevation_deg: float,
+    roll_deg: float = 0.0,
+    position_xyz_m: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> npt.NDArray[np.float64]:
     """Return a camera-to-world pose whose forward axis has the given heading and elevation.
 
     Args:

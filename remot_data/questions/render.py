@@ -69,7 +69,9 @@ def round_angle_deg(value: float) -> int:
     return int(math.floor(abs(value) + 0.5))
 
 
-def camera_labels(values: tuple[tuple[float, ...], ...], *, dead_band_deg: float) -> list[tuple[str, str, int, int, str]]:
+def camera_labels(
+    values: tuple[tuple[float, ...], ...], *, dead_band_deg: float
+) -> list[tuple[str, str, int, int, str]]:
     """Return ``(axis, kind, a, b, label)`` for the 12 camera sub-questions in release order.
 
     Args:
@@ -102,13 +104,17 @@ def _angle_options(label: str, rng: np.random.Generator, config: QuestionConfig)
     n_numbers = n_options - 1
     while len(taken) < n_numbers:
         angle = int(rng.integers(1, config.angle_distractor_max_deg + 1))
-        if all(abs(angle - t) >= max(config.angle_distractor_min_gap_deg, config.angle_distractor_min_gap_ratio * t)
-               for t in taken):
+        if all(
+            abs(angle - t) >= max(config.angle_distractor_min_gap_deg, config.angle_distractor_min_gap_ratio * t)
+            for t in taken
+        ):
             taken.append(angle)
     return [NO_ROTATION] + [DEGREES.format(angle=t) for t in taken]
 
 
-def render_question(candidate: TripletCandidate, *, seed: int, dead_band_deg: float, config: QuestionConfig) -> Question:
+def render_question(
+    candidate: TripletCandidate, *, seed: int, dead_band_deg: float, config: QuestionConfig
+) -> Question:
     """Render a candidate's prompt and answer in the ReMoT wording of its family.
 
     Args:
@@ -140,14 +146,16 @@ def render_question(candidate: TripletCandidate, *, seed: int, dead_band_deg: fl
     items = camera_labels((candidate.values_12, candidate.values_13, candidate.values_23), dead_band_deg=dead_band_deg)
     questions, labels, options_all, letters = [], [], [], []
     for axis, kind, a, b, label in items:
-        if kind == "direction":
-            options = [*CAMERA_DIRECTIONS[axis], NO_ROTATION]
-        else:
-            options = _angle_options(label, rng, config)
+        options = [*CAMERA_DIRECTIONS[axis], NO_ROTATION] if kind == "direction" else _angle_options(label, rng, config)
         options = [options[i] for i in rng.permutation(len(options))]
         questions.append((axis, kind, a, b, options))
         labels.append(label)
         options_all.append(tuple(options))
         letters.append(LETTERS[options.index(label)])
-    return Question(prompt=format_camera_prompt(questions), labels=tuple(labels), options=tuple(options_all),
-                    answer="".join(letters), seed=seed)
+    return Question(
+        prompt=format_camera_prompt(questions),
+        labels=tuple(labels),
+        options=tuple(options_all),
+        answer="".join(letters),
+        seed=seed,
+    )

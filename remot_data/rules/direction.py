@@ -47,7 +47,9 @@ def classify_angle_deg(value: float, config: CameraRotationConfig, *, windowed: 
     return (1 if value > 0 else -1), size - config.min_deg
 
 
-def _classify_pair(values: tuple[float, ...], config: CameraRotationConfig, *, windowed: bool) -> tuple[tuple[int, ...], float] | None:
+def _classify_pair(
+    values: tuple[float, ...], config: CameraRotationConfig, *, windowed: bool
+) -> tuple[tuple[int, ...], float] | None:
     results = [classify_angle_deg(v, config, windowed=windowed) for v in values]
     if any(r is None for r in results):
         return None
@@ -62,8 +64,9 @@ def _focal_px(clip: Clip, config: CameraRotationConfig) -> float | None:
     return clip.image_width_px / (2.0 * math.tan(math.radians(config.default_hfov_deg) / 2.0))
 
 
-def _crop_negative(clip: Clip, i: int, values_12: tuple[float, float], config: CameraRotationConfig
-                   ) -> tuple[CropBox, CropBox, npt.NDArray[np.float64]] | str:
+def _crop_negative(
+    clip: Clip, i: int, values_12: tuple[float, float], config: CameraRotationConfig
+) -> tuple[CropBox, CropBox, npt.NDArray[np.float64]] | str:
     """Return (centre crop, shifted crop, virtual pose of the shifted crop) or the reason it cannot be made.
 
     A crop whose centre sits ``f·tan(θ)`` pixels off the principal point sees (to first order) what a camera turned
@@ -93,7 +96,9 @@ def _crop_negative(clip: Clip, i: int, values_12: tuple[float, float], config: C
     return centre, shifted, virtual
 
 
-def find_camera_rotation_triplets(clip: Clip, config: CameraRotationConfig) -> tuple[list[TripletCandidate], list[Reject]]:
+def find_camera_rotation_triplets(
+    clip: Clip, config: CameraRotationConfig
+) -> tuple[list[TripletCandidate], list[Reject]]:
     """Find camera-rotation direction-flip triplets in one clip.
 
     For each anchor (every ``anchor_stride`` frames) the positive is the first frame ``frame_gap`` frames later;
@@ -122,8 +127,16 @@ def find_camera_rotation_triplets(clip: Clip, config: CameraRotationConfig) -> t
     rejects: list[Reject] = []
 
     def reject(i: int, reason: str, detail: str) -> None:
-        rejects.append(Reject(stage="rule", source=clip.source, clip_id=clip.clip_id, reason=reason,
-                              detail=f"camera_rotation anchor frame {indices[i]}: {detail}", frame_index=int(indices[i])))
+        rejects.append(
+            Reject(
+                stage="rule",
+                source=clip.source,
+                clip_id=clip.clip_id,
+                reason=reason,
+                detail=f"camera_rotation anchor frame {indices[i]}: {detail}",
+                frame_index=int(indices[i]),
+            )
+        )
 
     for i in range(0, len(indices)):
         if indices[i] % config.anchor_stride:
@@ -133,14 +146,21 @@ def find_camera_rotation_triplets(clip: Clip, config: CameraRotationConfig) -> t
             continue  # the clip ends: not a dropped candidate, there is no candidate
         j = int(later[0])
         if indices[j] - indices[i] > config.frame_gap * 1.5:
-            reject(i, "positive_frame_missing", f"next frame is {indices[j]}, wanted about {indices[i] + config.frame_gap}")
+            reject(
+                i, "positive_frame_missing", f"next frame is {indices[j]}, wanted about {indices[i] + config.frame_gap}"
+            )
             continue
         v12 = (float(pan[i, j]), float(tilt[i, j]))
         c12 = _classify_pair(v12, config, windowed=True)
         if c12 is None or not any(c12[0]):
             reason = "positive_still" if c12 is not None else "positive_out_of_window"
-            reject(i, reason, f"rotation to frame {indices[j]} is pan {v12[0]:+.1f}°, tilt {v12[1]:+.1f}°; "
-                   f"need each axis < {config.dead_band_deg}° or in [{config.min_deg}°, {config.max_deg}°], one axis rotating")
+            reject(
+                i,
+                reason,
+                f"rotation to frame {indices[j]} is pan {v12[0]:+.1f}°, tilt {v12[1]:+.1f}°; "
+                f"need each axis < {config.dead_band_deg}° or in [{config.min_deg}°, {config.max_deg}°], "
+                "one axis rotating",
+            )
             continue
         signs_12, margin_12 = c12
         magnitude = max(abs(v) for v in v12)
@@ -148,7 +168,11 @@ def find_camera_rotation_triplets(clip: Clip, config: CameraRotationConfig) -> t
             if method == "retrieval":
                 found = _retrieve_negative(i, j, signs_12, magnitude, pan, tilt, config)
                 if isinstance(found, str):
-                    reject(i, found, f"no frame rotates opposite to pan {v12[0]:+.1f}°, tilt {v12[1]:+.1f}° within the window")
+                    reject(
+                        i,
+                        found,
+                        f"no frame rotates opposite to pan {v12[0]:+.1f}°, tilt {v12[1]:+.1f}° within the window",
+                    )
                     continue
                 k, margin = found
                 images = (ImageSpec(frame_index=i), ImageSpec(frame_index=j), ImageSpec(frame_index=k))
@@ -157,7 +181,12 @@ def find_camera_rotation_triplets(clip: Clip, config: CameraRotationConfig) -> t
             else:
                 made = _crop_negative(clip, i, v12, config)
                 if isinstance(made, str):
-                    reject(i, made, f"cannot simulate pan {-v12[0]:+.1f}°, tilt {-v12[1]:+.1f}° by a crop of {config.crop_fraction:.0%}")
+                    reject(
+                        i,
+                        made,
+                        f"cannot simulate pan {-v12[0]:+.1f}°, tilt {-v12[1]:+.1f}° "
+                        f"by a crop of {config.crop_fraction:.0%}",
+                    )
                     continue
                 centre, shifted, virtual = made
                 v13 = tuple(float(x) for x in estimate_pan_tilt_deg(clip.T_world_cam[i], virtual))
@@ -168,19 +197,39 @@ def find_camera_rotation_triplets(clip: Clip, config: CameraRotationConfig) -> t
                     reject(i, "crop_ambiguous", f"crop pairs read pan/tilt {v13} and {v23}")
                     continue
                 margin = min(c13[1], c23[1])
-                images = (ImageSpec(frame_index=i, crop=centre), ImageSpec(frame_index=j, crop=centre),
-                          ImageSpec(frame_index=i, crop=shifted))
-            candidates.append(TripletCandidate(
-                source=clip.source, clip_id=clip.clip_id, family="camera_rotation", rule="direction_flip",
-                negative_method=method, images=images, attribute_names=CAMERA_ATTRIBUTES,
-                values_12=v12, values_13=v13, values_23=v23, magnitude=magnitude, margin=min(margin_12, margin),
-            ))
+                images = (
+                    ImageSpec(frame_index=i, crop=centre),
+                    ImageSpec(frame_index=j, crop=centre),
+                    ImageSpec(frame_index=i, crop=shifted),
+                )
+            candidates.append(
+                TripletCandidate(
+                    source=clip.source,
+                    clip_id=clip.clip_id,
+                    family="camera_rotation",
+                    rule="direction_flip",
+                    negative_method=method,
+                    images=images,
+                    attribute_names=CAMERA_ATTRIBUTES,
+                    values_12=v12,
+                    values_13=v13,
+                    values_23=v23,
+                    magnitude=magnitude,
+                    margin=min(margin_12, margin),
+                )
+            )
     return candidates, rejects
 
 
-def _retrieve_negative(i: int, j: int, signs_12: tuple[int, ...], magnitude: float,
-                       pan: npt.NDArray[np.float64], tilt: npt.NDArray[np.float64], config: CameraRotationConfig
-                       ) -> tuple[int, float] | str:
+def _retrieve_negative(
+    i: int,
+    j: int,
+    signs_12: tuple[int, ...],
+    magnitude: float,
+    pan: npt.NDArray[np.float64],
+    tilt: npt.NDArray[np.float64],
+    config: CameraRotationConfig,
+) -> tuple[int, float] | str:
     """Return (frame position, margin) of the best opposite-rotation frame for anchor i, or a reject reason."""
     wanted = tuple(-s for s in signs_12)
     best: tuple[float, int, float] | None = None

@@ -44,7 +44,9 @@ class CameraRotationConfig:
     def __post_init__(self) -> None:
         """Check the thresholds are ordered and in range."""
         if self.frame_gap < 1 or self.anchor_stride < 1:
-            raise ValueError(f"frame_gap and anchor_stride must be >= 1, got {self.frame_gap!r}, {self.anchor_stride!r}")
+            raise ValueError(
+                f"frame_gap and anchor_stride must be >= 1, got {self.frame_gap!r}, {self.anchor_stride!r}"
+            )
         if not 0.0 <= self.dead_band_deg <= self.min_deg < self.max_deg <= 90.0:
             raise ValueError(
                 "need 0 <= dead_band_deg <= min_deg < max_deg <= 90, got "
@@ -58,7 +60,10 @@ class CameraRotationConfig:
             raise ValueError(f"default_hfov_deg must be in (1, 179), got {self.default_hfov_deg!r}")
         bad = [m for m in self.negative_methods if m not in ("retrieval", "crop")]
         if bad or not self.negative_methods:
-            raise ValueError(f"camera negative_methods must be a non-empty subset of ['retrieval', 'crop'], got {list(self.negative_methods)!r}")
+            raise ValueError(
+                "camera negative_methods must be a non-empty subset of ['retrieval', 'crop'], "
+                f"got {list(self.negative_methods)!r}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

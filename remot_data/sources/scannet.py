@@ -42,7 +42,8 @@ def list_scannet_scenes(root: Path) -> list[Path]:
     scenes = sorted(p for p in root.iterdir() if (p / POSE_DIR).is_dir())
     if not scenes:
         raise SourceFormatError(
-            f"{root}: no ScanNet scene found; expected sub-directories holding {POSE_DIR}/<i>.txt and {COLOR_DIR}/<i>.jpg"
+            f"{root}: no ScanNet scene found; expected sub-directories holding "
+            f"{POSE_DIR}/<i>.txt and {COLOR_DIR}/<i>.jpg"
         )
     return scenes
 
@@ -119,7 +120,9 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
     """
     scene_dir = Path(scene_dir)
     clip_id = scene_dir.name
-    pose_files = sorted((p for p in (scene_dir / POSE_DIR).glob("*.txt") if _frame_number(p) is not None), key=_frame_number)
+    pose_files = sorted(
+        (p for p in (scene_dir / POSE_DIR).glob("*.txt") if _frame_number(p) is not None), key=_frame_number
+    )
     dropped: list[Reject] = []
     frames: list[FrameRef] = []
     poses: list[npt.NDArray[np.float64]] = []
@@ -127,20 +130,39 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
         index = _frame_number(pose_path)
         T = _read_matrix(pose_path)
         if not np.isfinite(T).all():
-            dropped.append(Reject(stage="read", source="scannet", clip_id=clip_id, reason="non_finite_pose",
-                                  detail=f"{pose_path}: pose has non-finite values", path=str(pose_path), frame_index=index))
+            dropped.append(
+                Reject(
+                    stage="read",
+                    source="scannet",
+                    clip_id=clip_id,
+                    reason="non_finite_pose",
+                    detail=f"{pose_path}: pose has non-finite values",
+                    path=str(pose_path),
+                    frame_index=index,
+                )
+            )
             continue
         check_rigid(pose_path, T)
         image_path = scene_dir / COLOR_DIR / f"{index}.jpg"
         if not image_path.is_file():
-            dropped.append(Reject(stage="read", source="scannet", clip_id=clip_id, reason="missing_image",
-                                  detail=f"{image_path}: colour image for pose {pose_path.name} does not exist",
-                                  path=str(image_path), frame_index=index))
+            dropped.append(
+                Reject(
+                    stage="read",
+                    source="scannet",
+                    clip_id=clip_id,
+                    reason="missing_image",
+                    detail=f"{image_path}: colour image for pose {pose_path.name} does not exist",
+                    path=str(image_path),
+                    frame_index=index,
+                )
+            )
             continue
         frames.append(FrameRef(frame_index=index, image_path=image_path))
         poses.append(T)
     if not frames:
-        raise SourceFormatError(f"{scene_dir}: scene has no frame with both a valid {POSE_DIR}/<i>.txt and {COLOR_DIR}/<i>.jpg")
+        raise SourceFormatError(
+            f"{scene_dir}: scene has no frame with both a valid {POSE_DIR}/<i>.txt and {COLOR_DIR}/<i>.jpg"
+        )
     focal_px = None
     intrinsic_path = scene_dir / INTRINSIC_COLOR_PATH
     if intrinsic_path.is_file():
@@ -153,8 +175,16 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
             width, height = (int(v) for v in im.size)
     except (OSError, UnidentifiedImageError) as err:
         raise SourceFormatError(f"{frames[0].image_path}: colour image cannot be opened: {err}") from err
-    return Clip(source="scannet", clip_id=clip_id, frames=tuple(frames), T_world_cam=np.stack(poses),
-                focal_px=focal_px, image_width_px=width, image_height_px=height, dropped=tuple(dropped))
+    return Clip(
+        source="scannet",
+        clip_id=clip_id,
+        frames=tuple(frames),
+        T_world_cam=np.stack(poses),
+        focal_px=focal_px,
+        image_width_px=width,
+        image_height_px=height,
+        dropped=tuple(dropped),
+    )
 
 
 def hash_scannet_scene(scene_dir: Path) -> str:

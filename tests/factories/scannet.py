@@ -25,27 +25,43 @@ def make_pose_series(headings_deg, elevations_deg=None, rolls_deg=None) -> np.nd
     n = len(headings_deg)
     elevations_deg = np.zeros(n) if elevations_deg is None else elevations_deg
     rolls_deg = np.zeros(n) if rolls_deg is None else rolls_deg
-    return np.stack([look_at_pose(heading_deg=h, elevation_deg=e, roll_deg=r)
-                     for h, e, r in zip(headings_deg, elevations_deg, rolls_deg, strict=True)])
+    return np.stack(
+        [
+            look_at_pose(heading_deg=h, elevation_deg=e, roll_deg=r)
+            for h, e, r in zip(headings_deg, elevations_deg, rolls_deg, strict=True)
+        ]
+    )
 
 
-def make_pose_clip(poses: np.ndarray, *, clip_id: str = "scene9999_00", width: int = 640, height: int = 480,
-                   hfov_deg: float = 60.0) -> Clip:
+def make_pose_clip(
+    poses: np.ndarray, *, clip_id: str = "scene9999_00", width: int = 640, height: int = 480, hfov_deg: float = 60.0
+) -> Clip:
     """Return a Clip over the poses with placeholder frame refs (for rule tests: no pixels needed)."""
     focal = width / (2 * math.tan(math.radians(hfov_deg) / 2))
     frames = tuple(FrameRef(frame_index=i, image_path=Path(f"{i}.jpg")) for i in range(len(poses)))
-    return Clip(source="scannet", clip_id=clip_id, frames=frames, T_world_cam=poses, focal_px=focal,
-                image_width_px=width, image_height_px=height)
+    return Clip(
+        source="scannet",
+        clip_id=clip_id,
+        frames=frames,
+        T_world_cam=poses,
+        focal_px=focal,
+        image_width_px=width,
+        image_height_px=height,
+    )
 
 
-def write_scannet_export(scene_dir: Path, poses: np.ndarray, *, width: int = 64, height: int = 48, seed: int = 0) -> Path:
+def write_scannet_export(
+    scene_dir: Path, poses: np.ndarray, *, width: int = 64, height: int = 48, seed: int = 0
+) -> Path:
     """Write one ScanNet scene export (pose/<i>.txt, color/<i>.jpg rendered from the poses)."""
     panorama = make_panorama(np.random.default_rng(seed), size=(512, 256))
     focal = width / (2 * math.tan(math.radians(30)))
     (scene_dir / "color").mkdir(parents=True, exist_ok=True)
     for i, T in enumerate(poses):
         write_scannet_pose(scene_dir / "pose" / f"{i}.txt", T)
-        Image.fromarray(render_view(panorama, T, width=width, height=height, focal_px=focal)).save(scene_dir / "color" / f"{i}.jpg")
+        Image.fromarray(render_view(panorama, T, width=width, height=height, focal_px=focal)).save(
+            scene_dir / "color" / f"{i}.jpg"
+        )
     return scene_dir
 
 

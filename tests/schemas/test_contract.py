@@ -14,7 +14,10 @@ def test_triplet_schema_has_hf_image_columns_and_metadata():
         assert schema.field(name).type == HF_IMAGE_TYPE
     features = json.loads(schema.metadata[b"huggingface"])["info"]["features"]
     assert features["anchor_image"] == {"_type": "Image"}
-    assert features["options"] == {"_type": "List", "feature": {"_type": "List", "feature": {"_type": "Value", "dtype": "string"}}}
+    assert features["options"] == {
+        "_type": "List",
+        "feature": {"_type": "List", "feature": {"_type": "Value", "dtype": "string"}},
+    }
     assert json.loads(schema.metadata[b"remot"])["schema_version"] == 1
 
 

@@ -18,10 +18,30 @@ SCENARIOS = [
     ("tilt up 15", dict(heading_deg=45, elevation_deg=0), dict(heading_deg=45, elevation_deg=15), (0.0, 15.0)),
     ("tilt down 20", dict(heading_deg=45, elevation_deg=10), dict(heading_deg=45, elevation_deg=-10), (0.0, -20.0)),
     ("yaw 90 left", dict(heading_deg=0, elevation_deg=0), dict(heading_deg=90, elevation_deg=0), (-90.0, 0.0)),
-    ("wrap +179 to -179 is left 2", dict(heading_deg=179, elevation_deg=0), dict(heading_deg=-179, elevation_deg=0), (-2.0, 0.0)),
-    ("wrap -179 to +179 is right 2", dict(heading_deg=-179, elevation_deg=0), dict(heading_deg=179, elevation_deg=0), (2.0, 0.0)),
-    ("roll only", dict(heading_deg=10, elevation_deg=0, roll_deg=0), dict(heading_deg=10, elevation_deg=0, roll_deg=40), (0.0, 0.0)),
-    ("pan right under roll", dict(heading_deg=0, elevation_deg=5, roll_deg=25), dict(heading_deg=-12, elevation_deg=5, roll_deg=-30), (12.0, 0.0)),
+    (
+        "wrap +179 to -179 is left 2",
+        dict(heading_deg=179, elevation_deg=0),
+        dict(heading_deg=-179, elevation_deg=0),
+        (-2.0, 0.0),
+    ),
+    (
+        "wrap -179 to +179 is right 2",
+        dict(heading_deg=-179, elevation_deg=0),
+        dict(heading_deg=179, elevation_deg=0),
+        (2.0, 0.0),
+    ),
+    (
+        "roll only",
+        dict(heading_deg=10, elevation_deg=0, roll_deg=0),
+        dict(heading_deg=10, elevation_deg=0, roll_deg=40),
+        (0.0, 0.0),
+    ),
+    (
+        "pan right under roll",
+        dict(heading_deg=0, elevation_deg=5, roll_deg=25),
+        dict(heading_deg=-12, elevation_deg=5, roll_deg=-30),
+        (12.0, 0.0),
+    ),
 ]
 
 
@@ -52,8 +72,12 @@ def test_rotate_camera_round_trip():
 
 def test_matrix_is_antisymmetric_and_matches_pairwise():
     rng = np.random.default_rng(0)
-    poses = np.stack([look_at_pose(heading_deg=h, elevation_deg=e)
-                      for h, e in zip(rng.uniform(-180, 180, 6), rng.uniform(-40, 40, 6), strict=True)])
+    poses = np.stack(
+        [
+            look_at_pose(heading_deg=h, elevation_deg=e)
+            for h, e in zip(rng.uniform(-180, 180, 6), rng.uniform(-40, 40, 6), strict=True)
+        ]
+    )
     pan, tilt = pan_tilt_matrix_deg(poses)
     assert_allclose(pan, -pan.T, atol=1e-9)
     assert_allclose(tilt, -tilt.T, atol=1e-9)

@@ -1,0 +1,65 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.build_dataset import build_dataset
+from flows.cli import main
+from remot_data.build import BuildConfig
+from remot_data.table import read_triplets
+from tests.factories.scannet import SMALL_BUILD
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_prefect_yaml_parameters_become_the_config_type():
+    doc = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    [deployment] = [d for d in doc["deployments"] if d["name"] == "rebuild"]
+    params = build_dataset.validate_parameters(deployment["parameters"])
+    assert isinstance(params["config"], BuildConfig)
+    assert params["config"].frames.max_side_px == 448
+    with pytest.raises(Exception, match="on_bad_clip"):
+        build_dataset.validate_parameters({**deployment["parameters"], "config": {"on_bad_clip": "ignore"}})
+
+
+def test_flow_builds_the_same_dataset_as_the_library(prefect_harness, demo_scannet_root, built_dataset, tmp_path):
+    manifest = build_dataset(str(demo_scannet_root), str(tmp_path / "out"), SMALL_BUILD)
+    ours = read_triplets(tmp_path / "out").sort_by("triplet_id")
+    reference = read_triplets(built_dataset).sort_by("triplet_id")
+    assert ours.column("triplet_id").equals(reference.column("triplet_id"))
+    assert ours.column("answer").equals(reference.column("answer"))
+    assert manifest["counts"]["triplets"] == len(ours)
+
+
+def test_cli_build_and_export(prefect_harness, demo_scannet_root, tmp_path, capsys):
+    out = tmp_path / "ds"
+    code = main(
+        [
+            "build",
+            "--source",
+            "scannet",
+            "--input",
+            str(demo_scannet_root),
+            "--out",
+            str(out),
+            "--max-side",
+            "64",
+            "--batch-size",
+            "3",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert f"{manifest['counts']['triplets']} triplets written to {out}" in printed
+    assert "rejects" in printed and "camera_rotation" in printed
+    assert main(["export", str(out), "--out", str(tmp_path / "export")]) == 0
+    assert (tmp_path / "export" / "train.jsonl").exists()
+
+
+def test_cli_reports_bad_input_without_a_traceback(prefect_harness, tmp_path, capsys):
+    code = main(["build", "--source", "scannet", "--input", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,129 @@
+"""The rebuild deployment, end to end: a real `prefect server`, a process worker, `prefect deploy`, a run."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from remot_data.table import read_triplets
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+RUN_AND_WAIT = """
+import json, sys, time
+from prefect.deployments import run_deployment
+run = run_deployment("build-dataset/rebuild", parameters=json.loads(sys.argv[1]), timeout=240, poll_interval=1)
+print(json.dumps({"state": run.state.type.value, "message": run.state.message}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"prefect server at {url} not healthy after {timeout_s} s")
+
+
+def _stop(process: subprocess.Popen, *, sigint_twice: bool) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        if sigint_twice:
+            process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect_home"),
+        "PREFECT_API_URL": api,
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_healthy(api)
+        yield env
+    finally:
+        _stop(server, sigint_twice=False)
+        log.close()
+
+
+@pytest.mark.slow
+def test_rebuild_deployment_runs_on_a_process_worker(prefect_server, demo_scannet_root, tmp_path):
+    env = prefect_server
+
+    def run(*args):
+        return subprocess.run([BIN / "prefect", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    created = run("work-pool", "create", "remot-cpu", "--type", "process")
+    assert created.returncode == 0, created.stderr
+    deployed = run("--no-prompt", "deploy", "--name", "rebuild")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    worker_log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [BIN / "prefect", "worker", "start", "--pool", "remot-cpu"],
+        env=env,
+        cwd=REPO,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        out = tmp_path / "published"
+        params = {
+            "input_path": str(demo_scannet_root),
+            "out_dir": str(out),
+            "config": {"frames": {"max_side_px": 64, "jpeg_quality": 80}, "batch_size": 3},
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", RUN_AND_WAIT, json.dumps(params)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        state = json.loads(result.stdout.strip().splitlines()[-1])
+        assert state["state"] == "COMPLETED", (state, (tmp_path / "worker.log").read_text()[-3000:])
+    finally:
+        _stop(worker, sigint_twice=True)
+        worker_log.close()
+    table = read_triplets(out)
+    assert len(table) > 20
+    assert json.loads((out / "manifest.json").read_text())["config"]["frames"]["max_side_px"] == 64

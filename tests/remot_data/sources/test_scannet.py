@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from remot_data.errors import SourceFormatError
+from remot_data.sources.scannet import list_scannet_scenes, read_scannet_pose, read_scannet_scene
+from tests.factories.scannet import make_pose_series, write_scannet_export
+
+
+@pytest.fixture
+def scene(tmp_path):
+    poses = make_pose_series(np.linspace(0, -30, 5), np.linspace(0, 10, 5))
+    return write_scannet_export(tmp_path / "scene0001_00", poses), poses
+
+
+def test_round_trip_poses_frames_and_size(scene):
+    scene_dir, poses = scene
+    clip = read_scannet_scene(scene_dir)
+    assert clip.clip_id == "scene0001_00"
+    assert [f.frame_index for f in clip.frames] == [0, 1, 2, 3, 4]
+    assert clip.frames[3].image_path == scene_dir / "color" / "3.jpg"
+    assert_allclose(clip.T_world_cam, poses, atol=1e-6)  # written with %f
+    assert (clip.image_width_px, clip.image_height_px) == (64, 48)
+    assert clip.dropped == ()
+
+
+def test_frames_are_ordered_numerically_not_lexically(tmp_path):
+    poses = make_pose_series(np.zeros(12))
+    clip = read_scannet_scene(write_scannet_export(tmp_path / "s", poses))
+    assert [f.frame_index for f in clip.frames] == list(range(12))
+
+
+def test_list_scenes_accepts_a_root_or_one_scene(scene, tmp_path):
+    scene_dir, _ = scene
+    assert list_scannet_scenes(tmp_path) == [scene_dir]
+    assert list_scannet_scenes(scene_dir) == [scene_dir]
+    with pytest.raises(SourceFormatError, match="no ScanNet scene found"):
+        list_scannet_scenes(scene_dir / "color")
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("1 0 0 0\n0 1 0 0\n0 0 1 0\n", r"pose/2\.txt: a ScanNet pose must be 4 lines of 4 numbers, got 3 rows"),
+        ("1 0 0\n0 1 0\n0 0 1\n0 0 0\n", r"pose/2\.txt: a ScanNet pose must be 4 lines"),
+        ("1 0 0 0\n0 1 0 0\n0 0 x 0\n0 0 0 1\n", r"pose/2\.txt: pose values must be numbers"),
+        ("2 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n", r"pose/2\.txt: pose rotation is not rigid"),
+        ("-1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n", r"pose/2\.txt: pose rotation is not rigid .*det = -1"),
+        ("1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 1 1\n", r"pose/2\.txt: last pose row must be 0 0 0 1"),
+    ],
+    ids=["three rows", "three columns", "not a number", "scaled", "reflection", "bad last row"],
+)
+def test_malformed_pose_fails_the_scene_naming_the_file(scene, text, match):
+    scene_dir, _ = scene
+    (scene_dir / "pose" / "2.txt").write_text(text)
+    with pytest.raises(SourceFormatError, match=match):
+        read_scannet_scene(scene_dir)
+    with pytest.raises(SourceFormatError, match=match):
+        read_scannet_pose(scene_dir / "pose" / "2.txt")
+
+
+def test_non_finite_pose_drops_only_that_frame(scene):
+    scene_dir, _ = scene
+    (scene_dir / "pose" / "1.txt").write_text("-inf -inf -inf -inf\n" * 3 + "0 0 0 1\n")
+    clip = read_scannet_scene(scene_dir)
+    assert [f.frame_index for f in clip.frames] == [0, 2, 3, 4]
+    assert clip.T_world_cam.shape == (4, 4, 4)
+    [reject] = clip.dropped
+    assert (reject.reason, reject.frame_index, reject.stage) == ("non_finite_pose", 1, "read")
+    assert reject.path.endswith("pose/1.txt")
+
+
+def test_missing_colour_image_drops_the_frame(scene):
+    scene_dir, _ = scene
+    (scene_dir / "color" / "4.jpg").unlink()
+    clip = read_scannet_scene(scene_dir)
+    assert [f.frame_index for f in clip.frames] == [0, 1, 2, 3]
+    assert [r.reason for r in clip.dropped] == ["missing_image"]
+
+
+def test_unreadable_colour_image_names_the_file(scene):
+    scene_dir, _ = scene
+    (scene_dir / "color" / "0.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(SourceFormatError, match=r"color/0\.jpg: colour image cannot be opened"):
+        read_scannet_scene(scene_dir)

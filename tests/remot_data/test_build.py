@@ -1,0 +1,136 @@
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from remot_data.build import BuildConfig, assign_split, build_dataset, plan_clips, process_batch, staging_dir_for
+from remot_data.errors import ContractError
+from remot_data.table import read_triplets
+from tests.factories.scannet import SMALL_BUILD, SMALL_DEMO
+
+
+def test_published_directory_layout(built_dataset):
+    names = {p.name for p in built_dataset.iterdir()}
+    assert names == {"data", "rejects.parquet", "manifest.json", "validation.json", "README.md", "contact_sheet.png"}
+    assert not staging_dir_for(built_dataset).exists()  # staging is removed after publishing
+    assert Image.open(built_dataset / "contact_sheet.png").size[0] > 600
+
+
+def test_manifest_counts_match_the_table(built_dataset):
+    manifest = json.loads((built_dataset / "manifest.json").read_text())
+    table = read_triplets(built_dataset)
+    assert manifest["counts"]["triplets"] == len(table) > 20
+    assert sum(manifest["counts"]["by_split"].values()) == len(table)
+    assert manifest["preset"]["name"] == "v1" and len(manifest["preset"]["sha256"]) == 64
+    assert len(manifest["input"]["clips"]) == SMALL_DEMO.n_scenes
+    assert all(len(c["content_sha256"]) == 64 for c in manifest["input"]["clips"])
+    rejects = pq.read_table(built_dataset / "rejects.parquet")
+    assert manifest["rejects"]["total"] == len(rejects)
+    assert manifest["validation"]["success"] is True
+
+
+def test_splits_are_per_clip(built_dataset):
+    rows = read_triplets(built_dataset).select(["clip_id", "split"]).to_pylist()
+    split_of = {}
+    for row in rows:
+        assert split_of.setdefault(row["clip_id"], row["split"]) == row["split"]
+        assert row["split"] == assign_split(row["clip_id"], SMALL_BUILD)
+
+
+def test_round_trip_through_hf_datasets_gives_pil_images(built_dataset):
+    datasets = pytest.importorskip("datasets")  # a dev dependency: always installed by `make test`
+    loaded = datasets.load_dataset("parquet", data_dir=str(built_dataset))
+    table = read_triplets(built_dataset)
+    assert sum(len(loaded[s]) for s in loaded) == len(table)
+    assert set(loaded) <= {"train", "validation", "test"}
+    row = next(iter(loaded.values()))[0]
+    assert isinstance(row["anchor_image"], Image.Image)
+    assert max(row["anchor_image"].size) == SMALL_BUILD.frames.max_side_px
+    assert row["solution"] == f"<answer>{row['answer']}</answer>"
+    assert isinstance(row["options"][0], list)
+
+
+def test_images_show_the_indexed_frames(built_dataset, demo_scannet_root):
+    # A retrieval triplet's images are the resized colour frames named by the frame indices.
+    row = next(r for r in read_triplets(built_dataset).to_pylist() if r["negative_method"] == "retrieval")
+    for role in ("anchor", "positive", "negative"):
+        source = Image.open(demo_scannet_root / row["clip_id"] / "color" / f"{row[f'{role}_frame_index']}.jpg")
+        stored = Image.open(__import__("io").BytesIO(row[f"{role}_image"]["bytes"])).convert("RGB")
+        expected = np.asarray(source.convert("RGB").resize(stored.size), dtype=float)
+        assert np.abs(np.asarray(stored, dtype=float) - expected).mean() < 12
+
+
+def test_bad_pose_file_becomes_a_rejects_row_and_the_rest_is_built(demo_scannet_root, tmp_path):
+    root = tmp_path / "corpus"
+    import shutil
+
+    for scene in sorted(demo_scannet_root.iterdir())[:2]:
+        shutil.copytree(scene, root / scene.name)
+    bad = root / "scene0001_00" / "pose" / "7.txt"
+    bad.write_text("1 0 0\n")
+    manifest = build_dataset(root, tmp_path / "out", SMALL_BUILD)
+    rejects = pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()
+    [bad_clip] = [r for r in rejects if r["reason"] == "bad_clip"]
+    assert bad_clip["clip_id"] == "scene0001_00" and bad_clip["stage"] == "read"
+    assert bad_clip["error_type"] == "SourceFormatError" and "pose/7.txt" in bad_clip["detail"]
+    assert set(read_triplets(tmp_path / "out").column("clip_id").to_pylist()) == {"scene0000_00"}
+    assert manifest["rejects"]["by_reason"]["bad_clip"] == 1
+
+
+def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
+    import shutil
+
+    scene = sorted(demo_scannet_root.iterdir())[0]
+    shutil.copytree(scene, tmp_path / "corpus" / scene.name)
+    (tmp_path / "corpus" / scene.name / "pose" / "3.txt").write_text("nope")
+    from remot_data.errors import SourceFormatError
+
+    with pytest.raises(SourceFormatError, match="pose/3.txt"):
+        build_dataset(tmp_path / "corpus", tmp_path / "out", BuildConfig(on_bad_clip="raise"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
+    import remot_data.build as build
+
+    inputs = plan_clips(demo_scannet_root, "scannet")[:3]
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    calls = []
+    real = build.process_clip
+    monkeypatch.setattr(build, "process_clip", lambda *a, **k: calls.append(a[0].clip_id) or real(*a, **k))
+    first = process_batch(inputs[:2], SMALL_BUILD, staging)  # "crash" after two clips
+    assert calls == [i.clip_id for i in inputs[:2]]
+    second = process_batch(inputs, SMALL_BUILD, staging)
+    assert second[:2] == first
+    assert calls == [i.clip_id for i in inputs[:2]] + [inputs[2].clip_id]  # only the missing clip was processed
+    # a changed preset or config means a different key: nothing reused
+    other = process_batch(inputs[:1], BuildConfig(frames=SMALL_BUILD.frames, seed=5), staging)
+    assert other[0] != first[0]
+
+
+def test_failed_validation_publishes_nothing_and_keeps_the_old_dataset(demo_scannet_root, tmp_path, monkeypatch):
+    import shutil
+
+    import remot_data.build as build
+
+    scene = sorted(demo_scannet_root.iterdir())[0]
+    shutil.copytree(scene, tmp_path / "corpus" / scene.name)
+    out = tmp_path / "out"
+    build_dataset(tmp_path / "corpus", out, SMALL_BUILD)
+    before = (out / "manifest.json").read_text()
+    real_make_rows = build.make_rows
+
+    def corrupt(*args, **kwargs):
+        rows = real_make_rows(*args, **kwargs)
+        rows[0]["labels"] = ["Sideways"] + rows[0]["labels"][1:]
+        return rows
+
+    monkeypatch.setattr(build, "make_rows", corrupt)
+    with pytest.raises(ContractError, match="check_labels_match_values"):
+        build_dataset(tmp_path / "corpus", out, BuildConfig(frames=SMALL_BUILD.frames, seed=1))
+    assert (out / "manifest.json").read_text() == before
+    assert json.loads((staging_dir_for(out) / "validation.json").read_text())["success"] is False
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
