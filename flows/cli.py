@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -128,6 +129,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``remot`` command line."""
     args = make_parser().parse_args(argv)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the summary
     try:
         return args.func(args)
     except (RemotError, FileNotFoundError, ValueError) as err:

@@ -10,8 +10,7 @@ from remot_data.questions.templates import LETTERS, NO_ROTATION, format_camera_p
 from remot_data.records import ImageSpec, TripletCandidate
 from remot_data.rules.registry import load_rule_preset
 
-# shared/ lies beside the checkout (here and in CI)
-RELEASE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "remot_release"
+RELEASE = Path(__file__).resolve().parents[2] / "data" / "remot_release"
 QUESTION_RE = re.compile(
     r"Please select the (horizontal|vertical) rotation (direction|angle) of the camera's viewpoint "
     r"from Image (\d) to Image (\d) among the following options, (.*?)\.$"

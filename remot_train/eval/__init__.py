@@ -1,0 +1,1 @@
+"""Benchmark evaluation: official ReMoT metrics, loaders for references and predictions, reports, model runs."""

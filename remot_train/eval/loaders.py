@@ -1,0 +1,226 @@
+"""Load what evaluation scores: reference items (a remot dataset directory or a ReMoT-format JSONL) and predictions.
+
+Reads the dataset's Parquet through ``schemas/`` (never remot_data). Pure Python + pyarrow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+AGIBOT_FAMILIES = ("grab_release", "lift_lower", "move_lr", "move_complex")
+GENERALDATA_DIR = "generaldata_resize"
+OPTION_RE = re.compile(r"([A-E]): (.+?)(?=, [A-E]: |\.$|$)")
+QUESTION_MARKERS = ("Please select",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceItem:
+    """One benchmark item.
+
+    Attributes:
+        id: Item id (predictions are matched on it).
+        task: Benchmark file it belongs to: ``scannet``, ``agibot``, ``generaldata`` or a remot source name.
+        family: Question family, e.g. ``camera_rotation``, ``move_lr``, ``vl``.
+        gt_answer: Correct letters.
+        prompt: User prompt.
+        options: Offered options per sub-question (empty when the prompt cannot be parsed).
+        images: Image file paths (JSONL) or JPEG bytes (dataset), in the order shown.
+    """
+
+    id: str
+    task: str
+    family: str
+    gt_answer: str
+    prompt: str
+    options: tuple[tuple[str, ...], ...]
+    images: tuple[str | bytes, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction:
+    """One predictions-file row (the official tooling's fields).
+
+    Attributes:
+        id: Item id.
+        pred_answer: Extracted answer letters.
+        gt_answer: Correct letters.
+        model_response: Raw model output.
+        response_words: Whitespace word count of the raw output.
+    """
+
+    id: str
+    pred_answer: str
+    gt_answer: str
+    model_response: str
+    response_words: int
+
+
+def parse_prompt_options(prompt: str) -> tuple[tuple[str, ...], ...]:
+    r"""Return the options of each sub-question of a ReMoT prompt, in order.
+
+    Example:
+        >>> parse_prompt_options("Please select x? A: Opened, B: No movement, C: Closed.\\nAnswer all.")
+        (('Opened', 'No movement', 'Closed'),)
+    """
+    out = []
+    for line in prompt.split("\n"):
+        for part in line.split("Please select")[1:]:
+            found = OPTION_RE.findall(part.split("?")[-1] if "?" in part else part.split("options, ", 1)[-1])
+            if found:
+                out.append(tuple(text.strip() for _, text in found))
+    return tuple(out)
+
+
+def release_family_and_task(image_paths: list[str]) -> tuple[str, str | None]:
+    """Return (family, task) of a release item from its image paths, the way the release encodes them.
+
+    AgiBot items carry their family in the first image's file name; general-data items carry their class as the
+    folder after ``generaldata_resize``; ScanNet items are camera rotation.
+    """
+    first = image_paths[0] if image_paths else ""
+    name = Path(first).name
+    for family in AGIBOT_FAMILIES:
+        if family in name:
+            return family, "agibot"
+    parts = Path(first).parts
+    if GENERALDATA_DIR in parts and parts.index(GENERALDATA_DIR) + 1 < len(parts):
+        return parts[parts.index(GENERALDATA_DIR) + 1], "generaldata"
+    if "scannet" in first.lower() or "scannnet" in first.lower():
+        return "camera_rotation", "scannet"
+    return "unknown", None
+
+
+def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str | None = None) -> list[ReferenceItem]:
+    """Load a ReMoT-format JSONL (the release's or our export's).
+
+    Args:
+        path: The JSONL file.
+        image_root: Folder that relative image paths are resolved against (default: the JSONL's folder).
+        task: Task name when the paths do not tell (default: the JSONL's parent folder name).
+
+    Raises:
+        ValueError: Naming the line that is not a valid item.
+    """
+    path = Path(path)
+    root = Path(image_root) if image_root else path.parent
+    items = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            prompt = raw["messages"][0]["content"]
+            solution = raw["solution"]
+            images = [str(p) for p in raw["images"]]
+            item_id = str(raw["id"])
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError) as err:
+            raise ValueError(
+                f"{path}:{lineno}: not a ReMoT item (needs images, messages[0].content, solution, id): {err}"
+            ) from err
+        match = re.search(r"<answer>\s*(.*?)\s*</answer>", solution, re.IGNORECASE | re.DOTALL)
+        gt = (match.group(1) if match else solution).strip().upper()
+        family, path_task = release_family_and_task(images)
+        if family == "unknown" and item_id.startswith("remot_"):
+            family = "camera_rotation" if len(gt) == 12 else family
+        resolved = tuple(p if Path(p).is_absolute() else str(root / p) for p in images)
+        items.append(
+            ReferenceItem(
+                id=item_id,
+                task=task or path_task or path.parent.name,
+                family=family,
+                gt_answer=gt,
+                prompt=prompt,
+                options=parse_prompt_options(prompt),
+                images=resolved,
+            )
+        )
+    return items
+
+
+def load_dataset_dir(root: Path, *, splits: Iterable[str] = ("test",)) -> list[ReferenceItem]:
+    """Load reference items from a remot dataset directory (``data/<split>/part-*.parquet``).
+
+    Ids are ``remot_<split>_<triplet_id>``, as in the JSONL export.
+
+    Raises:
+        ValueError: If no file of the wanted splits exists.
+    """
+    items = []
+    for split in splits:
+        files = sorted((Path(root) / "data" / split).glob("part-*.parquet"))
+        for file in files:
+            columns = [
+                "triplet_id",
+                "split",
+                "source",
+                "family",
+                "answer",
+                "prompt",
+                "options",
+                "anchor_image",
+                "positive_image",
+                "negative_image",
+            ]
+            for row in pq.read_table(file, columns=columns).to_pylist():
+                items.append(
+                    ReferenceItem(
+                        id=f"remot_{row['split']}_{row['triplet_id']}",
+                        task=row["source"],
+                        family=row["family"],
+                        gt_answer=row["answer"],
+                        prompt=row["prompt"],
+                        options=tuple(tuple(o) for o in row["options"]),
+                        images=tuple(row[k]["bytes"] for k in ("anchor_image", "positive_image", "negative_image")),
+                    )
+                )
+    if not items:
+        raise ValueError(f"{root}: no triplets in splits {list(splits)} (expected data/<split>/part-*.parquet)")
+    return items
+
+
+def load_reference(
+    path: Path, *, image_root: Path | None = None, splits: Iterable[str] = ("test",), task: str | None = None
+) -> list[ReferenceItem]:
+    """Load a reference: a dataset directory or a ReMoT-format JSONL file."""
+    path = Path(path)
+    if path.is_dir():
+        return load_dataset_dir(path, splits=splits)
+    if path.is_file():
+        return load_release_jsonl(path, image_root=image_root, task=task)
+    raise FileNotFoundError(f"{path}: reference must be a remot dataset directory or a ReMoT JSONL file")
+
+
+def read_predictions(path: Path) -> dict[str, Prediction]:
+    """Read a predictions JSONL into ``{id: Prediction}`` (later lines win).
+
+    Raises:
+        ValueError: Naming the line with a missing field.
+    """
+    out = {}
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            out[str(raw["id"])] = Prediction(
+                id=str(raw["id"]),
+                pred_answer=str(raw.get("pred_answer", "")),
+                gt_answer=str(raw.get("gt_answer", "")),
+                model_response=str(raw.get("model_response", "")),
+                response_words=int(raw.get("response_words", 0)),
+            )
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError) as err:
+            raise ValueError(f"{path}:{lineno}: prediction rows need at least an id: {err}") from err
+    return out
+
+
+def write_prediction(handle, prediction: Prediction) -> None:
+    """Append one prediction row (JSON line) to an open text file and flush it, so a crash loses nothing."""
+    handle.write(json.dumps(prediction.__dict__, ensure_ascii=False) + "\n")
+    handle.flush()

@@ -1,0 +1,157 @@
+"""Option labels as motion signs: decode answers into per-axis signs, check them, and transform them.
+
+Used by the rewards (logical consistency) and the evaluation (consistency rate, temporal controls). Pure Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+LETTERS = "ABCDE"
+NO_CHANGE_LABELS = frozenset({"No rotation", "No movement", "No change"})
+# Axis signs of every direction word in the ReMoT wording: h = horizontal (+ right), v = vertical (+ up),
+# g = gripper (+ closing).
+LABEL_SIGNS: dict[str, dict[str, int]] = {
+    "Left": {"h": -1},
+    "Right": {"h": 1},
+    "Up": {"v": 1},
+    "Down": {"v": -1},
+    "Opened": {"g": -1},
+    "Closed": {"g": 1},
+    "Upper left": {"h": -1, "v": 1},
+    "Upper right": {"h": 1, "v": 1},
+    "Lower left": {"h": -1, "v": -1},
+    "Lower right": {"h": 1, "v": -1},
+}
+OPPOSITE = {
+    "Left": "Right",
+    "Right": "Left",
+    "Up": "Down",
+    "Down": "Up",
+    "Opened": "Closed",
+    "Closed": "Opened",
+    "Upper left": "Lower right",
+    "Lower right": "Upper left",
+    "Upper right": "Lower left",
+    "Lower left": "Upper right",
+}
+
+
+def is_direction_question(options: Sequence[str]) -> bool:
+    """Return whether a sub-question asks for a direction (its options hold direction words)."""
+    return any(o in LABEL_SIGNS for o in options)
+
+
+def letters_to_labels(answer: str, options: Sequence[Sequence[str]]) -> list[str] | None:
+    """Return the option texts chosen by ``answer``, or None if it has the wrong length or an unoffered letter.
+
+    Example:
+        >>> letters_to_labels("BA", [["Up", "Down"], ["Left", "Right", "No rotation"]])
+        ['Down', 'Left']
+    """
+    if len(answer) != len(options):
+        return None
+    out = []
+    for letter, offered in zip(answer, options, strict=True):
+        index = LETTERS.find(letter)
+        if index < 0 or index >= len(offered):
+            return None
+        out.append(offered[index])
+    return out
+
+
+def pair_signs(labels: Sequence[str], options: Sequence[Sequence[str]]) -> list[dict[str, int]] | None:
+    """Return per pair (1->2, 1->3, 2->3) the sign of each asked axis, from the direction sub-questions.
+
+    Sub-questions are split evenly over the three pairs, in order. A "No ..." label gives 0 on every axis the
+    sub-question's options mention.
+
+    Returns:
+        Three dicts ``{axis: sign}``, or None when the item is not a three-pair item.
+    """
+    if not labels or len(labels) % 3 or len(labels) != len(options):
+        return None
+    per_pair = len(labels) // 3
+    out: list[dict[str, int]] = []
+    for p in range(3):
+        signs: dict[str, int] = {}
+        for label, offered in zip(
+            labels[p * per_pair : (p + 1) * per_pair], options[p * per_pair : (p + 1) * per_pair], strict=True
+        ):
+            if not is_direction_question(offered):
+                continue
+            axes = {axis for o in offered for axis in LABEL_SIGNS.get(o, {})}
+            for axis in axes:
+                signs[axis] = LABEL_SIGNS.get(label, {}).get(axis, 0)
+        out.append(signs)
+    return out if any(out) else None
+
+
+def composition_consistent(signs: Sequence[dict[str, int]]) -> bool:
+    """Return whether the 1->3 signs can follow from 1->2 then 2->3 on every axis.
+
+    Same signs (or one zero) fix the 1->3 sign; opposite signs allow any.
+
+    Example:
+        >>> composition_consistent([{"h": 1}, {"h": -1}, {"h": -1}])
+        True
+        >>> composition_consistent([{"h": 1}, {"h": 0}, {"h": 1}])  # 1->2 right, 2->3 right, yet 1->3 still
+        False
+    """
+    s12, s13, s23 = signs
+    for axis in set(s12) | set(s13) | set(s23):
+        a, b, c = s12.get(axis, 0), s23.get(axis, 0), s13.get(axis, 0)
+        if a * b < 0:
+            continue
+        expected = a if a != 0 else b
+        if c != expected:
+            return False
+    return True
+
+
+def matches_flip_structure(signs: Sequence[dict[str, int]]) -> bool:
+    """Return whether the signs have the contrast-triplet structure (s, -s, -s) with s moving on some axis.
+
+    Example:
+        >>> matches_flip_structure([{"h": 1, "v": 0}, {"h": -1, "v": 0}, {"h": -1, "v": 0}])
+        True
+    """
+    s12, s13, s23 = signs
+    axes = set(s12) | set(s13) | set(s23)
+    moving = any(s12.get(a, 0) for a in axes)
+    return moving and all(s13.get(a, 0) == -s12.get(a, 0) == s23.get(a, 0) for a in axes)
+
+
+def negate_label(label: str) -> str:
+    """Return the label of the reversed motion: directions flip, "No ..." and angles stay.
+
+    Example:
+        >>> negate_label("Upper left"), negate_label("13 degrees")
+        ('Lower right', '13 degrees')
+    """
+    return OPPOSITE.get(label, label)
+
+
+def permute_labels(labels: Sequence[str], permutation: Sequence[int]) -> list[str]:
+    """Return the labels of the same item when image k is shown in position ``permutation``-wise order.
+
+    Args:
+        labels: Labels per sub-question (evenly split over pairs 1->2, 1->3, 2->3).
+        permutation: ``permutation[k]`` is the original image (0-based) shown as image k+1.
+
+    Returns:
+        Labels for the new pairs: new pair (a, b) is old pair (π(a), π(b)), negated when that runs backwards.
+
+    Example:
+        >>> permute_labels(["Right", "Left", "Left"], [2, 1, 0])  # reversed order
+        ['Right', 'Right', 'Left']
+    """
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    per_pair = len(labels) // 3
+    out = []
+    for a, b in pairs:
+        old_a, old_b = permutation[a], permutation[b]
+        index = pairs.index((min(old_a, old_b), max(old_a, old_b)))
+        chunk = labels[index * per_pair : (index + 1) * per_pair]
+        out.extend(chunk if old_a < old_b else [negate_label(x) for x in chunk])
+    return out

@@ -1,0 +1,198 @@
+"""Qwen3-VL models and processors from local folders, and a tiny randomly initialised one built offline.
+
+Nothing is downloaded: real weights come from a local path the user gives; the tiny model (CPU tests, smoke runs)
+is built from a config, with a byte-level BPE tokenizer trained in memory. Needs the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from remot_train.requirements import require_package
+
+require_package("torch", extra="train")
+require_package("transformers", extra="train")
+
+import torch  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoProcessor,
+    PreTrainedTokenizerFast,
+    Qwen3VLConfig,
+    Qwen3VLForConditionalGeneration,
+    Qwen3VLProcessor,
+)
+from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+# Reasoning and answer tags must stay ordinary tokens: TRL decodes completions with skip_special_tokens=True, so
+# special tags would vanish and no format reward could ever fire.
+TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "<|im_start|>{{ message['role'] + '\\n' }}"
+    "{%- if message['content'] is string -%}{{ message['content'] }}"
+    "{%- else -%}{%- for item in message['content'] -%}"
+    "{%- if item['type'] == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>"
+    "{%- elif item['type'] == 'text' -%}{{ item['text'] }}{%- endif -%}"
+    "{%- endfor -%}{%- endif -%}<|im_end|>{{ '\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<|im_start|>assistant{{ '\\n' }}{%- endif -%}"
+)
+TINY_MARKER = "remot_tiny.json"
+
+
+class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
+    """Qwen3-VL processor without a video processor (that one needs torchvision, which we do not install)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        """Build from an image processor and a tokenizer only."""
+        super().__init__(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=None,
+            chat_template=chat_template,
+            **kwargs,
+        )
+
+    def check_argument_for_proper_class(self, argument_name, argument):
+        """Accept a missing video processor; check the rest as usual."""
+        if argument_name == "video_processor" and argument is None:
+            return None
+        return super().check_argument_for_proper_class(argument_name, argument)
+
+
+def _train_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=SPECIAL_TOKENS[1:2] + SPECIAL_TOKENS[3:],
+        padding_side="left",
+    )
+    fast.add_tokens(TAG_TOKENS)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64) -> Path:
+    """Build a tiny random Qwen3-VL (~250 k parameters) with tokenizer and processor, and save it to ``out_dir``.
+
+    Images are resized to at most ``image_side_px``² pixels (a 64x64 image becomes 4 tokens).
+
+    Returns:
+        ``out_dir``, loadable with ``load_model_and_processor``.
+    """
+    torch.manual_seed(seed)
+    corpus = [
+        "Please select the horizontal rotation direction of the camera's viewpoint from Image 1 to Image 2",
+        "Left Right Up Down No rotation degrees Opened Closed No movement Upper left Lower right",
+        "<think> </think> <answer>ABCD</answer> A B C D E",
+    ] * 20
+    tokenizer = _train_tokenizer(corpus)
+    image_processor = Qwen2VLImageProcessorPil(
+        patch_size=16,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=32 * 32,
+        max_pixels=image_side_px * image_side_px,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = ImageOnlyQwen3VLProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
+    )
+    ids = tokenizer.convert_tokens_to_ids
+    config = Qwen3VLConfig(
+        text_config={
+            "vocab_size": 448,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "max_position_embeddings": 4096,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 10000.0,
+                "mrope_section": [4, 2, 2],
+                "mrope_interleaved": True,
+            },
+            "pad_token_id": ids("<|endoftext|>"),
+            "tie_word_embeddings": True,
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "out_hidden_size": 64,
+            "num_position_embeddings": 64,
+            "deepstack_visual_indexes": [1],
+        },
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+        tie_word_embeddings=True,
+    )
+    model = Qwen3VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = ids("<|endoftext|>")
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    (out_dir / TINY_MARKER).write_text(json.dumps({"image_side_px": image_side_px, "seed": seed}) + "\n")
+    return out_dir
+
+
+def load_processor(model_dir: Path):
+    """Load the processor saved with a model folder (the tiny model's image-only processor included)."""
+    model_dir = Path(model_dir)
+    if (model_dir / TINY_MARKER).exists():
+        return ImageOnlyQwen3VLProcessor.from_pretrained(model_dir)
+    try:
+        return AutoProcessor.from_pretrained(model_dir, local_files_only=True)
+    except (ImportError, ValueError, OSError) as err:
+        logger.warning("AutoProcessor failed for %s (%s); falling back to the image-only processor", model_dir, err)
+        return ImageOnlyQwen3VLProcessor.from_pretrained(model_dir, local_files_only=True)
+
+
+def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """Load a Qwen3-VL model and its processor from a local folder (never from a hub).
+
+    Raises:
+        FileNotFoundError: If the folder holds no ``config.json``.
+    """
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: no config.json; --model must be a local model folder (no hub downloads)")
+    model = Qwen3VLForConditionalGeneration.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to(device)
+    return model, load_processor(model_dir)
