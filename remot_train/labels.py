@@ -132,26 +132,37 @@ def negate_label(label: str) -> str:
     return OPPOSITE.get(label, label)
 
 
-def permute_labels(labels: Sequence[str], permutation: Sequence[int]) -> list[str]:
-    """Return the labels of the same item when image k is shown in position ``permutation``-wise order.
+def permuted_sources(n_questions: int, permutation: Sequence[int]) -> list[tuple[int, bool]]:
+    """Return, per sub-question of the permuted item, the original sub-question it reads and whether it runs backwards.
 
     Args:
-        labels: Labels per sub-question (evenly split over pairs 1->2, 1->3, 2->3).
+        n_questions: Number of sub-questions (evenly split over pairs 1->2, 1->3, 2->3).
         permutation: ``permutation[k]`` is the original image (0-based) shown as image k+1.
 
-    Returns:
-        Labels for the new pairs: new pair (a, b) is old pair (π(a), π(b)), negated when that runs backwards.
+    Example:
+        >>> permuted_sources(3, [2, 1, 0])  # reversed: new 1->2 is old 3->2, i.e. old 2->3 backwards
+        [(2, True), (1, True), (0, True)]
+    """
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    per_pair = n_questions // 3
+    out = []
+    for a, b in pairs:
+        old_a, old_b = permutation[a], permutation[b]
+        index = pairs.index((min(old_a, old_b), max(old_a, old_b)))
+        out.extend((index * per_pair + q, old_a > old_b) for q in range(per_pair))
+    return out
+
+
+def permute_labels(labels: Sequence[str], permutation: Sequence[int]) -> list[str]:
+    """Return the labels of the same item when the images are shown in ``permutation`` order.
+
+    New pair (a, b) is old pair (π(a), π(b)), negated when that runs backwards.
 
     Example:
         >>> permute_labels(["Right", "Left", "Left"], [2, 1, 0])  # reversed order
         ['Right', 'Right', 'Left']
     """
-    pairs = [(0, 1), (0, 2), (1, 2)]
-    per_pair = len(labels) // 3
-    out = []
-    for a, b in pairs:
-        old_a, old_b = permutation[a], permutation[b]
-        index = pairs.index((min(old_a, old_b), max(old_a, old_b)))
-        chunk = labels[index * per_pair : (index + 1) * per_pair]
-        out.extend(chunk if old_a < old_b else [negate_label(x) for x in chunk])
-    return out
+    return [
+        negate_label(labels[j]) if backwards else labels[j]
+        for j, backwards in permuted_sources(len(labels), permutation)
+    ]

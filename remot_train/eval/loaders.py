@@ -65,7 +65,7 @@ def parse_prompt_options(prompt: str) -> tuple[tuple[str, ...], ...]:
     r"""Return the options of each sub-question of a ReMoT prompt, in order.
 
     Example:
-        >>> parse_prompt_options("Please select x? A: Opened, B: No movement, C: Closed.\\nAnswer all.")
+        >>> parse_prompt_options("Please select x? A: Opened, B: No movement, C: Closed.\nAnswer all.")
         (('Opened', 'No movement', 'Closed'),)
     """
     out = []

@@ -1,0 +1,245 @@
+"""Run a model on benchmark items (batched greedy generation, resumable) and score prediction files.
+
+Runs without Prefect: ``python -m remot_train.eval.evaluate {eval,score} ...``; the ``remot`` CLI and the
+``evaluate`` flow call the same functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from PIL import Image
+
+from remot_train.eval.controls import make_controls
+from remot_train.eval.loaders import (
+    Prediction,
+    ReferenceItem,
+    load_reference,
+    read_predictions,
+    write_prediction,
+)
+from remot_train.eval.metrics import extract_answer, response_words
+from remot_train.eval.report import write_reports
+from remot_train.eval.scoring import score_predictions
+
+logger = logging.getLogger(__name__)
+
+PREDICTIONS_FILE = "predictions.jsonl"
+CONTROL_KINDS = ("reversed", "shuffled")
+
+
+def open_image(source: str | bytes) -> Image.Image:
+    """Return an RGB PIL image from JPEG/PNG bytes or a file path.
+
+    Raises:
+        FileNotFoundError: If a path does not exist (use ``--image-root`` for relative release paths).
+    """
+    if isinstance(source, bytes):
+        return Image.open(io.BytesIO(source)).convert("RGB")
+    if not Path(source).is_file():
+        raise FileNotFoundError(f"{source}: image not found; pass --image-root to resolve the JSONL's image paths")
+    return Image.open(source).convert("RGB")
+
+
+def build_messages(item: ReferenceItem) -> list[dict]:
+    """Return the chat messages of an item: its images first, then the prompt (the release shows images above)."""
+    content = [{"type": "image"} for _ in item.images] + [{"type": "text", "text": item.prompt}]
+    return [{"role": "user", "content": content}]
+
+
+def generate_responses(
+    model, processor, items: list[ReferenceItem], *, max_new_tokens: int, batch_size: int
+) -> Iterator[tuple[ReferenceItem, str]]:
+    """Yield (item, response) with batched greedy decoding."""
+    import torch
+
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        texts = [
+            processor.apply_chat_template(build_messages(i), add_generation_prompt=True, tokenize=False) for i in batch
+        ]
+        images = [[open_image(s) for s in i.images] for i in batch]
+        inputs = processor(text=texts, images=images, return_tensors="pt", padding=True).to(model.device)
+        with torch.no_grad():
+            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        yield from zip(batch, processor.batch_decode(new_tokens, skip_special_tokens=True), strict=True)
+
+
+def run_evaluation(
+    model_dir: Path,
+    data: Path,
+    out_dir: Path,
+    *,
+    image_root: Path | None = None,
+    splits: tuple[str, ...] = ("test",),
+    max_new_tokens: int = 1024,
+    batch_size: int = 4,
+    controls: tuple[str, ...] = CONTROL_KINDS,
+    limit: int | None = None,
+    device: str = "auto",
+    task: str | None = None,
+) -> dict:
+    """Generate answers for every item (and its temporal controls), then score and write the reports.
+
+    Resumable: items whose id is already in ``out_dir/predictions.jsonl`` are not generated again.
+
+    Returns:
+        The metrics document.
+    """
+    import torch
+
+    from remot_train.modeling import load_model_and_processor
+
+    items = load_reference(Path(data), image_root=image_root, splits=splits, task=task)[:limit]
+    control_items = make_controls(items, tuple(controls))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    predictions_path = out_dir / PREDICTIONS_FILE
+    done = read_predictions(predictions_path) if predictions_path.exists() else {}
+    todo = [i for i in items + control_items if i.id not in done]
+    logger.info("%d items, %d controls, %d already predicted", len(items), len(control_items), len(done))
+    if todo:
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device=device)
+        model.eval()
+        with predictions_path.open("a", encoding="utf-8") as handle:
+            for item, response in generate_responses(
+                model, processor, todo, max_new_tokens=max_new_tokens, batch_size=batch_size
+            ):
+                write_prediction(
+                    handle,
+                    Prediction(
+                        id=item.id,
+                        pred_answer=extract_answer(response),
+                        gt_answer=item.gt_answer,
+                        model_response=response,
+                        response_words=response_words(response),
+                    ),
+                )
+    metrics = score_predictions(items, control_items, read_predictions(predictions_path))
+    metrics["model"] = str(model_dir)
+    write_reports(metrics, out_dir, title=f"remot evaluation of {Path(model_dir).name}")
+    return metrics
+
+
+def score_files(
+    predictions: Path,
+    reference: Path,
+    out_dir: Path,
+    *,
+    image_root: Path | None = None,
+    splits: tuple[str, ...] = ("test",),
+    task: str | None = None,
+) -> dict:
+    """Score an existing predictions file against its reference and write the reports (no model needed).
+
+    The task of release-format items whose paths do not tell it is the predictions file's parent folder name.
+    """
+    predictions_path = Path(predictions)
+    items = load_reference(
+        Path(reference), image_root=image_root, splits=splits, task=task or predictions_path.resolve().parent.name
+    )
+    predicted = read_predictions(predictions_path)
+    control_items = [c for c in make_controls(items, CONTROL_KINDS) if c.id in predicted]
+    metrics = score_predictions(items, control_items, predicted)
+    write_reports(metrics, Path(out_dir), title=f"remot scores of {predictions_path.name}")
+    return metrics
+
+
+def make_parser(subparsers=None, prog: str | None = None) -> argparse.ArgumentParser:
+    """Return the parser of the ``eval`` and ``score`` commands (reused by the ``remot`` CLI)."""
+    parser = argparse.ArgumentParser(prog=prog or "python -m remot_train.eval.evaluate")
+    sub = subparsers or parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("eval", help="run a local model on a dataset or ReMoT JSONL and score it")
+    ev.add_argument("--model", required=True, help="local model folder (no hub downloads)")
+    ev.add_argument("--data", required=True, help="remot dataset directory or ReMoT-format JSONL")
+    ev.add_argument("--image-root", default=None, help="folder that relative JSONL image paths are resolved against")
+    ev.add_argument("--out", required=True, help="evaluation directory (predictions.jsonl, metrics.json, reports)")
+    ev.add_argument("--split", action="append", default=None, help="dataset split(s) to evaluate (default test)")
+    ev.add_argument("--max-new-tokens", type=int, default=1024, help="the official runner allows up to 10000")
+    ev.add_argument("--batch-size", type=int, default=4)
+    ev.add_argument("--controls", default="reversed,shuffled", help="temporal controls, comma-separated, or none")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--task", default=None, help="task name when the data does not tell it")
+    sc = sub.add_parser("score", help="score an existing predictions JSONL (no model)")
+    sc.add_argument("predictions", help="predictions JSONL (id, pred_answer, gt_answer, model_response, ...)")
+    sc.add_argument("--reference", required=True, help="the dataset directory or ReMoT JSONL the predictions answer")
+    sc.add_argument("--out", required=True, help="report directory")
+    sc.add_argument("--image-root", default=None)
+    sc.add_argument("--split", action="append", default=None)
+    sc.add_argument("--task", default=None)
+    return parser
+
+
+def _controls(text: str) -> tuple[str, ...]:
+    kinds = tuple(k for k in text.split(",") if k and k != "none")
+    bad = [k for k in kinds if k not in CONTROL_KINDS]
+    if bad:
+        raise ValueError(f"unknown control(s) {bad}; expected a subset of {list(CONTROL_KINDS)} or 'none'")
+    return kinds
+
+
+def run_command(args: argparse.Namespace) -> dict:
+    """Run ``eval`` or ``score`` from parsed arguments and return the metrics."""
+    splits = tuple(args.split or ["test"])
+    image_root = Path(args.image_root) if args.image_root else None
+    if args.command == "eval":
+        return run_evaluation(
+            Path(args.model),
+            Path(args.data),
+            Path(args.out),
+            image_root=image_root,
+            splits=splits,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            controls=_controls(args.controls),
+            limit=args.limit,
+            device=args.device,
+            task=args.task,
+        )
+    return score_files(
+        Path(args.predictions),
+        Path(args.reference),
+        Path(args.out),
+        image_root=image_root,
+        splits=splits,
+        task=args.task,
+    )
+
+
+def print_summary(metrics: dict, out_dir: str) -> None:
+    """Print the overall scores and Table 1 cells."""
+    overall = metrics["overall"]
+    print(
+        f"{metrics['n']} items: Exact Match {100 * overall['exact_match']:.1f}, "
+        f"Per-Char {100 * overall['per_char']:.1f}"
+    )
+    print(json.dumps({k: {m: round(100 * v, 1) for m, v in c.items()} for k, c in metrics["table1"].items()}))
+    print(f"reports in {out_dir}: metrics.json, report.md, report.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = make_parser().parse_args(argv)
+    try:
+        metrics = run_command(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print_summary(metrics, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""GRPO reward components with TRL's reward signature, each logged on its own by the trainer.
+
+``reward(completions, solution, **kwargs) -> list[float | None]``: wrong is 0.0 (or negative where stated) and
+unscorable is None (TRL skips it). Pure Python; the dataset columns ``solution`` and ``options`` come in as kwargs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from remot_train.labels import composition_consistent, letters_to_labels, matches_flip_structure, pair_signs
+
+ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
+THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+FORMAT_RE = re.compile(r"^\s*<think>.*?</think>\s*<answer>\s*([A-Ea-e]+)\s*</answer>\s*$", re.DOTALL)
+TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+
+
+def completion_text(completion: Any) -> str:
+    """Return the text of a completion: a string, or TRL's conversational ``[{"role", "content"}]``."""
+    if isinstance(completion, str):
+        return completion
+    content = completion[0]["content"] if completion else ""
+    if isinstance(content, list):  # multimodal content items
+        return "".join(item.get("text") or "" for item in content if item.get("type") == "text")
+    return content or ""
+
+
+def solution_letters(solution: str) -> str | None:
+    """Return the letters of a ``<answer>LETTERS</answer>`` solution, or None if it has none."""
+    match = ANSWER_RE.search(solution or "")
+    letters = match.group(1).strip().upper() if match else ""
+    return letters or None
+
+
+def predicted_letters(text: str) -> str:
+    """Return the uppercased letters in the completion's ``<answer>`` block, or "" without one."""
+    match = ANSWER_RE.search(text)
+    return match.group(1).strip().upper() if match else ""
+
+
+def format_reward(completions: list, solution: list[str], **kwargs: Any) -> list[float | None]:
+    """Reward ``<think>…</think><answer>LETTERS</answer>`` with one letter per sub-question.
+
+    1.0 for the full format with the right number of letters; otherwise 0.125 per tag present (at most 0.5), so a
+    model that has not yet found the format still gets a gradient towards it.
+
+    Example:
+        >>> completions = ["<think>x</think><answer>AB</answer>", "<answer>ABC</answer>", "no"]
+        >>> format_reward(completions, ["<answer>CA</answer>"] * 3)
+        [1.0, 0.25, 0.0]
+    """
+    out: list[float | None] = []
+    for completion, sol in zip(completions, solution, strict=True):
+        text, letters = completion_text(completion), solution_letters(sol)
+        if letters is None:
+            out.append(None)
+            continue
+        match = FORMAT_RE.match(text)
+        if match and len(match.group(1)) == len(letters):
+            out.append(1.0)
+        else:
+            out.append(0.125 * sum(tag in text for tag in TAGS))
+    return out
+
+
+def make_accuracy_reward(mode: str) -> Callable[..., list[float | None]]:
+    """Return the accuracy reward: exact match (1/0) or the per-letter fraction, against ``solution``.
+
+    Example:
+        >>> make_accuracy_reward("per_char")(["<answer>ABD</answer>", "x"], ["<answer>ABC</answer>"] * 2)
+        [0.6666666666666666, 0.0]
+    """
+    if mode not in ("exact", "per_char"):
+        raise ValueError(f"accuracy mode must be 'exact' or 'per_char', got {mode!r}")
+
+    def accuracy_reward(completions: list, solution: list[str], **kwargs: Any) -> list[float | None]:
+        out: list[float | None] = []
+        for completion, sol in zip(completions, solution, strict=True):
+            gt, pred = solution_letters(sol), predicted_letters(completion_text(completion))
+            if gt is None:
+                out.append(None)
+            elif mode == "exact":
+                out.append(1.0 if pred == gt else 0.0)
+            else:
+                out.append(sum(1 for i, c in enumerate(gt) if i < len(pred) and pred[i] == c) / len(gt))
+        return out
+
+    accuracy_reward.__name__ = "accuracy_reward"
+    return accuracy_reward
+
+
+def consistency_reward(
+    completions: list, options: list[Sequence[Sequence[str]]] | None = None, **kwargs: Any
+) -> list[float | None]:
+    """Reward logically consistent pair answers (+1 / 0 / -1).
+
+    The answer letters are decoded to labels and per-axis signs of the pairs 1->2, 1->3, 2->3: +1 when they have the
+    contrast-triplet structure (s, -s, -s); -1 when 1->3 cannot follow from 1->2 then 2->3 (a contradiction);
+    0 otherwise, and for an answer that cannot be decoded. None when the item's options are unknown.
+
+    Example:
+        >>> opts = [[["Left", "Right", "No rotation"]] * 3]
+        >>> [consistency_reward([f"<answer>{a}</answer>"], opts)[0] for a in ("BAA", "BBB", "BCB")]
+        [1.0, 0.0, -1.0]
+    """
+    if options is None:
+        return [None] * len(completions)
+    out: list[float | None] = []
+    for completion, item_options in zip(completions, options, strict=True):
+        if not item_options:
+            out.append(None)
+            continue
+        labels = letters_to_labels(predicted_letters(completion_text(completion)), item_options)
+        signs = pair_signs(labels, item_options) if labels else None
+        if signs is None:
+            out.append(0.0)
+        elif matches_flip_structure(signs):
+            out.append(1.0)
+        else:
+            out.append(0.0 if composition_consistent(signs) else -1.0)
+    return out
+
+
+def make_think_length_reward(target_words: int) -> Callable[..., list[float | None]]:
+    """Return the think-length penalty ``-max(0, words - L) / L`` (words inside ``<think>``; 0 without one).
+
+    Scaled by L so that one target length of overshoot costs 1.0, comparable with the other components.
+
+    Example:
+        >>> make_think_length_reward(4)(["<think>a b c d e f</think>", "<think>a</think>"])
+        [-0.5, 0.0]
+    """
+
+    def think_length_reward(completions: list, **kwargs: Any) -> list[float | None]:
+        out: list[float | None] = []
+        for completion in completions:
+            match = THINK_RE.search(completion_text(completion))
+            words = len(match.group(1).split()) if match else 0
+            out.append(-max(0, words - target_words) / target_words)
+        return out
+
+    think_length_reward.__name__ = "think_length_reward"
+    return think_length_reward
+
+
+def build_reward_functions(
+    weights: dict[str, float], *, accuracy_mode: str, think_target_words: int
+) -> tuple[list[Callable[..., list[float | None]]], list[float]]:
+    """Return the reward functions named in ``weights`` (format, accuracy, think_length, consistency) and weights.
+
+    Raises:
+        ValueError: For an unknown component name; the message lists the choices.
+    """
+    registry: dict[str, Callable[..., list[float | None]]] = {
+        "format": format_reward,
+        "accuracy": make_accuracy_reward(accuracy_mode),
+        "think_length": make_think_length_reward(think_target_words),
+        "consistency": consistency_reward,
+    }
+    funcs, values = [], []
+    for name, weight in weights.items():
+        if name not in registry:
+            raise ValueError(f"unknown reward component {name!r}; expected one of {list(registry)}")
+        funcs.append(registry[name])
+        values.append(float(weight))
+    return funcs, values

@@ -1,0 +1,285 @@
+"""Train a VLM on triplet tables with TRL's GRPOTrainer: GRPO, SFT, SFT->GRPO or alternating SFT<->GRPO.
+
+One mechanism for every schedule: a GRPOTrainer whose optimizer step t is an SFT step when the config says so
+(``TrainConfig.is_sft_step``); SFT steps use a cross-entropy loss on the answer letters only. Runs without
+Prefect: ``python -m remot_train.train --config configs/train/grpo.yaml --data DIR --model DIR --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from remot_train.requirements import require_package
+
+require_package("trl", extra="train")
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+import trl  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+
+from remot_train.config import TrainConfig, load_train_config  # noqa: E402
+from remot_train.data import load_trl_dataset, manifest_sha256  # noqa: E402
+from remot_train.modeling import load_model_and_processor  # noqa: E402
+from remot_train.rewards import build_reward_functions, solution_letters  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+RESOLVED_CONFIG = "resolved_config.json"
+RUN_INFO = "run_info.json"
+METRICS_LOG = "metrics.jsonl"
+ANSWER_SUFFIX = "</answer>"
+
+
+def configure_image_budget(processor, max_pixels: int) -> None:
+    """Cap the processor's pixels per image (Qwen-VL processors resize to at most ``max_pixels``)."""
+    image_processor = processor.image_processor
+    shortest = min(image_processor.size.get("shortest_edge") or 56 * 56, max_pixels)
+    image_processor.size = {"longest_edge": max_pixels, "shortest_edge": shortest}
+
+
+def check_prompt_lengths(dataset, processor, max_prompt_tokens: int) -> int:
+    """Refuse a dataset whose prompts (image tokens included) exceed the budget: TRL would truncate them.
+
+    Returns:
+        The longest prompt, in tokens.
+
+    Raises:
+        ValueError: Naming the triplet, its length and the limit, and what to change.
+    """
+    longest = 0
+    for row in dataset:
+        text = processor.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+        n = len(processor(text=[text], images=[row["images"]], return_tensors="pt")["input_ids"][0])
+        longest = max(longest, n)
+        if n > max_prompt_tokens:
+            raise ValueError(
+                f"triplet {row['triplet_id']}: prompt is {n} tokens with its three images, above max_prompt_tokens="
+                f"{max_prompt_tokens}; lower image_max_pixels or raise max_prompt_tokens (prompts are never cut)"
+            )
+    return longest
+
+
+def make_grpo_args(config: TrainConfig, out_dir: Path) -> GRPOConfig:
+    """Return TRL's GRPOConfig with every setting we rely on passed explicitly."""
+    return GRPOConfig(
+        output_dir=str(out_dir),
+        num_generations=config.num_generations,
+        beta=config.beta,
+        loss_type=config.loss_type,
+        scale_rewards=config.scale_rewards,
+        epsilon=config.epsilon,
+        num_iterations=config.num_iterations,
+        importance_sampling_level=config.importance_sampling_level,
+        mask_truncated_completions=config.mask_truncated_completions,
+        max_completion_length=config.max_completion_length,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler_type,
+        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        activation_checkpointing=config.gradient_checkpointing,
+        bf16=config.bf16,
+        use_cpu=config.use_cpu,
+        seed=config.seed,
+        logging_steps=config.logging_steps,
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        report_to="none",
+        remove_unused_columns=False,
+        reward_weights=None,  # set by run_training from the config's named weights
+        log_completions=False,
+        disable_dropout=True,
+        shuffle_dataset=True,
+    )
+
+
+class RemotGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer whose optimizer steps follow the remot schedule: an SFT step or a GRPO step."""
+
+    def __init__(self, *args: Any, remot_config: TrainConfig, **kwargs: Any) -> None:
+        """Keep the schedule; everything else is GRPOTrainer's."""
+        super().__init__(*args, **kwargs)
+        self.remot_config = remot_config
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """Run an SFT micro-step when the current optimizer step is an SFT step, else GRPO's."""
+        if not self.remot_config.is_sft_step(self.state.global_step):
+            self._metrics["train"]["schedule/sft_step"].append(0.0)
+            return super().training_step(model, inputs, num_items_in_batch)
+        model.train()
+        loss = self.answer_sft_loss(model, inputs)
+        self.accelerator.backward(loss / self.current_gradient_accumulation_steps)
+        self._metrics["train"]["sft/loss"].append(loss.item())
+        self._metrics["train"]["schedule/sft_step"].append(1.0)
+        return loss.detach() / self.current_gradient_accumulation_steps
+
+    def answer_sft_loss(self, model, inputs: list[dict]) -> torch.Tensor:
+        """Return the cross-entropy of the answer letters given the prompt (every other token is masked).
+
+        The generation batch repeats each prompt num_generations times; SFT uses each row once.
+        """
+        rows = list({row["triplet_id"]: row for row in inputs}.values())
+        processor = self.processing_class
+        texts, images, n_answer = [], [], []
+        suffix_ids = processor.tokenizer(
+            ANSWER_SUFFIX + processor.tokenizer.eos_token + "\n", add_special_tokens=False
+        )["input_ids"]
+        for row in rows:
+            letters = solution_letters(row["solution"])
+            messages = [
+                *row["prompt"],
+                {"role": "assistant", "content": [{"type": "text", "text": f"<answer>{letters}</answer>"}]},
+            ]
+            texts.append(processor.apply_chat_template(messages, tokenize=False))
+            images.append(row["images"])
+            n_answer.append(len(processor.tokenizer(letters, add_special_tokens=False)["input_ids"]))
+        batch = processor(text=texts, images=images, return_tensors="pt", padding=True).to(self.accelerator.device)
+        labels = torch.full_like(batch["input_ids"], -100)
+        end = batch["input_ids"].shape[1] - len(suffix_ids)  # left padding: every row ends at the right edge
+        for i, n in enumerate(n_answer):
+            labels[i, end - n : end] = batch["input_ids"][i, end - n : end]
+        return model(**batch, labels=labels).loss
+
+
+class MetricsLogCallback(TrainerCallback):
+    """Append every log record (rewards per component, losses, schedule) to ``metrics.jsonl`` in the run dir."""
+
+    def __init__(self, path: Path) -> None:
+        """Log to ``path``."""
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        """Write one JSON line per log event."""
+        if logs:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+
+def last_checkpoint(out_dir: Path) -> str | None:
+    """Return the newest ``checkpoint-N`` folder of a run directory, or None."""
+    checkpoints = sorted(Path(out_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return str(checkpoints[-1]) if checkpoints else None
+
+
+def write_run_info(out_dir: Path, config: TrainConfig, data_dir: Path, model_dir: Path, longest_prompt: int) -> None:
+    """Write the resolved config and the run's provenance (versions, dataset manifest hash) into the run dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RESOLVED_CONFIG).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    info = {
+        "data_dir": str(Path(data_dir).resolve()),
+        "dataset_manifest_sha256": manifest_sha256(data_dir),
+        "model_dir": str(Path(model_dir).resolve()),
+        "longest_prompt_tokens": longest_prompt,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "trl": trl.__version__,
+        },
+    }
+    (out_dir / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_dir: Path, resume: bool = True) -> dict:
+    """Train and save the model into ``out_dir``; resume from its last checkpoint when there is one.
+
+    Returns:
+        The trainer's final training metrics plus ``resumed_from`` and ``global_step``.
+    """
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    out_dir = Path(out_dir)
+    dataset = load_trl_dataset(Path(data_dir), split=config.split)
+    use_cuda = torch.cuda.is_available() and not config.use_cpu
+    dtype = torch.bfloat16 if config.bf16 and use_cuda else torch.float32
+    model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device="cuda" if use_cuda else "cpu")
+    configure_image_budget(processor, config.image_max_pixels)
+    longest = check_prompt_lengths(dataset, processor, config.max_prompt_tokens)
+    write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest)
+    reward_funcs, weights = build_reward_functions(
+        config.reward_weights, accuracy_mode=config.accuracy_mode, think_target_words=config.think_target_words
+    )
+    args = make_grpo_args(config, out_dir)
+    args.reward_weights = weights
+    trainer = RemotGRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=[MetricsLogCallback(out_dir / METRICS_LOG)],
+        remot_config=config,
+    )
+    checkpoint = last_checkpoint(out_dir) if resume else None
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(str(out_dir / "final"))
+    processor.save_pretrained(str(out_dir / "final"))
+    return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}
+
+
+def make_parser(subparsers=None, prog: str | None = None) -> argparse.ArgumentParser:
+    """Return the ``train`` parser (reused by the ``remot`` CLI); config fields can be overridden as flags."""
+    parser = (
+        subparsers.add_parser("train", help="train on a triplet dataset (GRPO / SFT schedules)")
+        if subparsers
+        else argparse.ArgumentParser(prog=prog or "python -m remot_train.train")
+    )
+    parser.add_argument("--config", default=None, help="train config YAML (configs/train/*.yaml)")
+    parser.add_argument("--data", required=True, help="dataset directory written by `remot build`")
+    parser.add_argument("--model", required=True, help="local model folder (e.g. Qwen3-VL-4B-Thinking); no hub")
+    parser.add_argument("--out", required=True, help="run directory (checkpoints, metrics, final model)")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    for f in fields(TrainConfig):
+        if f.type in ("int", "float", "str", "bool") or f.name in ("schedule", "accuracy_mode"):
+            kind = {"int": int, "float": float}.get(f.type, str)
+            parser.add_argument(
+                f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None, help=f.metadata.get("help")
+            )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Return the config file's TrainConfig with the flags given on the command line on top."""
+    overrides = {}
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            overrides[f.name] = value.lower() in ("1", "true", "yes") if f.type == "bool" else value
+    return load_train_config(Path(args.config) if args.config else None, **overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = make_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        metrics = run_training(
+            config,
+            data_dir=Path(args.data),
+            model_dir=Path(args.model),
+            out_dir=Path(args.out),
+            resume=not args.no_resume,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
