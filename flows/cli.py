@@ -89,6 +89,54 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """``remot train``: run the train flow."""
+    from flows.train import train
+
+    overrides = {k: v for k, v in vars(args).items() if k in _train_fields() and v is not None}
+    result = train(
+        args.data, args.model, args.out, config_path=args.config, overrides=overrides, num_processes=args.num_processes
+    )
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def _train_fields() -> set[str]:
+    from dataclasses import fields
+
+    from remot_train.config import TrainConfig
+
+    return {f.name for f in fields(TrainConfig)}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``remot eval``: run the evaluate flow and print the scores."""
+    from flows.evaluate import evaluate
+    from remot_train.eval.evaluate import print_summary
+
+    controls = [k for k in args.controls.split(",") if k and k != "none"]
+    metrics = evaluate(
+        args.model,
+        args.data,
+        args.out,
+        image_root=args.image_root,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        controls=controls,
+        limit=args.limit,
+    )
+    print_summary(metrics, args.out)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``remot score``: score a predictions file against its reference (no model, no flow)."""
+    from remot_train.eval.evaluate import print_summary, run_command
+
+    print_summary(run_command(args), args.out)
+    return 0
+
+
 def _add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="v1", help="rule preset name or YAML path (default v1)")
     p.add_argument("--batch-size", type=int, default=4, help="clips per processing task")
@@ -123,6 +171,21 @@ def make_parser() -> argparse.ArgumentParser:
     export.add_argument("dataset_dir", help="what `remot build --out` wrote")
     export.add_argument("--out", required=True, help="export directory")
     export.set_defaults(func=cmd_export)
+    from remot_train.eval.evaluate import make_parser as make_eval_parser
+
+    make_eval_parser(sub)
+    sub.choices["eval"].set_defaults(func=cmd_eval)
+    sub.choices["score"].set_defaults(func=cmd_score)
+    train = sub.add_parser("train", help="train on a triplet dataset (Prefect flow train; needs remot[train])")
+    train.add_argument("--config", default="configs/train/grpo.yaml", help="train config YAML")
+    train.add_argument("--data", required=True, help="dataset directory written by `remot build`")
+    train.add_argument("--model", required=True, help="local model folder (no hub downloads)")
+    train.add_argument("--out", required=True, help="run directory (resumes from its last checkpoint)")
+    train.add_argument("--num-processes", type=int, default=1, help="GPUs: >1 runs through `accelerate launch`")
+    train.add_argument("--schedule", choices=["grpo", "sft", "sft_then_grpo", "alternating"], default=None)
+    train.add_argument("--max-steps", type=int, default=None)
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.set_defaults(func=cmd_train)
     return parser
 
 

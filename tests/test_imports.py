@@ -17,3 +17,24 @@ def test_data_pipeline_imports_without_torch_or_prefect(module):
     assert "torch" not in loaded
     assert "prefect" not in loaded
     assert "great_expectations" not in loaded  # imported lazily, only where validation runs
+
+
+TRAIN_MODULES = ["remot_train.train", "remot_train.eval.evaluate", "remot_train.rewards", "remot_train.data"]
+
+
+@pytest.mark.parametrize("module", TRAIN_MODULES)
+def test_remot_train_never_imports_remot_data_or_prefect(module):
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert not any(m == "remot_data" or m.startswith("remot_data.") for m in loaded)
+    assert "prefect" not in loaded
+
+
+def test_scoring_needs_no_torch():
+    code = "import sys, remot_train.eval.evaluate, remot_train.eval.scoring; print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert "torch" not in loaded

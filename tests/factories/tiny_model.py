@@ -1,0 +1,14 @@
+"""A tiny random Qwen3-VL saved to a folder, built offline once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    torch = pytest.importorskip("torch")  # the train extra is always installed by `make test`
+    torch.set_num_threads(1)
+    from remot_train.modeling import build_tiny_qwen3_vl
+
+    return build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny_qwen3_vl"), seed=0)

@@ -1,0 +1,154 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from remot_train.eval.evaluate import score_files
+from remot_train.eval.metrics import camera_overall, exact_match, extract_answer, per_char
+
+RELEASE = Path(__file__).resolve().parents[2] / "data" / "remot_release"
+
+
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        ("<think>...</think><answer>CAB</answer>", "CAB"),
+        ("<ANSWER>\n cab \n</ANSWER>", "CAB"),  # case-insensitive tags, inner whitespace stripped, uppercased
+        ("<answer>AB</answer> then <answer>CD</answer>", "AB"),  # the first block wins
+        ("<think>reasoning</think>  bca  ", "BCA"),  # no tag: text after </think>
+        ("<think>a</think>x<think>b</think> d", "D"),  # ... after the last </think>
+        ("just text", ""),  # neither: empty
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_extract_answer(response, expected):
+    assert extract_answer(response) == expected
+
+
+@pytest.mark.parametrize(
+    "pred, gt, em, pc",
+    [
+        ("CAB", "CAB", 1.0, 1.0),
+        ("", "CAB", 0.0, 0.0),  # empty prediction
+        ("CA", "CAB", 0.0, 2 / 3),  # shorter: missing positions are wrong
+        ("CABD", "CAB", 0.0, 1.0),  # longer: exact fails, per-char counts the truth's positions only
+        ("cab", "CAB", 0.0, 0.0),  # metrics themselves are case-sensitive (extraction uppercases)
+        (" CAB ", "CAB", 1.0, 0.0),  # exact strips; per-char compares positions as given
+        ("BAC", "CAB", 0.0, 1 / 3),
+    ],
+)
+def test_exact_and_per_char(pred, gt, em, pc):
+    assert exact_match(pred, gt) == em
+    assert per_char(pred, gt) == pytest.approx(pc)
+
+
+def test_camera_overall_uses_index_groups():
+    gt = "BCBCBACACBBC"
+    assert camera_overall(gt, gt) == 1.0
+    # break position 0 (h-direction group [0, 4, 8]) and position 3 (v-angle group [3, 7, 11]): 2 of 4 groups left
+    pred = "A" + gt[1:3] + "A" + gt[4:]
+    assert camera_overall(pred, gt) == 0.5
+    assert camera_overall(gt[:8], gt) == 0.0  # the 2->3 letters are missing: every group fails
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_score_release_agibot_file_by_hand(tmp_path):
+    items = [json.loads(line) for line in (RELEASE / "agibot_sample.jsonl").read_text().splitlines()]
+    gts = {i["id"]: i["solution"][8:-9] for i in items}
+    ids = list(gts)
+    # families in file order: grab_release x3, lift_lower x3, move_complex x3, move_lr x3
+    responses = {
+        ids[0]: f"<think>a b</think><answer>{gts[ids[0]]}</answer>",  # right
+        ids[1]: f"<answer>{gts[ids[1]][:2]}</answer>",  # 2 of 3 letters
+        ids[2]: "no answer at all",  # parse failure, empty prediction
+        ids[3]: f"<answer>{gts[ids[3]].lower()}</answer>",  # lowercase: uppercased by extraction, right
+        ids[6]: f"<answer>{gts[ids[6]]}</answer>",  # right
+        ids[9]: f"</think>{gts[ids[9]]}",  # fallback after </think>: right, but no answer tag
+    }
+    predictions = [
+        {"id": i, "pred_answer": "", "gt_answer": gts[i], "model_response": r, "response_words": len(r.split())}
+        for i, r in responses.items()
+    ]
+    out = tmp_path / "scores"
+    metrics = score_files(
+        _write(tmp_path / "agibot" / "predictions.jsonl", predictions), RELEASE / "agibot_sample.jsonl", out
+    )
+    fam = metrics["by_family"]
+    assert fam["grab_release"]["exact_match"] == pytest.approx(1 / 3)
+    assert fam["grab_release"]["per_char"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert fam["lift_lower"]["exact_match"] == pytest.approx(1 / 3)
+    assert fam["move_complex"]["exact_match"] == pytest.approx(1 / 3)
+    assert fam["move_lr"]["exact_match"] == pytest.approx(1 / 3)
+    assert metrics["missing_predictions"] == 6
+    assert metrics["parse_failures"] == 6 + 2  # the 6 missing ones, "no answer at all", the </think> fallback
+    assert metrics["overall"]["exact_match"] == pytest.approx(4 / 12)  # one task: mean over its items
+    assert metrics["table1"]["Gripper-Move"]["Ov"] == pytest.approx((1 / 3 + 1 / 3) / 2)
+    assert metrics["table1"]["Gripper-State"]["Par"] == pytest.approx((1 + 2 / 3) / 3)
+    assert set(metrics["by_task"]) == {"agibot"}
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["table1"] == metrics["table1"]
+    assert "| this run |" in (out / "report.md").read_text()
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_score_release_scannet_camera_groups(tmp_path):
+    items = [json.loads(line) for line in (RELEASE / "scannet_sample.jsonl").read_text().splitlines()]
+    gt = items[0]["solution"][8:-9]
+    wrong_h = ("A" if gt[0] != "A" else "B") + gt[1:]  # only the h-direction group [0,4,8] fails
+    predictions = [
+        {"id": items[0]["id"], "model_response": f"<answer>{wrong_h}</answer>"},
+        {"id": items[1]["id"], "model_response": f"<answer>{items[1]['solution'][8:-9]}</answer>"},
+    ]
+    metrics = score_files(
+        _write(tmp_path / "scannet" / "predictions.jsonl", predictions),
+        RELEASE / "scannet_sample.jsonl",
+        tmp_path / "out",
+    )
+    cam = metrics["by_family"]["camera_rotation"]
+    assert cam["n"] == 6
+    assert cam["exact_match"] == pytest.approx((0.75 + 1.0) / 6)
+    assert cam["per_char"] == pytest.approx((11 / 12 + 1.0) / 6)
+    assert cam["camera_groups"]["h_direction"] == pytest.approx(1 / 6)
+    assert cam["camera_groups"]["v_angle"] == pytest.approx(2 / 6)
+    assert metrics["table1"]["Camera"] == {"Ov": cam["exact_match"], "Par": cam["per_char"]}
+
+
+def test_task_comes_from_predictions_folder_when_reference_does_not_say(tmp_path):
+    ref = _write(
+        tmp_path / "ref" / "test.jsonl",
+        [
+            {
+                "images": ["a.jpg", "b.jpg", "c.jpg"],
+                "messages": [{"role": "user", "content": "Q"}],
+                "solution": "<answer>AB</answer>",
+                "id": "x1",
+            }
+        ],
+    )
+    preds = _write(tmp_path / "mybench" / "predictions.jsonl", [{"id": "x1", "pred_answer": "AB"}])
+    metrics = score_files(preds, ref, tmp_path / "out")
+    assert set(metrics["by_task"]) == {"mybench"}
+    assert metrics["overall"]["exact_match"] == 1.0  # a file from other tooling: its pred_answer is used
+
+
+def test_generaldata_family_scores_the_larger_of_both(tmp_path):
+    rows = [
+        {
+            "images": ["/d/generaldata_resize/vl/1.jpg"],
+            "messages": [{"role": "user", "content": "Q"}],
+            "solution": "<answer>ABCD</answer>",
+            "id": "g1",
+        }
+    ]
+    ref = _write(tmp_path / "ref.jsonl", rows)
+    preds = _write(tmp_path / "generaldata" / "p.jsonl", [{"id": "g1", "model_response": "<answer>ABCA</answer>"}])
+    metrics = score_files(preds, ref, tmp_path / "out")
+    assert metrics["by_family"]["vl"]["score"] == pytest.approx(0.75)
+    assert metrics["table1"]["Counting"] == {"Ov": 0.75, "Par": 0.75}
+    assert metrics["by_task"] == {"generaldata": {"n": 1, "exact_match": 0.0, "per_char": 0.75}}

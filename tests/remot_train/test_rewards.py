@@ -1,0 +1,80 @@
+import pytest
+
+from remot_train.rewards import (
+    build_reward_functions,
+    consistency_reward,
+    format_reward,
+    make_accuracy_reward,
+    make_think_length_reward,
+)
+
+SOLUTION = "<answer>CAB</answer>"
+OPTIONS = [["Left", "Right", "No rotation"], ["Right", "No rotation", "Left"], ["No rotation", "Left", "Right"]]
+
+
+def test_format_reward_table():
+    completions = [
+        "<think>look at the floor</think><answer>CAB</answer>",  # full format, 3 letters
+        "<think>x</think>\n<answer> abc </answer>\n",  # lowercase and whitespace are fine
+        "<think>x</think><answer>CA</answer>",  # wrong number of letters: partial credit for 4 tags
+        "<answer>CAB</answer>",  # no think block: 2 tags
+        "<think>x<answer>CAB</answer>",  # no closing </think>: 3 tags
+        "CAB",  # no tags at all
+        [{"role": "assistant", "content": "<think>y</think><answer>BBB</answer>"}],  # conversational completion
+    ]
+    expected = [1.0, 1.0, 0.5, 0.25, 0.375, 0.0, 1.0]
+    assert format_reward(completions, [SOLUTION] * len(completions)) == expected
+
+
+def test_format_reward_unscorable_solution_is_none():
+    assert format_reward(["<answer>A</answer>"], ["no answer here"]) == [None]
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [("exact", [1.0, 0.0, 0.0, 0.0, 1.0]), ("per_char", [1.0, 2 / 3, 1 / 3, 0.0, 1.0])],
+)
+def test_accuracy_reward_table(mode, expected):
+    completions = [
+        "<answer>CAB</answer>",  # right
+        "<answer>CAC</answer>",  # last letter wrong
+        "<answer>C</answer>",  # too short: missing letters are wrong
+        "CAB",  # no answer block: nothing to score, wrong
+        "<think>..</think><answer> cab </answer>",  # lowercase with spaces: right
+    ]
+    assert make_accuracy_reward(mode)(completions, [SOLUTION] * 5) == pytest.approx(expected)
+
+
+def test_consistency_reward_table():
+    completions = [
+        "<answer>BAC</answer>",  # Right, Right, Right: physically possible, but not the flip structure
+        "<answer>BCB</answer>",  # Right, Left, Left: the (s, -s, -s) structure
+        "<answer>BBA</answer>",  # Right, No rotation, No rotation: 1->2 right, 2->3 still, 1->3 still: contradiction
+        "<answer>ZZZ</answer>",  # undecodable letters: neutral
+    ]
+    assert consistency_reward(completions, [OPTIONS] * 4) == [0.0, 1.0, -1.0, 0.0]
+    assert consistency_reward(["<answer>A</answer>"], [[]]) == [None]
+    assert consistency_reward(["<answer>A</answer>"]) == [None]
+
+
+def test_think_length_penalty():
+    reward = make_think_length_reward(10)
+    completions = ["<think>" + "w " * 5 + "</think>", "<think>" + "w " * 25 + "</think>", "no think"]
+    assert reward(completions) == [0.0, -1.5, 0.0]
+
+
+def test_build_reward_functions_keeps_names_and_weights():
+    funcs, weights = build_reward_functions(
+        {"format": 3.5, "accuracy": 3.5, "think_length": 1.3, "consistency": 1.7},
+        accuracy_mode="exact",
+        think_target_words=100,
+    )
+    assert [f.__name__ for f in funcs] == [
+        "format_reward",
+        "accuracy_reward",
+        "think_length_reward",
+        "consistency_reward",
+    ]
+    assert weights == [3.5, 3.5, 1.3, 1.7]
+    with pytest.raises(ValueError, match="unknown reward component 'style'"):
+        build_reward_functions({"style": 1.0}, accuracy_mode="exact", think_target_words=100)

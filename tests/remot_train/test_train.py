@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")  # the train extra is always installed by `make test`
+
+from safetensors.torch import load_file  # noqa: E402
+
+from remot_train.config import TrainConfig, load_train_config  # noqa: E402
+from remot_train.train import run_training  # noqa: E402
+
+TINY = dict(
+    num_generations=2,
+    max_completion_length=8,
+    per_device_train_batch_size=2,
+    gradient_accumulation_steps=1,
+    learning_rate=1e-2,
+    bf16=False,
+    use_cpu=True,
+    image_max_pixels=64 * 64,
+    max_prompt_tokens=2048,
+    save_steps=2,
+    torch_threads=1,
+    warmup_ratio=0.0,
+    lr_scheduler_type="constant",
+)
+
+
+def _weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _log(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_grpo_run_changes_parameters_logs_rewards_and_resumes(built_dataset, tiny_model_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    first = run_training(
+        TrainConfig(**TINY, max_steps=2), data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=run_dir
+    )
+    assert first["global_step"] == 2 and first["resumed_from"] is None
+    assert (run_dir / "checkpoint-2").is_dir()
+    resumed = run_training(
+        TrainConfig(**TINY, max_steps=6), data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=run_dir
+    )
+    assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["global_step"] == 6
+    before, after = _weights(tiny_model_dir), _weights(run_dir / "final")
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert len(changed) > len(before) // 2
+    log = [r for r in _log(run_dir) if "reward" in r]
+    assert {
+        "rewards/format_reward/mean",
+        "rewards/accuracy_reward/mean",
+        "rewards/consistency_reward/mean",
+        "rewards/think_length_reward/mean",
+    } <= set(log[0])
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert len(info["dataset_manifest_sha256"]) == 64 and info["versions"]["trl"]
+    assert json.loads((run_dir / "resolved_config.json").read_text())["beta"] == 0.01
+
+
+def test_alternating_schedule_runs_both_step_kinds(built_dataset, tiny_model_dir, tmp_path):
+    config = TrainConfig(**TINY, schedule="alternating", k_sft=1, k_grpo=2, max_steps=6)
+    run_training(config, data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=tmp_path / "alt")
+    steps = [r for r in _log(tmp_path / "alt") if "schedule/sft_step" in r]
+    assert [r["schedule/sft_step"] for r in steps] == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    sft_losses = [r["sft/loss"] for r in steps if r["schedule/sft_step"] == 1.0]
+    assert all(0 < loss < 20 for loss in sft_losses)
+    assert all("reward" in r for r in steps if r["schedule/sft_step"] == 0.0)
+
+
+def test_sft_lowers_the_answer_loss(built_dataset, tiny_model_dir, tmp_path):
+    config = TrainConfig(**{**TINY, "learning_rate": 5e-3}, schedule="sft", max_steps=12)
+    run_training(config, data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=tmp_path / "sft")
+    losses = [r["sft/loss"] for r in _log(tmp_path / "sft") if "sft/loss" in r]
+    assert len(losses) == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3  # the letters get more likely
+
+
+def test_prompt_over_budget_is_refused_not_truncated(built_dataset, tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"triplet [0-9a-f]{16}: prompt is \d+ tokens .* above max_prompt_tokens=64"):
+        run_training(
+            TrainConfig(**{**TINY, "max_prompt_tokens": 64}, max_steps=1),
+            data_dir=built_dataset,
+            model_dir=tiny_model_dir,
+            out_dir=tmp_path / "r",
+        )
+    assert not (tmp_path / "r" / "checkpoint-1").exists()
+
+
+def test_shipped_configs_load_and_pin_the_paper_settings():
+    for name in ("grpo", "alternating"):
+        config = load_train_config(f"configs/train/{name}.yaml")
+        assert (config.num_generations, config.beta, config.num_train_epochs) == (4, 0.01, 2.0)
+        assert config.reward_weights == {"format": 3.5, "accuracy": 3.5, "think_length": 1.3, "consistency": 1.7}
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"schedule": "rl"}, "schedule must be one of"),
+        ({"num_generations": 3}, "divisible by num_generations"),
+        ({"reward_weights": {"style": 1.0}}, "unknown components"),
+        ({"schedule": "alternating", "k_grpo": 0}, "k_sft >= 1 and k_grpo >= 1"),
+    ],
+)
+def test_config_errors(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**overrides)
