@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from tqdm import tqdm
 from remot_data.build import (
     BuildConfig,
     ClipInput,
+    SourceInput,
     plan_clips,
     process_batch,
     publish_dataset,
@@ -32,9 +34,9 @@ def retry_io_only(task, task_run, state) -> bool:
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=retry_io_only)
-def plan_task(input_path: str, source: str) -> list[ClipInput]:
+def plan_task(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput]:
     """List and hash the input clips (file IO: retried)."""
-    return plan_clips(Path(input_path), source)
+    return plan_clips(inputs, config)
 
 
 @task(retries=1, retry_delay_seconds=2, retry_condition_fn=retry_io_only)
@@ -45,16 +47,17 @@ def process_task(batch: list[ClipInput], config: BuildConfig, staging_dir: str) 
 
 @task
 def publish_task(
-    clip_inputs: list[ClipInput], keys: list[str], input_path: str, staging_dir: str, out_dir: str, config: BuildConfig
+    clip_inputs: list[ClipInput],
+    keys: list[str],
+    inputs: list[SourceInput],
+    staging_dir: str,
+    out_dir: str,
+    config: BuildConfig,
 ) -> dict[str, Any]:
     """Validate and publish the dataset atomically."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the run's logs
     return publish_dataset(
-        clip_inputs,
-        keys,
-        input_root=Path(input_path),
-        staging_dir=Path(staging_dir),
-        out_dir=Path(out_dir),
-        config=config,
+        clip_inputs, keys, inputs=inputs, staging_dir=Path(staging_dir), out_dir=Path(out_dir), config=config
     )
 
 
@@ -76,18 +79,18 @@ def summary_markdown(manifest: dict[str, Any], out_dir: str) -> str:
 
 @flow(name="build-dataset")
 def build_dataset(
-    input_path: str, out_dir: str, config: BuildConfig | None = None, progress: bool = False
+    inputs: list[SourceInput], out_dir: str, config: BuildConfig | None = None, progress: bool = False
 ) -> dict[str, Any]:
-    """Build, validate and publish a triplet dataset from ``input_path`` into ``out_dir``."""
+    """Build, validate and publish a triplet dataset from the inputs (source + path each) into ``out_dir``."""
     config = config or BuildConfig()
     logger = get_run_logger()
     staging = staging_dir_for(Path(out_dir))
     staging.mkdir(parents=True, exist_ok=True)
-    clip_inputs = plan_task(input_path, config.source)
+    clip_inputs = plan_task(inputs, config)
     batches = [clip_inputs[i : i + config.batch_size] for i in range(0, len(clip_inputs), config.batch_size)]
     logger.info("%d clips in %d batches", len(clip_inputs), len(batches))
     futures = process_task.map(batches, config=unmapped(config), staging_dir=unmapped(str(staging)))
     keys = [k for f in tqdm(futures, desc="clip batches", unit="batch", disable=not progress) for k in f.result()]
-    manifest = publish_task(clip_inputs, keys, input_path, str(staging), out_dir, config)
+    manifest = publish_task(clip_inputs, keys, inputs, str(staging), out_dir, config)
     create_markdown_artifact(summary_markdown(manifest, out_dir), key="remot-build-summary")
     return manifest

@@ -22,10 +22,12 @@ DEMO_EXPORT = Path("demo_data/export")
 def _build_config(args: argparse.Namespace):
     from remot_data.build import BuildConfig
     from remot_data.frames import FrameConfig
+    from remot_data.sources.lerobot import load_lerobot_mapping
 
+    mapping = getattr(args, "lerobot_mapping", None)
     return BuildConfig(
-        source=args.source,
         preset=args.preset,
+        **({"lerobot_mapping": load_lerobot_mapping(Path(mapping))} if mapping else {}),
         batch_size=args.batch_size,
         seed=args.seed,
         frames=FrameConfig(max_side_px=args.max_side, jpeg_quality=args.jpeg_quality),
@@ -46,36 +48,41 @@ def _print_summary(manifest: dict, out_dir: Path, seconds: float) -> None:
     )
 
 
-def run_build(input_path: Path, out_dir: Path, config) -> dict:
+def run_build(inputs: list, out_dir: Path, config) -> dict:
     """Run the build flow and print its summary."""
     from flows.build_dataset import build_dataset
 
     start = time.perf_counter()
-    manifest = build_dataset(str(input_path), str(out_dir), config, progress=True)
+    manifest = build_dataset(inputs, str(out_dir), config, progress=True)
     _print_summary(manifest, out_dir, time.perf_counter() - start)
     return manifest
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    """``remot build``: build a dataset from a source directory."""
-    run_build(Path(args.input), Path(args.out), _build_config(args))
+    """``remot build``: build a dataset from one or more source directories."""
+    from remot_data.build import SourceInput
+
+    if len(args.source) != len(args.input):
+        raise ValueError(
+            f"give --source and --input in pairs; got {len(args.source)} sources, {len(args.input)} inputs"
+        )
+    inputs = [SourceInput(source=s, path=str(Path(i))) for s, i in zip(args.source, args.input, strict=True)]
+    run_build(inputs, Path(args.out), _build_config(args))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``remot demo``: write the demo corpus if absent, then build a dataset from it."""
-    from remot_data.demo.scannet import DemoScanNetConfig, write_demo_scannet
+    """``remot demo``: write the demo corpus if absent (ScanNet scenes + a LeRobot robot dataset), then build."""
+    from remot_data.build import SourceInput
+    from remot_data.demo.corpus import write_demo_corpus
 
-    corpus = Path(args.corpus) / "scannet"
-    if not corpus.is_dir():
+    corpus = Path(args.corpus)
+    if not (corpus / "COMPLETE").exists():
         print(f"writing the demo corpus to {corpus} ...")
-        tmp = corpus.with_name(corpus.name + ".tmp")
-        write_demo_scannet(tmp, DemoScanNetConfig(seed=args.seed))
-        tmp.rename(corpus)
-    args.source = "scannet"
+    paths = write_demo_corpus(corpus, seed=args.seed)
     args.license = args.license or "apache-2.0"  # the demo corpus is synthetic: remot's own licence applies
-    config = _build_config(args)
-    run_build(corpus, Path(args.out), config)
+    inputs = [SourceInput(source=source, path=str(path)) for source, path in paths.items()]
+    run_build(inputs, Path(args.out), _build_config(args))
     print(f"  contact sheet    {Path(args.out) / 'contact_sheet.png'}")
     return 0
 
@@ -157,8 +164,24 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="remot", description="remot: motion-contrast triplets, training, evaluation")
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build a triplet dataset (Prefect flow build-dataset)")
-    build.add_argument("--source", required=True, choices=["scannet"], help="input format")
-    build.add_argument("--input", required=True, help="input directory (e.g. a folder of ScanNet scene exports)")
+    build.add_argument(
+        "--source",
+        required=True,
+        action="append",
+        choices=["scannet", "lerobot"],
+        help="input format; repeat --source/--input pairs to build from several inputs",
+    )
+    build.add_argument(
+        "--input",
+        required=True,
+        action="append",
+        help="input directory (a folder of ScanNet scene exports, or a LeRobot v3.0 dataset root)",
+    )
+    build.add_argument(
+        "--lerobot-mapping",
+        default=None,
+        help="YAML of remot_data.sources.lerobot.LeRobotMapping (state names per arm, gripper sign)",
+    )
     build.add_argument("--out", required=True, help="dataset directory to publish")
     _add_build_options(build)
     build.set_defaults(func=cmd_build)

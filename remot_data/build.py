@@ -27,9 +27,13 @@ from remot_data.errors import ContractError, RemotError
 from remot_data.frames import FrameConfig, render_images
 from remot_data.questions.render import derive_seed, render_question
 from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandidate
-from remot_data.rules.direction import find_camera_rotation_triplets
+from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
+from remot_data.rules.mirror import mirror_candidate
 from remot_data.rules.registry import RulePreset, load_rule_preset
-from remot_data.sources.registry import get_reader
+from remot_data.rules.state import find_gripper_triplets
+from remot_data.sources.base import SourceReader
+from remot_data.sources.lerobot import LeRobotMapping
+from remot_data.sources.registry import SOURCES, get_reader
 from remot_data.table import (
     MANIFEST_PATH,
     REJECTS_PATH,
@@ -56,7 +60,6 @@ class BuildConfig:
     """Settings of one dataset build.
 
     Attributes:
-        source: Source format of the input (``scannet``).
         preset: Rule preset name or path to a preset YAML file.
         frames: How triplet images are stored.
         val_fraction: Fraction of clips hashed to the val split.
@@ -65,9 +68,9 @@ class BuildConfig:
         batch_size: Clips per processing task (keeps orchestration overhead small).
         on_bad_clip: ``reject`` records a bad clip in the rejects table and goes on; ``raise`` stops the build.
         license: Licence id written to the dataset card; None takes the source's usual licence.
+        lerobot_mapping: Which LeRobot features hold each arm's end effector and gripper (source ``lerobot``).
     """
 
-    source: str = "scannet"
     preset: str = "v1"
     frames: FrameConfig = field(default_factory=FrameConfig)
     val_fraction: float = 0.1
@@ -76,6 +79,7 @@ class BuildConfig:
     batch_size: int = 4
     on_bad_clip: Literal["raise", "reject"] = "reject"
     license: str | None = None
+    lerobot_mapping: LeRobotMapping = field(default_factory=LeRobotMapping)
 
     def __post_init__(self) -> None:
         """Check fractions and sizes."""
@@ -99,27 +103,67 @@ class BuildConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClipInput:
-    """One clip to process: where it is, its id and its content hash.
+class SourceInput:
+    """One input of a build: a source format and the directory holding it.
 
     Attributes:
-        location: Path the reader opens.
-        clip_id: Clip id.
+        source: Source format (``scannet``, ``lerobot``).
+        path: Input directory (ScanNet: a folder of scene exports; LeRobot: the dataset root).
+    """
+
+    source: str
+    path: str
+
+    def __post_init__(self) -> None:
+        """Check the source name."""
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {list(SOURCES)}, got {self.source!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipInput:
+    """One clip to process: its source, the input root, the clip's id in it and its content hash.
+
+    Attributes:
+        source: Source format.
+        root: Input root the reader opens.
+        clip_id: Clip id (ScanNet scene, LeRobot ``episode_000003``).
         content_sha256: Content hash of the clip's inputs.
     """
 
-    location: Path
+    source: str
+    root: Path
     clip_id: str
     content_sha256: str
 
 
-def plan_clips(root: Path, source: str) -> list[ClipInput]:
-    """List and hash the clips under ``root``."""
-    reader = get_reader(source)
-    return [
-        ClipInput(location=loc, clip_id=loc.name, content_sha256=reader.hash_clip(loc))
-        for loc in reader.list_clips(root)
-    ]
+def reader_for(source: str, config: BuildConfig) -> SourceReader:
+    """Return the reader of a source, set up as the build config says."""
+    return get_reader(source, lerobot_mapping=config.lerobot_mapping)
+
+
+def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput]:
+    """List and hash the clips of every input.
+
+    Raises:
+        ValueError: If two inputs yield the same clip id (splits and staging are keyed by it).
+    """
+    planned: list[ClipInput] = []
+    for item in inputs:
+        reader, root = reader_for(item.source, config), Path(item.path)
+        planned += [
+            ClipInput(source=item.source, root=root, clip_id=c, content_sha256=reader.hash_clip(root, c))
+            for c in reader.list_clips(root)
+        ]
+    seen: dict[str, ClipInput] = {}
+    for clip in planned:
+        if clip.clip_id in seen:
+            raise ValueError(
+                f"clip id {clip.clip_id!r} occurs in {seen[clip.clip_id].root} and {clip.root}; "
+                "inputs must not share clip ids"
+            )
+        seen[clip.clip_id] = clip
+    return planned
 
 
 def assign_split(clip_id: str, config: BuildConfig) -> SplitName:
@@ -148,38 +192,68 @@ def image_file_name(clip: Clip, spec: ImageSpec) -> str:
 
 
 def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandidate], list[Reject]]:
-    """Run every rule that applies to the clip's annotations."""
+    """Run every rule that applies to the clip's annotations (plus mirrored copies where the preset asks)."""
+    candidates: list[TripletCandidate] = []
+    rejects: list[Reject] = []
     if clip.T_world_cam is not None:
-        return find_camera_rotation_triplets(clip, preset.camera_rotation)
-    return [], [
-        Reject(
-            stage="rule",
-            source=clip.source,
-            clip_id=clip.clip_id,
-            reason="no_rule_applies",
-            detail=f"clip {clip.clip_id} has no annotation any rule uses",
+        found, dropped = find_camera_rotation_triplets(clip, preset.camera_rotation)
+        candidates += found
+        rejects += dropped
+    if any(name.endswith(".ee_xyz_m") or name.endswith(".gripper_closed") for name in clip.tracks):
+        manipulation: list[TripletCandidate] = []
+        for rule in (find_arm_direction_triplets, find_gripper_triplets):
+            found, dropped = rule(clip, preset.manipulation)
+            manipulation += found
+            rejects += dropped
+        if preset.manipulation.mirror:
+            manipulation += [mirror_candidate(c) for c in manipulation]
+        candidates += manipulation
+    if clip.T_world_cam is None and not clip.tracks:
+        rejects.append(
+            Reject(
+                stage="rule",
+                source=clip.source,
+                clip_id=clip.clip_id,
+                reason="no_rule_applies",
+                detail=f"clip {clip.clip_id} has no annotation any rule uses",
+            )
         )
-    ]
+    return candidates, rejects
 
 
 def make_rows(
     clip: Clip, candidates: list[TripletCandidate], preset: RulePreset, config: BuildConfig
-) -> list[dict[str, Any]]:
-    """Render questions and images for the candidates of one clip and return contract rows."""
-    images = render_images(clip, {spec for c in candidates for spec in c.images}, config.frames)
+) -> tuple[list[dict[str, Any]], list[Reject]]:
+    """Render questions and images for the candidates of one clip; return contract rows and frame rejects.
+
+    A candidate whose frames cannot be read (a truncated or unreadable video) becomes a rejects row naming the file
+    and the frames; it is never given a substitute image.
+    """
+    images, failed = render_images(clip, [spec for c in candidates for spec in c.images], config.frames)
     split = assign_split(clip.clip_id, config)
-    rows = []
+    rows, rejects = [], []
     for c in candidates:
+        missing = [spec for spec in c.images if spec.key in failed]
+        if missing:
+            frames = sorted({clip.frames[s.frame_index].frame_index for s in missing})
+            frame = clip.frames[missing[0].frame_index]
+            rejects.append(
+                Reject(
+                    stage="frames",
+                    source=c.source,
+                    clip_id=c.clip_id,
+                    reason="unreadable_frames",
+                    path=str(frame.video_path or frame.image_path),
+                    frame_index=frames[0],
+                    detail=f"{c.family} triplet needs frames {frames}: {failed[missing[0].key]}",
+                )
+            )
+            continue
         id_text = "\x1f".join(
-            [c.source, c.clip_id, c.family, c.negative_method, preset.short_hash, *(s.key for s in c.images)]
+            [c.source, c.clip_id, c.family, c.subject, c.negative_method, preset.short_hash, *(s.key for s in c.images)]
         )
         triplet_id = hashlib.sha256(id_text.encode()).hexdigest()[:16]
-        question = render_question(
-            c,
-            seed=derive_seed(config.seed, triplet_id),
-            dead_band_deg=preset.camera_rotation.dead_band_deg,
-            config=preset.questions,
-        )
+        question = render_question(c, seed=derive_seed(config.seed, triplet_id), preset=preset)
         row: dict[str, Any] = {
             "schema_version": schema_version("triplets"),
             "triplet_id": triplet_id,
@@ -188,7 +262,9 @@ def make_rows(
             "clip_id": c.clip_id,
             "family": c.family,
             "rule": c.rule,
+            "subject": c.subject,
             "negative_method": c.negative_method,
+            "mirrored": c.images[0].mirror,
             "prompt": question.prompt,
             "answer": question.answer,
             "solution": question.solution,
@@ -208,7 +284,7 @@ def make_rows(
             row[f"{role}_frame_index"] = clip.frames[spec.frame_index].frame_index
             row[f"{role}_image"] = {"bytes": images[spec.key], "path": image_file_name(clip, spec)}
         rows.append(row)
-    return rows
+    return rows, rejects
 
 
 def process_clip(
@@ -224,12 +300,12 @@ def process_clip(
     """
     stage = "read"
     try:
-        clip = get_reader(config.source).read_clip(clip_input.location)
+        clip = reader_for(clip_input.source, config).read_clip(clip_input.root, clip_input.clip_id)
         stage = "rule"
         candidates, rejects = find_candidates(clip, preset)
         stage = "frames"
-        rows = make_rows(clip, candidates, preset, config)
-        return rows, [*clip.dropped, *rejects]
+        rows, frame_rejects = make_rows(clip, candidates, preset, config)
+        return rows, [*clip.dropped, *rejects, *frame_rejects]
     except Exception as err:  # the per-clip boundary: every failure becomes a rejects row
         if config.on_bad_clip == "raise" or not isinstance(err, (RemotError, ValueError, OSError)):
             raise
@@ -237,11 +313,11 @@ def process_clip(
         return [], [
             Reject(
                 stage=stage,
-                source=config.source,
+                source=clip_input.source,
                 clip_id=clip_input.clip_id,
                 reason="bad_clip",
                 detail=str(err),
-                path=str(clip_input.location),
+                path=str(clip_input.root),
                 error_type=type(err).__name__,
             )
         ]
@@ -249,7 +325,9 @@ def process_clip(
 
 def part_key(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> str:
     """Return the staging key of a clip: content hash + preset hash + config digest."""
-    text = "\x1f".join([clip_input.content_sha256, preset.sha256, config.digest, str(schema_version("triplets"))])
+    text = "\x1f".join(
+        [clip_input.source, clip_input.content_sha256, preset.sha256, config.digest, str(schema_version("triplets"))]
+    )
     return f"{clip_input.clip_id}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -324,7 +402,7 @@ def publish_dataset(
     clip_inputs: list[ClipInput],
     keys: list[str],
     *,
-    input_root: Path,
+    inputs: list[SourceInput],
     staging_dir: Path,
     out_dir: Path,
     config: BuildConfig,
@@ -363,10 +441,12 @@ def publish_dataset(
         "schema_version": schema_version("triplets"),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
-        "source": config.source,
+        "source": "+".join(sorted({i.source for i in inputs})),
         "input": {
-            "root": str(Path(input_root).resolve()),
-            "clips": [{"clip_id": c.clip_id, "content_sha256": c.content_sha256} for c in clip_inputs],
+            "roots": [{"source": i.source, "path": str(Path(i.path).resolve())} for i in inputs],
+            "clips": [
+                {"source": c.source, "clip_id": c.clip_id, "content_sha256": c.content_sha256} for c in clip_inputs
+            ],
         },
         "preset": {"name": preset.name, "sha256": preset.sha256},
         "config": asdict(config),
@@ -390,16 +470,14 @@ def staging_dir_for(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.partial"
 
 
-def build_dataset(input_root: Path, out_dir: Path, config: BuildConfig) -> dict[str, Any]:
+def build_dataset(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> dict[str, Any]:
     """Build and publish a dataset in-process, without orchestration (what the flow does, serially).
 
     Returns:
         The manifest.
     """
-    clip_inputs = plan_clips(Path(input_root), config.source)
+    clip_inputs = plan_clips(inputs, config)
     staging = staging_dir_for(out_dir)
     staging.mkdir(parents=True, exist_ok=True)
     keys = process_batch(clip_inputs, config, staging)
-    return publish_dataset(
-        clip_inputs, keys, input_root=input_root, staging_dir=staging, out_dir=out_dir, config=config
-    )
+    return publish_dataset(clip_inputs, keys, inputs=inputs, staging_dir=staging, out_dir=out_dir, config=config)

@@ -46,7 +46,9 @@ def write_dataset_card(
 ) -> None:
     """Write ``README.md``: Hub front matter (configs, data files per split, features, licence, size) and a summary."""
     counts = manifest["counts"]
-    license_id = license_id or manifest["config"].get("license") or SOURCE_LICENSES.get(manifest["source"], "other")
+    sources = manifest["source"].split("+")
+    licenses = sorted({SOURCE_LICENSES.get(s, "other") for s in sources})
+    license_id = license_id or manifest["config"].get("license") or (licenses[0] if len(licenses) == 1 else "other")
     front = {
         "license": license_id,
         "pretty_name": "remot motion-contrast triplets",

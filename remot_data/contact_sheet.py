@@ -15,7 +15,7 @@ ROLES = ("anchor", "positive", "negative")
 
 
 def pick_examples(table: pa.Table, n: int) -> list[dict]:
-    """Return up to ``n`` rows, cycling over (family, negative method) so every kind shows up."""
+    """Return up to ``n`` rows, cycling over (family, negative method, mirrored) so every kind shows up."""
     rows = table.select(
         [
             "triplet_id",
@@ -24,6 +24,8 @@ def pick_examples(table: pa.Table, n: int) -> list[dict]:
             "clip_id",
             "labels",
             "answer",
+            "subject",
+            "mirrored",
             "anchor_frame_index",
             "positive_frame_index",
             "negative_frame_index",
@@ -32,9 +34,9 @@ def pick_examples(table: pa.Table, n: int) -> list[dict]:
             "negative_image",
         ]
     ).to_pylist()
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, bool], list[dict]] = {}
     for row in sorted(rows, key=lambda r: r["triplet_id"]):
-        groups.setdefault((row["family"], row["negative_method"]), []).append(row)
+        groups.setdefault((row["family"], row["negative_method"], row["mirrored"]), []).append(row)
     picked: list[dict] = []
     while len(picked) < n and any(groups.values()):
         for key in sorted(groups):
@@ -43,26 +45,42 @@ def pick_examples(table: pa.Table, n: int) -> list[dict]:
     return picked
 
 
-def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 6) -> None:
+def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 8) -> None:
     """Write a PNG showing up to ``n`` triplets: the three images, labels per pair, and the answer letters."""
     examples = pick_examples(table, n)
     font = ImageFont.load_default()
-    row_h = THUMB + 30
+    thumbs = [
+        [Image.open(io.BytesIO(row[f"{role}_image"]["bytes"])).convert("RGB") for role in ROLES] for row in examples
+    ]
+    for images in thumbs:
+        for image in images:
+            image.thumbnail((THUMB, THUMB))
+    row_h = max([im.size[1] for images in thumbs for im in images] or [THUMB]) + 24
     sheet = Image.new("RGB", (3 * (THUMB + 10) + TEXT_WIDTH, max(1, len(examples)) * row_h + 10), "white")
     draw = ImageDraw.Draw(sheet)
     if not examples:
         draw.text((10, 10), "no triplets", fill="black", font=font)
     for r, row in enumerate(examples):
         y = 10 + r * row_h
-        for c, role in enumerate(ROLES):
-            image = Image.open(io.BytesIO(row[f"{role}_image"]["bytes"])).convert("RGB")
-            image.thumbnail((THUMB, THUMB))
+        for c, (role, image) in enumerate(zip(ROLES, thumbs[r], strict=True)):
             x = 10 + c * (THUMB + 10)
             sheet.paste(image, (x, y))
-            draw.text((x, y + THUMB + 4), f"{c + 1} {role} f{row[f'{role}_frame_index']}", fill="black", font=font)
+            draw.text(
+                (x, y + image.size[1] + 4), f"{c + 1} {role} f{row[f'{role}_frame_index']}", fill="black", font=font
+            )
         labels = row["labels"]
         per_pair = len(labels) // 3
-        lines = [f"{row['family']} / {row['negative_method']} / {row['clip_id']}", f"answer {row['answer']}"]
+        kind = " / ".join(
+            x
+            for x in (
+                row["family"],
+                row["subject"] and f"{row['subject']} arm",
+                row["negative_method"],
+                "mirrored" if row["mirrored"] else "",
+            )
+            if x
+        )
+        lines = [kind, row["clip_id"], f"answer {row['answer']}"]
         for p, pair in enumerate(("1->2", "1->3", "2->3")):
             lines.append(f"{pair}: " + ", ".join(labels[p * per_pair : (p + 1) * per_pair]))
         text = "\n".join(textwrap.fill(line, 64) for line in lines)

@@ -1,18 +1,28 @@
-"""Frame pixels: load each needed frame once, crop/mirror/resize it, encode JPEG once, share it between triplets.
+"""Frame pixels: decode each needed frame once, crop/mirror/resize it, encode JPEG once, share it between triplets.
 
-The only module that decodes source images and videos. Imports numpy and Pillow.
+The only module that decodes source images and videos and the only one that starts processes (ffmpeg, through
+ffmpeg-python; the binary comes from the imageio-ffmpeg wheel unless the caller names another). For one video, all
+frames a clip needs are decoded in one ffmpeg pass (a seek to the clip's start, then a ``select`` filter).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+import ffmpeg
+import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from remot_data.errors import FrameExtractionError
 from remot_data.records import Clip, ImageSpec
+
+STREAM_RE = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5}).*$", re.MULTILINE)
+FPS_RE = re.compile(r"([\d.]+) fps")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,10 +32,12 @@ class FrameConfig:
     Attributes:
         max_side_px: Images are resized so their longer side is this many pixels (aspect kept).
         jpeg_quality: JPEG quality, 1-95 (PNG would be ~50x slower to encode and ~10x larger).
+        ffmpeg_path: ffmpeg binary to run; None uses the one shipped in the imageio-ffmpeg wheel.
     """
 
     max_side_px: int = 448
     jpeg_quality: int = 90
+    ffmpeg_path: str | None = None
 
     def __post_init__(self) -> None:
         """Check ranges."""
@@ -55,36 +67,206 @@ def encode_jpeg(image: Image.Image, *, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def render_images(clip: Clip, specs: Iterable[ImageSpec], config: FrameConfig) -> dict[str, bytes]:
-    """Return JPEG bytes for each distinct image spec, keyed by ``ImageSpec.key``.
+def ffmpeg_exe(path: str | None = None) -> str:
+    """Return the ffmpeg binary: ``path`` if given, else the imageio-ffmpeg wheel's."""
+    if path:
+        return path
+    import imageio_ffmpeg
 
-    Each source frame is decoded once however many specs use it.
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoInfo:
+    """What ``probe_video`` reads from ffmpeg's stream header.
+
+    Attributes:
+        width: Frame width, pixels.
+        height: Frame height, pixels.
+        fps: Frame rate, when the header states one.
+    """
+
+    width: int
+    height: int
+    fps: float | None
+
+
+def probe_video(path: Path, *, exe: str | None = None) -> VideoInfo:
+    """Read a video's frame size and rate from ``ffmpeg -i`` (the wheel ships no ffprobe).
+
+    Raises:
+        FrameExtractionError: If ffmpeg finds no video stream.
+    """
+    try:
+        _, err = (
+            ffmpeg.input(str(path))
+            .output("pipe:", format="null", t=0)
+            .run(cmd=ffmpeg_exe(exe), capture_stdout=True, capture_stderr=True)
+        )
+    except ffmpeg.Error as error:
+        err = error.stderr
+    text = err.decode("utf-8", "replace")
+    match = STREAM_RE.search(text)
+    if match is None:
+        raise FrameExtractionError(f"{path}: ffmpeg finds no video stream: {text.strip().splitlines()[-1:]}")
+    fps = FPS_RE.search(match.group(0))
+    return VideoInfo(width=int(match.group(1)), height=int(match.group(2)), fps=float(fps.group(1)) if fps else None)
+
+
+def encode_video(
+    frames: Iterable[npt.NDArray[np.uint8]],
+    path: Path,
+    *,
+    fps: float,
+    exe: str | None = None,
+    crf: int = 18,
+    gop: int | None = None,
+) -> None:
+    """Encode RGB frames (H, W, 3) as an H.264/yuv420p mp4 at a constant frame rate.
+
+    Raises:
+        FrameExtractionError: With ffmpeg's complaint.
+    """
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    stream = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=fps).output(
+        str(path),
+        vcodec="libx264",
+        pix_fmt="yuv420p",
+        crf=crf,
+        g=gop or int(2 * fps),
+        r=fps,
+        an=None,
+        movflags="+faststart",
+    )
+    try:
+        stream.overwrite_output().run(
+            cmd=ffmpeg_exe(exe),
+            input=np.stack(frames).astype(np.uint8).tobytes(),
+            capture_stdout=True,
+            capture_stderr=True,
+        )
+    except ffmpeg.Error as error:
+        tail = error.stderr.decode("utf-8", "replace")[-400:]
+        raise FrameExtractionError(f"{path}: ffmpeg could not encode {len(frames)} frames: {tail}") from error
+
+
+def decode_video_frames(
+    path: Path, frame_numbers: Iterable[int], *, start_s: float = 0.0, fps: float, exe: str | None = None
+) -> dict[int, npt.NDArray[np.uint8]]:
+    """Decode the given frames of a video in one ffmpeg pass.
+
+    Args:
+        path: Video file.
+        frame_numbers: Frame numbers counted from the frame at ``start_s`` (0 = that frame).
+        start_s: Time of frame 0; ffmpeg seeks there first, so a clip in the middle of a long file costs a decode
+            from the previous keyframe, not from the file's start.
+        fps: Frame rate of the video.
+        exe: ffmpeg binary (None: the imageio-ffmpeg one).
+
+    Returns:
+        ``{frame_number: RGB array (H, W, 3)}`` for every frame that could be decoded; a truncated file gives fewer
+        entries than asked for (the caller names the missing ones).
+
+    Raises:
+        FrameExtractionError: If ffmpeg cannot read the file at all.
+    """
+    wanted = sorted(set(int(n) for n in frame_numbers))
+    if not wanted:
+        return {}
+    info = probe_video(path, exe=exe)
+    expression = "+".join(f"eq(n,{n})" for n in wanted)
+    # Seek half a frame early: the first frame at or after that time is frame 0, even with rounded timestamps.
+    stream = (
+        ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps))
+        .filter("select", expression)
+        .output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+    )
+    try:
+        out, _ = stream.run(cmd=ffmpeg_exe(exe), capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as error:
+        tail = error.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        raise FrameExtractionError(f"{path}: ffmpeg could not decode frames {wanted}: {tail}") from error
+    size = info.width * info.height * 3
+    count = len(out) // size
+    arrays = np.frombuffer(out[: count * size], dtype=np.uint8).reshape(count, info.height, info.width, 3)
+    return {n: arrays[i] for i, n in enumerate(wanted[:count])}
+
+
+def decode_video_frame(path: Path, timestamp_s: float, *, fps: float, exe: str | None = None) -> npt.NDArray[np.uint8]:
+    """Decode one frame by seeking to its time (the per-frame way; ``decode_video_frames`` is the fast way).
+
+    Raises:
+        FrameExtractionError: If that frame cannot be read.
+    """
+    frames = decode_video_frames(path, [0], start_s=timestamp_s, fps=fps, exe=exe)
+    if 0 not in frames:
+        raise FrameExtractionError(f"{path}: no frame at {timestamp_s:.3f} s")
+    return frames[0]
+
+
+def _load_clip_frames(
+    clip: Clip, positions: list[int], config: FrameConfig
+) -> tuple[dict[int, Image.Image], dict[int, str]]:
+    """Decode the frames at the given clip positions: one ffmpeg pass per video, one open per image file."""
+    images: dict[int, Image.Image] = {}
+    failed: dict[int, str] = {}
+    by_video: dict[Path, list[int]] = {}
+    for position in positions:
+        frame = clip.frames[position]
+        if frame.video_path is not None:
+            by_video.setdefault(frame.video_path, []).append(position)
+            continue
+        try:
+            with Image.open(frame.image_path) as opened:
+                images[position] = opened.convert("RGB")
+        except (OSError, UnidentifiedImageError) as err:
+            failed[position] = f"{frame.image_path}: cannot decode frame {frame.frame_index}: {err}"
+    for video, video_positions in by_video.items():
+        if clip.fps is None:
+            raise FrameExtractionError(f"clip {clip.clip_id}: video frames need the clip's fps")
+        start = min(clip.frames[p].timestamp_s for p in video_positions)
+        numbers = {p: round((clip.frames[p].timestamp_s - start) * clip.fps) for p in video_positions}
+        try:
+            decoded = decode_video_frames(video, numbers.values(), start_s=start, fps=clip.fps, exe=config.ffmpeg_path)
+        except FrameExtractionError as err:
+            decoded, reason = {}, str(err)
+        else:
+            reason = f"{video}: video ends before this frame (truncated?)"
+        for p, n in numbers.items():
+            if n in decoded:
+                images[p] = Image.fromarray(decoded[n])
+            else:
+                failed[p] = reason
+    return images, failed
+
+
+def render_images(
+    clip: Clip, specs: Iterable[ImageSpec], config: FrameConfig
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Return JPEG bytes for each distinct image spec, keyed by ``ImageSpec.key``, and the specs that failed.
+
+    Each source frame is decoded once however many specs use it; video frames of one clip come from one ffmpeg
+    pass per video file.
 
     Args:
         clip: The clip the specs index into (``spec.frame_index`` is a position in ``clip.frames``).
         specs: The images wanted.
-        config: Size and quality.
+        config: Size, quality and ffmpeg binary.
 
     Returns:
-        ``{spec.key: jpeg_bytes}``.
-
-    Raises:
-        FrameExtractionError: Naming the file and frame that cannot be decoded.
+        ``({spec.key: jpeg_bytes}, {spec.key: reason})``: a frame that cannot be read is reported, never replaced.
     """
-    by_frame: dict[int, list[ImageSpec]] = {}
-    for spec in specs:
-        by_frame.setdefault(spec.frame_index, []).append(spec)
+    specs = list({spec.key: spec for spec in specs}.values())
+    frames, failed_frames = _load_clip_frames(clip, sorted({s.frame_index for s in specs}), config)
     out: dict[str, bytes] = {}
-    for position, frame_specs in sorted(by_frame.items()):
-        frame = clip.frames[position]
-        if frame.image_path is None:
-            raise FrameExtractionError(f"clip {clip.clip_id} frame {frame.frame_index}: no image file to decode")
-        try:
-            with Image.open(frame.image_path) as opened:
-                image = opened.convert("RGB")
-        except (OSError, UnidentifiedImageError) as err:
-            raise FrameExtractionError(f"{frame.image_path}: cannot decode frame {frame.frame_index}: {err}") from err
-        for spec in frame_specs:
-            if spec.key not in out:
-                out[spec.key] = encode_jpeg(apply_image_spec(image, spec, config), quality=config.jpeg_quality)
-    return out
+    failed: dict[str, str] = {}
+    for spec in specs:
+        if spec.frame_index in frames:
+            out[spec.key] = encode_jpeg(
+                apply_image_spec(frames[spec.frame_index], spec, config), quality=config.jpeg_quality
+            )
+        else:
+            failed[spec.key] = failed_frames[spec.frame_index]
+    return out, failed

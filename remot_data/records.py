@@ -7,7 +7,8 @@ to world coordinates). Imports numpy and the standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -77,6 +78,9 @@ class Clip:
         image_width_px: Width in pixels of the stored frames, or None if unknown.
         image_height_px: Height in pixels of the stored frames, or None if unknown.
         dropped: Frames the reader dropped (e.g. ScanNet's invalid ``-inf`` poses), as rejects.
+        fps: Frame rate of the clip's video, when its frames live in one.
+        tracks: Named per-frame annotation arrays, first axis = frames (e.g. ``left.ee_xyz_m`` (N, 3),
+            ``left.gripper_closed`` (N,) in [0, 1] with 1 = closed).
     """
 
     source: SourceName
@@ -87,9 +91,16 @@ class Clip:
     image_width_px: int | None = None
     image_height_px: int | None = None
     dropped: tuple[Reject, ...] = ()
+    fps: float | None = None
+    tracks: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check that annotation arrays line up with the frames."""
+        for name, track in self.tracks.items():
+            if len(track) != len(self.frames):
+                raise ValueError(
+                    f"clip {self.clip_id}: track {name} has {len(track)} rows for {len(self.frames)} frames"
+                )
         if self.T_world_cam is not None and self.T_world_cam.shape != (len(self.frames), 4, 4):
             raise ValueError(
                 f"clip {self.clip_id}: T_world_cam must have shape ({len(self.frames)}, 4, 4), "

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from remot_data.errors import ContractError
-from remot_data.questions.render import camera_labels
+from remot_data.questions.render import family_labels
 from remot_data.questions.templates import LETTERS, NO_MOVEMENT, NO_ROTATION
 from remot_data.rules.registry import RulePreset
 from schemas import load_columns
@@ -23,6 +23,7 @@ from schemas import load_columns
 logger = logging.getLogger(__name__)
 
 IMAGE_COLUMNS = ("anchor_image", "positive_image", "negative_image")
+SCALAR_TYPES = ("string", "int32", "int64", "float64", "bool")
 JPEG_MAGIC = b"\xff\xd8"
 ROW_CHECKS = (
     "check_answer_matches_labels",
@@ -68,25 +69,36 @@ def _answer_matches_labels(row: dict[str, Any]) -> bool:
 
 
 def _labels_match_values(row: dict[str, Any], preset: RulePreset) -> bool:
-    if row["family"] != "camera_rotation":
-        return False  # no other family is produced yet: anything else is a wrong label
     try:
         values = tuple(tuple(float(v) for v in row[k]) for k in ("values_12", "values_13", "values_23"))
-        expected = [item[4] for item in camera_labels(values, dead_band_deg=preset.camera_rotation.dead_band_deg)]
-    except (TypeError, ValueError):
+        expected = family_labels(row["family"], values, preset)
+    except (TypeError, ValueError, IndexError, KeyError):
         return False
-    return list(row["labels"]) == expected
+    return list(row["labels"] or []) == expected
+
+
+def family_window(family: str, preset: RulePreset) -> tuple[float, float]:
+    """Return the (min, max) window of a family's 1->2 and 1->3 magnitudes, in the attribute's units."""
+    if family == "camera_rotation":
+        return preset.camera_rotation.min_deg, preset.camera_rotation.max_deg
+    if family == "grab_release":
+        return preset.manipulation.gripper_min_delta, 1.0
+    return preset.manipulation.min_delta_m, preset.manipulation.max_delta_m
 
 
 def _magnitude_in_window(row: dict[str, Any], preset: RulePreset) -> bool:
-    cfg = preset.camera_rotation
-    values_12 = [abs(float(v)) for v in row["values_12"]]
-    values_13 = [abs(float(v)) for v in row["values_13"]]
-    magnitude = float(row["magnitude"])
+    try:
+        low, high = family_window(row["family"], preset)
+        values_12 = [abs(float(v)) for v in row["values_12"]]
+        values_13 = [abs(float(v)) for v in row["values_13"]]
+        magnitude = float(row["magnitude"])
+    except (TypeError, ValueError, KeyError):
+        return False
+    tolerance = 1e-9
     return (
-        cfg.min_deg <= magnitude <= cfg.max_deg
-        and abs(magnitude - max(values_12)) < 1e-9
-        and max(values_13) <= cfg.max_deg
+        low <= magnitude <= high + tolerance
+        and abs(magnitude - max(values_12)) < tolerance
+        and max(values_13) <= high + tolerance
     )
 
 
@@ -97,7 +109,7 @@ def _image_ok(value: Any) -> bool:
 def make_validation_frame(table: pa.Table, preset: RulePreset) -> pd.DataFrame:
     """Return the frame the suite runs on: the contract's scalar columns plus one boolean per row check."""
     rows = table.to_pylist()
-    scalar = [c.name for c in load_columns("triplets") if c.type in ("string", "int32", "int64", "float64")]
+    scalar = [c.name for c in load_columns("triplets") if c.type in SCALAR_TYPES]
     frame = pd.DataFrame({name: [r[name] for r in rows] for name in scalar})
     frame["check_answer_matches_labels"] = [_answer_matches_labels(r) for r in rows]
     frame["check_labels_match_values"] = [_labels_match_values(r, preset) for r in rows]
@@ -116,7 +128,7 @@ def build_expectations(preset: RulePreset) -> list[Any]:
 
     expectations: list[Any] = []
     for col in load_columns("triplets"):
-        if col.type not in ("string", "int32", "int64", "float64"):
+        if col.type not in SCALAR_TYPES:
             continue
         if not col.nullable:
             expectations.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=col.name))

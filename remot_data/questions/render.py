@@ -13,15 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from remot_data.questions.templates import (
+    AGIBOT_DIRECTIONS,
     CAMERA_DIRECTIONS,
     DEGREES,
     LETTERS,
+    NO_MOVEMENT,
     NO_ROTATION,
     PAIRS,
+    format_agibot_prompt,
     format_camera_prompt,
 )
 from remot_data.records import TripletCandidate
-from remot_data.rules.registry import QuestionConfig
+from remot_data.rules.registry import QuestionConfig, RulePreset
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,16 +115,66 @@ def _angle_options(label: str, rng: np.random.Generator, config: QuestionConfig)
     return [NO_ROTATION] + [DEGREES.format(angle=t) for t in taken]
 
 
-def render_question(
-    candidate: TripletCandidate, *, seed: int, dead_band_deg: float, config: QuestionConfig
-) -> Question:
+def _direction_word(value: float, dead_band: float, negative: str, positive: str) -> str | None:
+    if abs(value) < dead_band:
+        return None
+    return positive if value > 0 else negative
+
+
+def agibot_label(family: str, values: tuple[float, ...], *, dead_band: float) -> str:
+    """Return the option text for one pair of a robot-arm family from its signed values.
+
+    ``move_lr``: (left_m,); ``lift_lower``: (up_m,); ``move_complex``: (left_m, up_m); ``grab_release``:
+    (gripper_closing,). Values inside the dead-band read "No movement".
+
+    Example:
+        >>> agibot_label("move_complex", (0.1, -0.2), dead_band=0.01)
+        'Lower left'
+        >>> agibot_label("grab_release", (-0.6,), dead_band=0.1)
+        'Opened'
+
+    """
+    if family == "move_complex":
+        lateral = _direction_word(values[0], dead_band, "right", "left")
+        vertical = _direction_word(values[1], dead_band, "Lower", "Upper")
+        return f"{vertical} {lateral}" if lateral and vertical else NO_MOVEMENT
+    negative, positive = {
+        "move_lr": ("Right", "Left"),
+        "lift_lower": ("Down", "Up"),
+        "grab_release": ("Opened", "Closed"),
+    }[family]
+    return _direction_word(values[0], dead_band, negative, positive) or NO_MOVEMENT
+
+
+def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: RulePreset) -> list[str]:
+    """Return the correct option text of every sub-question of a family, in answer order.
+
+    Args:
+        family: Question family.
+        values: ``(values_12, values_13, values_23)``.
+        preset: Gives each family's dead-band.
+
+    Raises:
+        ValueError: For a family without a template.
+    """
+    if family == "camera_rotation":
+        return [item[4] for item in camera_labels(values, dead_band_deg=preset.camera_rotation.dead_band_deg)]
+    if family in AGIBOT_DIRECTIONS:
+        m = preset.manipulation
+        dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
+        return [agibot_label(family, v, dead_band=dead_band) for v in values]
+    raise ValueError(
+        f"no question template for family {family!r}; expected camera_rotation or {list(AGIBOT_DIRECTIONS)}"
+    )
+
+
+def render_question(candidate: TripletCandidate, *, seed: int, preset: RulePreset) -> Question:
     """Render a candidate's prompt and answer in the ReMoT wording of its family.
 
     Args:
         candidate: The triplet.
         seed: Seed of the shuffle and distractor draw (recorded in the row).
-        dead_band_deg: The rule's dead-band: below it a value reads as no rotation.
-        config: Distractor settings.
+        preset: Dead-bands (what reads as no motion) and distractor settings.
 
     Returns:
         The question.
@@ -136,26 +189,30 @@ def render_question(
         ...     negative_method="retrieval", images=(ImageSpec(frame_index=0),) * 3,
         ...     attribute_names=("pan_right_deg", "tilt_up_deg"), values_12=(10.0, 0.0), values_13=(-10.0, 0.0),
         ...     values_23=(-20.0, 0.0), magnitude=10.0, margin=5.0)
-        >>> q = render_question(c, seed=1, dead_band_deg=2.0, config=load_rule_preset("v1").questions)
+        >>> q = render_question(c, seed=1, preset=load_rule_preset("v1"))
         >>> q.labels[:4]
         ('Right', '10 degrees', 'No rotation', 'No rotation')
     """
-    if candidate.family != "camera_rotation":
-        raise ValueError(f"no question template for family {candidate.family!r}; expected 'camera_rotation'")
+    values = (candidate.values_12, candidate.values_13, candidate.values_23)
+    labels = family_labels(candidate.family, values, preset)
     rng = np.random.default_rng(seed)
-    items = camera_labels((candidate.values_12, candidate.values_13, candidate.values_23), dead_band_deg=dead_band_deg)
-    questions, labels, options_all, letters = [], [], [], []
-    for axis, kind, a, b, label in items:
-        options = [*CAMERA_DIRECTIONS[axis], NO_ROTATION] if kind == "direction" else _angle_options(label, rng, config)
-        options = [options[i] for i in rng.permutation(len(options))]
-        questions.append((axis, kind, a, b, options))
-        labels.append(label)
-        options_all.append(tuple(options))
-        letters.append(LETTERS[options.index(label)])
+    if candidate.family == "camera_rotation":
+        items = camera_labels(values, dead_band_deg=preset.camera_rotation.dead_band_deg)
+        questions, options_all = [], []
+        for axis, kind, a, b, label in items:
+            if kind == "direction":
+                options = [*CAMERA_DIRECTIONS[axis], NO_ROTATION]
+            else:
+                options = _angle_options(label, rng, preset.questions)
+            options = [options[i] for i in rng.permutation(len(options))]
+            questions.append((axis, kind, a, b, options))
+            options_all.append(options)
+        prompt = format_camera_prompt(questions)
+    else:
+        base = [*AGIBOT_DIRECTIONS[candidate.family], NO_MOVEMENT]
+        options_all = [[base[i] for i in rng.permutation(len(base))] for _ in PAIRS]
+        prompt = format_agibot_prompt(candidate.family, candidate.subject, options_all)
+    letters = "".join(LETTERS[options.index(label)] for options, label in zip(options_all, labels, strict=True))
     return Question(
-        prompt=format_camera_prompt(questions),
-        labels=tuple(labels),
-        options=tuple(options_all),
-        answer="".join(letters),
-        seed=seed,
+        prompt=prompt, labels=tuple(labels), options=tuple(tuple(o) for o in options_all), answer=letters, seed=seed
     )

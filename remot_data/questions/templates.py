@@ -53,3 +53,49 @@ def format_camera_prompt(questions: list[tuple[str, str, int, int, list[str]]]) 
         for axis, kind, a, b, options in questions
     ]
     return CAMERA_PREAMBLE + "\n".join(lines) + "\n" + CAMERA_CLOSING
+
+
+AGIBOT_PREAMBLE = (
+    "The image showed to you is what the robot seen by its eyes.\n"
+    "In the image, the robotic arm on the left is the robot's left arm, and the robotic arm on the right is the "
+    "robot's right arm.\n"
+    "Focus only on robot arm/gripper motion across the three images."
+)
+AGIBOT_QUESTIONS = {
+    "grab_release": "Please select from the following options whether the {arm} gripper is opened or closed "
+    "from Image {a} to Image {b}? {options}.",
+    "lift_lower": "Please select from the following options the vertical movement direction of the {arm} robotic arm "
+    "from Image {a} to Image {b}? {options}.",
+    "move_lr": "Please select from the following options the horizontal movement direction of the {arm} robotic arm "
+    "from Image {a} to Image {b}? {options}.",
+    "move_complex": "Please select from the following options the movement direction of the {arm} robotic arm "
+    "from Image {a} to Image {b}? {options}.",
+}
+AGIBOT_CLOSING = {
+    3: "Answer all three questions above in order. Only return the correct option A, B,or C for each of the three "
+    "questions in order inside <answer></answer>, e.g., <answer>CAB</answer>",
+    5: "Answer all three questions above in order. Only return the correct option A, B, C, D,or E for each of the "
+    "three questions in order inside <answer></answer>, e.g., <answer>BEA</answer>",
+}
+# Option sets per family, besides "No movement" (always offered).
+AGIBOT_DIRECTIONS = {
+    "grab_release": ("Opened", "Closed"),
+    "lift_lower": ("Up", "Down"),
+    "move_lr": ("Left", "Right"),
+    "move_complex": ("Upper left", "Upper right", "Lower left", "Lower right"),
+}
+
+
+def format_agibot_prompt(family: str, arm: str, options: list[list[str]]) -> str:
+    """Assemble an AgiBot-family prompt exactly as the release writes it (one question per pair 1->2, 1->3, 2->3).
+
+    Args:
+        family: ``grab_release``, ``lift_lower``, ``move_lr`` or ``move_complex``.
+        arm: ``left`` or ``right``.
+        options: Offered options per pair, in letter order.
+    """
+    lines = [
+        AGIBOT_QUESTIONS[family].format(arm=arm, a=a, b=b, options=format_options(opts))
+        for (a, b), opts in zip(PAIRS, options, strict=True)
+    ]
+    return AGIBOT_PREAMBLE + "\n" + "\n".join(lines) + "\n" + AGIBOT_CLOSING[len(options[0])]

@@ -12,7 +12,8 @@ import numpy.typing as npt
 
 from remot_data.motion.camera import estimate_pan_tilt_deg, look_at_pose, pan_tilt_matrix_deg
 from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
-from remot_data.rules.registry import CameraRotationConfig
+from remot_data.rules.registry import CameraRotationConfig, ManipulationConfig
+from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets
 
 CAMERA_ATTRIBUTES = ("pan_right_deg", "tilt_up_deg")
 
@@ -252,3 +253,72 @@ def _retrieve_negative(
     if best is None:
         return "no_opposite_frame"
     return best[1], best[2]
+
+
+# End-effector families: asked axes and the axes that must stay still in comparison (robot base frame x, y, z).
+ARM_FAMILIES = {
+    "move_lr": ((1,), (0, 2)),
+    "lift_lower": ((2,), (0, 1)),
+    "move_complex": ((1, 2), (0,)),
+}
+ARM_ATTRIBUTE_NAMES = {1: "left_m", 2: "up_m"}
+
+
+def find_arm_direction_triplets(clip: Clip, config: ManipulationConfig) -> tuple[list[TripletCandidate], list[Reject]]:
+    """Find end-effector direction-flip triplets (move_lr, lift_lower, move_complex) for every arm of the clip.
+
+    Values are signed changes of the end effector in the robot base frame: ``left_m`` (y, + = the robot's left,
+    which the head camera shows on the image's left) and ``up_m`` (z). Labels for 1->2, 1->3, 2->3 are (s, -s, -s).
+
+    Returns:
+        ``(candidates, rejects)``; the subject of each candidate is its arm.
+    """
+    candidates, rejects = [], []
+    arms = sorted({name.split(".")[0] for name in clip.tracks if name.endswith(".ee_xyz_m")})
+    for arm in arms:
+        xyz = clip.tracks[f"{arm}.ee_xyz_m"]
+        for family, (axes, off_axes) in ARM_FAMILIES.items():
+            window = RetrievalWindow(
+                min_delta=config.min_delta_m,
+                max_delta=config.max_delta_m,
+                off_axis_ratio=config.off_axis_ratio,
+                balance=config.diagonal_balance,
+                max_magnitude_ratio=config.max_magnitude_ratio,
+            )
+            found, dropped = find_retrieval_triplets(
+                xyz[:, list(axes)], xyz[:, list(off_axes)], window, anchor_stride=config.anchor_stride
+            )
+            for t in found:
+                candidates.append(
+                    TripletCandidate(
+                        source=clip.source,
+                        clip_id=clip.clip_id,
+                        family=family,
+                        rule="direction_flip",
+                        negative_method="retrieval",
+                        subject=arm,
+                        images=(
+                            ImageSpec(frame_index=t.anchor),
+                            ImageSpec(frame_index=t.positive),
+                            ImageSpec(frame_index=t.negative),
+                        ),
+                        attribute_names=tuple(ARM_ATTRIBUTE_NAMES[a] for a in axes),
+                        values_12=t.values_12,
+                        values_13=t.values_13,
+                        values_23=t.values_23,
+                        magnitude=max(abs(v) for v in t.values_12),
+                        margin=t.margin,
+                    )
+                )
+            rejects += [
+                Reject(
+                    stage="rule",
+                    source=clip.source,
+                    clip_id=clip.clip_id,
+                    reason=reason,
+                    frame_index=clip.frames[i].frame_index,
+                    detail=f"{family} {arm} arm, anchor frame {clip.frames[i].frame_index}: {reason}",
+                )
+                for i, reason in dropped
+            ]
+    return candidates, rejects

@@ -12,7 +12,6 @@ import yaml
 from remot_data.records import NegativeMethod
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
-_NEGATIVE_METHODS = ("retrieval", "crop", "time_reversal", "mirror")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,6 +89,52 @@ class QuestionConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ManipulationConfig:
+    """Thresholds of the robot-arm families (meanings in ``presets/v1.yaml``).
+
+    Attributes:
+        anchor_stride: Frames between anchors.
+        min_delta_m: Smallest end-effector change on an asked axis.
+        max_delta_m: Largest change from image 1 to images 2 and 3.
+        dead_band_m: Below this |change| a label reads "No movement".
+        off_axis_ratio: Off-axis change limit, as a fraction of the asked change.
+        diagonal_balance: move_complex axis balance.
+        max_magnitude_ratio: Positive/negative magnitude ratio limit.
+        gripper_min_delta: Smallest gripper closedness change.
+        gripper_dead_band: Below this |change| the gripper label reads "No movement".
+        mirror: Emit mirrored copies too.
+    """
+
+    anchor_stride: int
+    min_delta_m: float
+    max_delta_m: float
+    dead_band_m: float
+    off_axis_ratio: float
+    diagonal_balance: float
+    max_magnitude_ratio: float
+    gripper_min_delta: float
+    gripper_dead_band: float
+    mirror: bool
+
+    def __post_init__(self) -> None:
+        """Check the thresholds are ordered."""
+        if self.anchor_stride < 1:
+            raise ValueError(f"anchor_stride must be >= 1, got {self.anchor_stride!r}")
+        if not 0.0 <= self.dead_band_m < self.min_delta_m < self.max_delta_m:
+            raise ValueError(
+                "need 0 <= dead_band_m < min_delta_m < max_delta_m, got "
+                f"{self.dead_band_m!r}, {self.min_delta_m!r}, {self.max_delta_m!r}"
+            )
+        if not 0.0 <= self.gripper_dead_band < self.gripper_min_delta <= 1.0:
+            raise ValueError(
+                "need 0 <= gripper_dead_band < gripper_min_delta <= 1, got "
+                f"{self.gripper_dead_band!r}, {self.gripper_min_delta!r}"
+            )
+        if self.off_axis_ratio <= 0 or self.diagonal_balance < 1 or self.max_magnitude_ratio < 1:
+            raise ValueError("off_axis_ratio must be > 0, diagonal_balance and max_magnitude_ratio >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RulePreset:
     """A loaded preset: its name, the hash of its file, and the config of each rule.
 
@@ -97,12 +142,14 @@ class RulePreset:
         name: Preset name (file stem).
         sha256: SHA-256 of the preset file's bytes.
         camera_rotation: Camera-rotation rule config.
+        manipulation: Robot-arm rules config.
         questions: Question config.
     """
 
     name: str
     sha256: str
     camera_rotation: CameraRotationConfig
+    manipulation: ManipulationConfig
     questions: QuestionConfig
 
     @property
@@ -140,6 +187,7 @@ def load_rule_preset(name_or_path: str | Path) -> RulePreset:
             name=str(doc.get("name", path.stem)),
             sha256=hashlib.sha256(raw).hexdigest(),
             camera_rotation=CameraRotationConfig(**camera),
+            manipulation=ManipulationConfig(**_section(doc, "manipulation", path)),
             questions=QuestionConfig(**_section(doc, "questions", path)),
         )
     except TypeError as err:

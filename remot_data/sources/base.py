@@ -9,18 +9,18 @@ from remot_data.records import Clip
 
 
 class SourceReader(Protocol):
-    """A format reader: lists its clips under a root, reads one, and hashes one's content."""
+    """A format reader: lists the clip ids under a root, reads one clip, hashes one clip's inputs."""
 
     name: str
 
-    def list_clips(self, root: Path) -> list[Path]:
-        """Return the clip locations under ``root``."""
+    def list_clips(self, root: Path) -> list[str]:
+        """Return the clip ids under ``root``."""
         ...
 
-    def read_clip(self, location: Path) -> Clip:
+    def read_clip(self, root: Path, clip_id: str) -> Clip:
         """Read one clip; raise ``SourceFormatError`` naming the file and field on bad input."""
         ...
 
-    def hash_clip(self, location: Path) -> str:
+    def hash_clip(self, root: Path, clip_id: str) -> str:
         """Return a content hash of the clip's inputs (the cache key)."""
         ...

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remot_data.build import BuildConfig, build_dataset
+from remot_data.build import BuildConfig, SourceInput, build_dataset
 from remot_data.demo.scannet import DemoScanNetConfig, make_panorama, render_view, write_demo_scannet
 from remot_data.frames import FrameConfig
 from remot_data.motion.camera import look_at_pose
@@ -77,5 +77,5 @@ def demo_scannet_root(tmp_path_factory) -> Path:
 def built_dataset(demo_scannet_root, tmp_path_factory) -> Path:
     """A dataset directory built (without Prefect) from the small demo corpus."""
     out = tmp_path_factory.mktemp("built") / "dataset"
-    build_dataset(demo_scannet_root, out, SMALL_BUILD)
+    build_dataset([SourceInput(source="scannet", path=str(demo_scannet_root))], out, SMALL_BUILD)
     return out

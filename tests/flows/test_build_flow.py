@@ -6,7 +6,7 @@ import yaml
 
 from flows.build_dataset import build_dataset
 from flows.cli import main
-from remot_data.build import BuildConfig
+from remot_data.build import BuildConfig, SourceInput
 from remot_data.table import read_triplets
 from tests.factories.scannet import SMALL_BUILD
 
@@ -19,12 +19,14 @@ def test_prefect_yaml_parameters_become_the_config_type():
     params = build_dataset.validate_parameters(deployment["parameters"])
     assert isinstance(params["config"], BuildConfig)
     assert params["config"].frames.max_side_px == 448
+    assert params["inputs"][1] == SourceInput(source="lerobot", path="demo_data/corpus/lerobot")
     with pytest.raises(Exception, match="on_bad_clip"):
         build_dataset.validate_parameters({**deployment["parameters"], "config": {"on_bad_clip": "ignore"}})
 
 
 def test_flow_builds_the_same_dataset_as_the_library(prefect_harness, demo_scannet_root, built_dataset, tmp_path):
-    manifest = build_dataset(str(demo_scannet_root), str(tmp_path / "out"), SMALL_BUILD)
+    inputs = [SourceInput(source="scannet", path=str(demo_scannet_root))]
+    manifest = build_dataset(inputs, str(tmp_path / "out"), SMALL_BUILD)
     ours = read_triplets(tmp_path / "out").sort_by("triplet_id")
     reference = read_triplets(built_dataset).sort_by("triplet_id")
     assert ours.column("triplet_id").equals(reference.column("triplet_id"))

@@ -5,10 +5,22 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from remot_data.build import BuildConfig, assign_split, build_dataset, plan_clips, process_batch, staging_dir_for
+from remot_data.build import (
+    BuildConfig,
+    SourceInput,
+    assign_split,
+    build_dataset,
+    plan_clips,
+    process_batch,
+    staging_dir_for,
+)
 from remot_data.errors import ContractError
 from remot_data.table import read_triplets
 from tests.factories.scannet import SMALL_BUILD, SMALL_DEMO
+
+
+def _scannet(root):
+    return [SourceInput(source="scannet", path=str(root))]
 
 
 def test_published_directory_layout(built_dataset):
@@ -25,6 +37,7 @@ def test_manifest_counts_match_the_table(built_dataset):
     assert sum(manifest["counts"]["by_split"].values()) == len(table)
     assert manifest["preset"]["name"] == "v1" and len(manifest["preset"]["sha256"]) == 64
     assert len(manifest["input"]["clips"]) == SMALL_DEMO.n_scenes
+    assert manifest["source"] == "scannet" and manifest["input"]["roots"][0]["source"] == "scannet"
     assert all(len(c["content_sha256"]) == 64 for c in manifest["input"]["clips"])
     rejects = pq.read_table(built_dataset / "rejects.parquet")
     assert manifest["rejects"]["total"] == len(rejects)
@@ -70,7 +83,7 @@ def test_bad_pose_file_becomes_a_rejects_row_and_the_rest_is_built(demo_scannet_
         shutil.copytree(scene, root / scene.name)
     bad = root / "scene0001_00" / "pose" / "7.txt"
     bad.write_text("1 0 0\n")
-    manifest = build_dataset(root, tmp_path / "out", SMALL_BUILD)
+    manifest = build_dataset(_scannet(root), tmp_path / "out", SMALL_BUILD)
     rejects = pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()
     [bad_clip] = [r for r in rejects if r["reason"] == "bad_clip"]
     assert bad_clip["clip_id"] == "scene0001_00" and bad_clip["stage"] == "read"
@@ -88,14 +101,14 @@ def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
     from remot_data.errors import SourceFormatError
 
     with pytest.raises(SourceFormatError, match="pose/3.txt"):
-        build_dataset(tmp_path / "corpus", tmp_path / "out", BuildConfig(on_bad_clip="raise"))
+        build_dataset(_scannet(tmp_path / "corpus"), tmp_path / "out", BuildConfig(on_bad_clip="raise"))
     assert not (tmp_path / "out").exists()
 
 
 def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
     import remot_data.build as build
 
-    inputs = plan_clips(demo_scannet_root, "scannet")[:3]
+    inputs = plan_clips(_scannet(demo_scannet_root), SMALL_BUILD)[:3]
     staging = tmp_path / "staging"
     staging.mkdir()
     calls = []
@@ -119,18 +132,18 @@ def test_failed_validation_publishes_nothing_and_keeps_the_old_dataset(demo_scan
     scene = sorted(demo_scannet_root.iterdir())[0]
     shutil.copytree(scene, tmp_path / "corpus" / scene.name)
     out = tmp_path / "out"
-    build_dataset(tmp_path / "corpus", out, SMALL_BUILD)
+    build_dataset(_scannet(tmp_path / "corpus"), out, SMALL_BUILD)
     before = (out / "manifest.json").read_text()
     real_make_rows = build.make_rows
 
     def corrupt(*args, **kwargs):
-        rows = real_make_rows(*args, **kwargs)
+        rows, rejects = real_make_rows(*args, **kwargs)
         rows[0]["labels"] = ["Sideways"] + rows[0]["labels"][1:]
-        return rows
+        return rows, rejects
 
     monkeypatch.setattr(build, "make_rows", corrupt)
     with pytest.raises(ContractError, match="check_labels_match_values"):
-        build_dataset(tmp_path / "corpus", out, BuildConfig(frames=SMALL_BUILD.frames, seed=1))
+        build_dataset(_scannet(tmp_path / "corpus"), out, BuildConfig(frames=SMALL_BUILD.frames, seed=1))
     assert (out / "manifest.json").read_text() == before
     assert json.loads((staging_dir_for(out) / "validation.json").read_text())["success"] is False
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]

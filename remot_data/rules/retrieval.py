@@ -1,0 +1,136 @@
+"""Retrieval of contrast triplets from per-frame attribute tracks, all three frames from one clip.
+
+The positive moves +s from the anchor and the negative -s, chosen by the sign of the attribute (ReMoT's AgiBot
+data), never by reversing time. Pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrievalWindow:
+    """Thresholds of one retrieval rule (units of the attribute).
+
+    Attributes:
+        min_delta: Smallest change on every main axis (below it the label would be ambiguous).
+        max_delta: Largest change on every main axis from image 1 to images 2 and 3 (removes trivial cases).
+        off_axis_ratio: Off-axis change must stay below this fraction of the smallest main-axis change.
+        balance: With two main axes, the larger change may be at most this multiple of the smaller.
+        max_magnitude_ratio: The negative's change may differ from the positive's by at most this factor.
+    """
+
+    min_delta: float
+    max_delta: float
+    off_axis_ratio: float = 1.0
+    balance: float = float("inf")
+    max_magnitude_ratio: float = 1.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrievedTriplet:
+    """Positions (in the clip) and signed main-axis values of a retrieved triplet.
+
+    Attributes:
+        anchor: Anchor position.
+        positive: Positive position.
+        negative: Negative position.
+        values_12: Main-axis change from anchor to positive.
+        values_13: Change from anchor to negative.
+        values_23: Change from positive to negative.
+        margin: Smallest distance of a 1->2 or 1->3 change to a window edge.
+    """
+
+    anchor: int
+    positive: int
+    negative: int
+    values_12: tuple[float, ...]
+    values_13: tuple[float, ...]
+    values_23: tuple[float, ...]
+    margin: float
+
+
+def _pair_masks(
+    delta: npt.NDArray[np.float64], off_delta: npt.NDArray[np.float64], window: RetrievalWindow, *, windowed: bool
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Return (valid, margin) for changes ``delta`` (N, k) with off-axis changes ``off_delta`` (N, m)."""
+    size = np.abs(delta)
+    smallest = size.min(axis=1)
+    valid = smallest >= window.min_delta
+    margin = smallest - window.min_delta
+    if windowed:
+        valid &= size.max(axis=1) <= window.max_delta
+        margin = np.minimum(margin, window.max_delta - size.max(axis=1))
+    if off_delta.shape[1]:
+        valid &= np.abs(off_delta).max(axis=1) <= window.off_axis_ratio * smallest
+    if delta.shape[1] > 1:
+        valid &= size.max(axis=1) <= window.balance * np.maximum(smallest, 1e-12)
+    return valid, margin
+
+
+def find_retrieval_triplets(
+    main: npt.NDArray[np.float64], off: npt.NDArray[np.float64] | None, window: RetrievalWindow, *, anchor_stride: int
+) -> tuple[list[RetrievedTriplet], list[tuple[int, str]]]:
+    """Find (anchor, positive, negative) triplets whose main-axis changes are (s, -s, -s).
+
+    For each anchor (every ``anchor_stride`` positions) the positive is the frame whose change lies deepest inside
+    the window (ties: nearest in time); the negative has the opposite sign on every main axis and the change
+    magnitude closest to the positive's. Off-axis motion is limited on all three pairs, so the labels are unambiguous.
+
+    Args:
+        main: Per-frame values of the asked attribute(s), shape (N, k) with k in {1, 2}.
+        off: Per-frame values that must stay still in comparison, shape (N, m), or None.
+        window: Thresholds.
+        anchor_stride: Positions between anchors.
+
+    Returns:
+        ``(triplets, rejects)`` where each reject is ``(anchor position, reason)``.
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.r_[np.zeros(5), np.linspace(0, 0.2, 5), np.full(5, 0.2), np.linspace(0.2, -0.2, 5)][:, None]
+        >>> found, _ = find_retrieval_triplets(z, None, RetrievalWindow(min_delta=0.05, max_delta=0.3), anchor_stride=5)
+        >>> [(t.anchor, t.positive, t.negative) for t in found][:1]
+        [(0, 8, 18)]
+    """
+    main = np.asarray(main, dtype=np.float64)
+    off = np.zeros((len(main), 0)) if off is None else np.asarray(off, dtype=np.float64)
+    triplets, rejects = [], []
+    for i in range(0, len(main), anchor_stride):
+        delta, off_delta = main - main[i], off - off[i]
+        valid, margin = _pair_masks(delta, off_delta, window, windowed=True)
+        valid[i] = False
+        if not valid.any():
+            rejects.append((i, "no_positive_in_window"))
+            continue
+        order = np.lexsort((np.abs(np.arange(len(main)) - i), -np.where(valid, margin, -np.inf)))
+        j = int(order[0])
+        sign = np.sign(delta[j])
+        size_j = float(np.linalg.norm(delta[j]))
+        opposite = valid & np.all(np.sign(delta) == -sign, axis=1)
+        opposite[[i, j]] = False
+        sizes = np.linalg.norm(delta, axis=1)
+        ratio = np.maximum(sizes, size_j) / np.maximum(np.minimum(sizes, size_j), 1e-12)
+        opposite &= ratio <= window.max_magnitude_ratio
+        valid_23, _ = _pair_masks(main - main[j], off - off[j], window, windowed=False)
+        opposite &= valid_23
+        if not opposite.any():
+            rejects.append((i, "no_opposite_frame"))
+            continue
+        k = int(np.argmin(np.where(opposite, np.abs(sizes - size_j), np.inf)))
+        triplets.append(
+            RetrievedTriplet(
+                anchor=i,
+                positive=j,
+                negative=k,
+                values_12=tuple(float(v) for v in delta[j]),
+                values_13=tuple(float(v) for v in delta[k]),
+                values_23=tuple(float(v) for v in main[k] - main[j]),
+                margin=float(min(margin[j], margin[k])),
+            )
+        )
+    return triplets, rejects

@@ -1,0 +1,62 @@
+"""State-flip rules: the gripper closes from anchor to positive and opens from anchor to negative (or the reverse).
+
+Takes Clip records with ``<arm>.gripper_closed`` tracks (0 open .. 1 closed), never a reader.
+"""
+
+from __future__ import annotations
+
+from remot_data.records import Clip, ImageSpec, Reject, TripletCandidate
+from remot_data.rules.registry import ManipulationConfig
+from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets
+
+GRIPPER_ATTRIBUTES = ("gripper_closing",)
+
+
+def find_gripper_triplets(clip: Clip, config: ManipulationConfig) -> tuple[list[TripletCandidate], list[Reject]]:
+    """Find grab_release triplets for every arm of the clip: labels (s, -s, -s) with s = Closed or Opened.
+
+    Returns:
+        ``(candidates, rejects)``; the subject of each candidate is its arm (``left`` / ``right``).
+    """
+    window = RetrievalWindow(
+        min_delta=config.gripper_min_delta, max_delta=1.0, max_magnitude_ratio=config.max_magnitude_ratio
+    )
+    candidates, rejects = [], []
+    for arm in sorted({name.split(".")[0] for name in clip.tracks if name.endswith(".gripper_closed")}):
+        found, dropped = find_retrieval_triplets(
+            clip.tracks[f"{arm}.gripper_closed"][:, None], None, window, anchor_stride=config.anchor_stride
+        )
+        for t in found:
+            candidates.append(
+                TripletCandidate(
+                    source=clip.source,
+                    clip_id=clip.clip_id,
+                    family="grab_release",
+                    rule="state_flip",
+                    negative_method="retrieval",
+                    subject=arm,
+                    images=(
+                        ImageSpec(frame_index=t.anchor),
+                        ImageSpec(frame_index=t.positive),
+                        ImageSpec(frame_index=t.negative),
+                    ),
+                    attribute_names=GRIPPER_ATTRIBUTES,
+                    values_12=t.values_12,
+                    values_13=t.values_13,
+                    values_23=t.values_23,
+                    magnitude=abs(t.values_12[0]),
+                    margin=t.margin,
+                )
+            )
+        rejects += [
+            Reject(
+                stage="rule",
+                source=clip.source,
+                clip_id=clip.clip_id,
+                reason=reason,
+                frame_index=clip.frames[i].frame_index,
+                detail=f"grab_release {arm} arm, anchor frame {clip.frames[i].frame_index}: {reason}",
+            )
+            for i, reason in dropped
+        ]
+    return candidates, rejects

@@ -1,0 +1,357 @@
+"""Reader for LeRobot datasets v3.0: ``meta/info.json``, ``meta/episodes/…parquet``, ``data/…parquet``, ``videos/…mp4``.
+
+Many episodes share one data file and one video file; a frame of an episode sits in its video at the episode's
+``from_timestamp`` plus the frame's own ``timestamp``. A ``LeRobotMapping`` says which state names hold each arm's
+end-effector position (robot base frame: x forward, y left, z up, metres; the camera looks along +x, so the
+robot's left is the image's left) and gripper, and which gripper value means closed. Imports pyarrow and numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from remot_data.errors import SourceFormatError
+from remot_data.records import Clip, FrameRef, Reject
+
+CODEBASE_VERSION = "v3.0"
+INFO_PATH = "meta/info.json"
+STATS_PATH = "meta/stats.json"
+TASKS_PATH = "meta/tasks.parquet"
+CHUNK_FILE_PATTERN = "chunk-{chunk_index:03d}/file-{file_index:03d}"
+DEFAULT_DATA_PATH = "data/" + CHUNK_FILE_PATTERN + ".parquet"
+DEFAULT_VIDEO_PATH = "videos/{video_key}/" + CHUNK_FILE_PATTERN + ".mp4"
+DEFAULT_EPISODES_PATH = "meta/episodes/" + CHUNK_FILE_PATTERN + ".parquet"
+EPISODE_PREFIX = "episode_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmMapping:
+    """State names of one arm.
+
+    Attributes:
+        x: End-effector forward position name.
+        y: End-effector left position name.
+        z: End-effector up position name.
+        gripper: Gripper value name.
+    """
+
+    x: str
+    y: str
+    z: str
+    gripper: str
+
+
+def _demo_arms() -> dict[str, ArmMapping]:
+    return {
+        side: ArmMapping(x=f"{side}_ee_x", y=f"{side}_ee_y", z=f"{side}_ee_z", gripper=f"{side}_gripper")
+        for side in ("left", "right")
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeRobotMapping:
+    """How a LeRobot dataset's features map to arms (defaults: the demo corpus's names).
+
+    Attributes:
+        state_key: Feature holding the state vector.
+        video_key: Camera feature to take frames from; None takes the first video feature.
+        arms: Arm name (``left``/``right``) -> its state names.
+        gripper_closed_is: ``high`` when larger gripper values mean more closed (DROID), ``low`` when they mean more
+            open (an opening width, as in the demo). Values are normalised over the dataset to [0, 1], 1 = closed.
+    """
+
+    state_key: str = "observation.state"
+    video_key: str | None = None
+    arms: dict[str, ArmMapping] = field(default_factory=_demo_arms)
+    gripper_closed_is: Literal["high", "low"] = "low"
+
+    def __post_init__(self) -> None:
+        """Check arm names and the gripper sign."""
+        if self.gripper_closed_is not in ("high", "low"):
+            raise ValueError(f"gripper_closed_is must be 'high' or 'low', got {self.gripper_closed_is!r}")
+        bad = [a for a in self.arms if a not in ("left", "right")]
+        if bad or not self.arms:
+            raise ValueError(f"arms must be a non-empty subset of ['left', 'right'], got {list(self.arms)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeRobotInfo:
+    """Typed ``meta/info.json``.
+
+    Attributes:
+        codebase_version: Format version (``v3.0``).
+        fps: Frames per second.
+        features: Feature name -> ``{dtype, shape, names, info}``.
+        data_path: Data file template.
+        video_path: Video file template.
+        total_episodes: Number of episodes.
+    """
+
+    codebase_version: str
+    fps: float
+    features: dict[str, Any]
+    data_path: str
+    video_path: str | None
+    total_episodes: int
+
+    def state_names(self, key: str, path: Path) -> list[str]:
+        """Return the names of a vector feature (a list, or a dict holding one list, as lerobot allows).
+
+        Raises:
+            SourceFormatError: If the feature is missing or unnamed.
+        """
+        feature = self.features.get(key)
+        if feature is None:
+            raise SourceFormatError(f"{path}: features has no {key!r}; present: {sorted(self.features)}")
+        names = feature.get("names")
+        if isinstance(names, dict) and len(names) == 1:
+            names = next(iter(names.values()))
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SourceFormatError(f"{path}: features[{key!r}].names must list one name per value, got {names!r}")
+        return names
+
+    def video_key(self, wanted: str | None, path: Path) -> str:
+        """Return the camera feature to read (``wanted`` or the first video feature)."""
+        videos = [k for k, f in self.features.items() if f.get("dtype") == "video"]
+        if wanted is not None:
+            if wanted not in videos:
+                raise SourceFormatError(f"{path}: {wanted!r} is not a video feature; video features: {videos}")
+            return wanted
+        if not videos:
+            raise SourceFormatError(f"{path}: dataset has no video feature (dtype 'video')")
+        return videos[0]
+
+
+def read_lerobot_info(root: Path) -> LeRobotInfo:
+    """Read ``meta/info.json``.
+
+    Raises:
+        SourceFormatError: Naming the file and field that is missing or of the wrong type or version.
+    """
+    path = Path(root) / INFO_PATH
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise SourceFormatError(f"{path}: not a LeRobot dataset (no {INFO_PATH})") from err
+    except json.JSONDecodeError as err:
+        raise SourceFormatError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from err
+    version = raw.get("codebase_version")
+    if version != CODEBASE_VERSION:
+        raise SourceFormatError(
+            f"{path}: codebase_version must be {CODEBASE_VERSION!r}, got {version!r} "
+            "(convert older datasets with lerobot's convert_dataset_v21_to_v30)"
+        )
+    for key, kind in (("fps", (int, float)), ("features", dict), ("total_episodes", int)):
+        if not isinstance(raw.get(key), kind):
+            raise SourceFormatError(f"{path}: field {key!r} must be {kind}, got {raw.get(key)!r}")
+    if raw["fps"] <= 0:
+        raise SourceFormatError(f"{path}: fps must be positive, got {raw['fps']!r}")
+    return LeRobotInfo(
+        codebase_version=version,
+        fps=float(raw["fps"]),
+        features=raw["features"],
+        data_path=raw.get("data_path", DEFAULT_DATA_PATH),
+        video_path=raw.get("video_path", DEFAULT_VIDEO_PATH),
+        total_episodes=raw["total_episodes"],
+    )
+
+
+def read_lerobot_episodes(root: Path) -> list[dict[str, Any]]:
+    """Read every ``meta/episodes/chunk-*/file-*.parquet`` row, sorted by episode index.
+
+    Raises:
+        SourceFormatError: If there are none or a file is unreadable.
+    """
+    files = sorted((Path(root) / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+    if not files:
+        raise SourceFormatError(f"{root}: no episode metadata (meta/episodes/chunk-*/file-*.parquet)")
+    rows = []
+    for file in files:
+        try:
+            rows.extend(pq.read_table(file).to_pylist())
+        except (OSError, pa.ArrowInvalid) as err:
+            raise SourceFormatError(f"{file}: cannot read episode metadata: {err}") from err
+    for row in rows:
+        if "episode_index" not in row:
+            raise SourceFormatError(f"{files[0]}: episode rows need 'episode_index'")
+    return sorted(rows, key=lambda r: r["episode_index"])
+
+
+def episode_clip_id(episode_index: int) -> str:
+    """Return the clip id of an episode (``episode_000003``)."""
+    return f"{EPISODE_PREFIX}{episode_index:06d}"
+
+
+def list_lerobot_episodes(root: Path) -> list[str]:
+    """Return the clip ids of every episode of a dataset."""
+    read_lerobot_info(root)
+    return [episode_clip_id(r["episode_index"]) for r in read_lerobot_episodes(root)]
+
+
+def _episode_row(root: Path, clip_id: str) -> dict[str, Any]:
+    index = int(clip_id.removeprefix(EPISODE_PREFIX))
+    for row in read_lerobot_episodes(root):
+        if row["episode_index"] == index:
+            return row
+    raise SourceFormatError(f"{root}: no episode {index} in meta/episodes")
+
+
+def _data_file(root: Path, info: LeRobotInfo, meta: dict[str, Any]) -> Path:
+    try:
+        return Path(root) / info.data_path.format(
+            chunk_index=meta["data/chunk_index"], file_index=meta["data/file_index"]
+        )
+    except KeyError as err:
+        raise SourceFormatError(f"{root}/meta/episodes: episode {meta['episode_index']} lacks {err.args[0]!r}") from err
+
+
+def _episode_table(root: Path, info: LeRobotInfo, meta: dict[str, Any], state_key: str) -> pa.Table:
+    path = _data_file(root, info, meta)
+    try:
+        table = pq.read_table(path, columns=["episode_index", "frame_index", "timestamp", state_key])
+    except (OSError, pa.ArrowInvalid, KeyError) as err:
+        raise SourceFormatError(
+            f"{path}: cannot read episode {meta['episode_index']} columns "
+            f"episode_index, frame_index, timestamp, {state_key}: {err}"
+        ) from err
+    table = table.filter(pc.equal(table.column("episode_index"), meta["episode_index"]))
+    if len(table) == 0:
+        raise SourceFormatError(f"{path}: no rows for episode {meta['episode_index']}")
+    return table.sort_by("frame_index")
+
+
+def gripper_range(root: Path, info: LeRobotInfo, mapping: LeRobotMapping) -> dict[str, tuple[float, float]]:
+    """Return each arm's gripper (min, max) over the dataset, from ``meta/stats.json`` or the data files."""
+    names = info.state_names(mapping.state_key, Path(root) / INFO_PATH)
+    columns = {arm: names.index(m.gripper) for arm, m in mapping.arms.items()}
+    stats_path = Path(root) / STATS_PATH
+    if stats_path.is_file():
+        stats = json.loads(stats_path.read_text(encoding="utf-8")).get(mapping.state_key, {})
+        if "min" in stats and "max" in stats:
+            return {arm: (float(stats["min"][c]), float(stats["max"][c])) for arm, c in columns.items()}
+    values = np.concatenate(
+        [
+            np.asarray(pq.read_table(p, columns=[mapping.state_key]).column(0).to_pylist(), dtype=np.float64)
+            for p in sorted((Path(root) / "data").glob("chunk-*/file-*.parquet"))
+        ]
+    )
+    return {arm: (float(np.nanmin(values[:, c])), float(np.nanmax(values[:, c]))) for arm, c in columns.items()}
+
+
+def read_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> Clip:
+    """Read one episode into a Clip with tracks ``<arm>.ee_xyz_m`` (N, 3) and ``<arm>.gripper_closed`` (N,).
+
+    Frames whose state has a non-finite value are dropped and listed in ``Clip.dropped`` (reason
+    ``non_finite_state``); the gripper is normalised over the dataset to [0, 1] with 1 = closed.
+
+    Raises:
+        SourceFormatError: Naming the file and field when metadata, names or columns are wrong.
+    """
+    root = Path(root)
+    info = read_lerobot_info(root)
+    meta = _episode_row(root, clip_id)
+    info_path = root / INFO_PATH
+    names = info.state_names(mapping.state_key, info_path)
+    for arm, arm_map in mapping.arms.items():
+        for name in (arm_map.x, arm_map.y, arm_map.z, arm_map.gripper):
+            if name not in names:
+                raise SourceFormatError(f"{info_path}: {mapping.state_key} has no {name!r} ({arm} arm); names: {names}")
+    video_key = info.video_key(mapping.video_key, info_path)
+    try:
+        video = root / info.video_path.format(
+            video_key=video_key,
+            chunk_index=meta[f"videos/{video_key}/chunk_index"],
+            file_index=meta[f"videos/{video_key}/file_index"],
+        )
+        from_ts = float(meta[f"videos/{video_key}/from_timestamp"])
+    except KeyError as err:
+        raise SourceFormatError(f"{root}/meta/episodes: episode {meta['episode_index']} lacks {err.args[0]!r}") from err
+    table = _episode_table(root, info, meta, mapping.state_key)
+    state = np.asarray(table.column(mapping.state_key).to_pylist(), dtype=np.float64)
+    if state.ndim != 2 or state.shape[1] != len(names):
+        raise SourceFormatError(
+            f"{_data_file(root, info, meta)}: {mapping.state_key} rows must have {len(names)} values"
+        )
+    frame_index = table.column("frame_index").to_numpy()
+    timestamp = table.column("timestamp").to_numpy().astype(np.float64)
+    ranges = gripper_range(root, info, mapping)
+    finite = np.isfinite(state).all(axis=1)
+    dropped = tuple(
+        Reject(
+            stage="read",
+            source="lerobot",
+            clip_id=clip_id,
+            reason="non_finite_state",
+            frame_index=int(f),
+            path=str(_data_file(root, info, meta)),
+            detail=f"{_data_file(root, info, meta)}: episode {meta['episode_index']} frame {int(f)}: "
+            f"{mapping.state_key} has non-finite values {state[i][~np.isfinite(state[i])].tolist()}",
+        )
+        for i, f in enumerate(frame_index)
+        if not finite[i]
+    )
+    tracks: dict[str, npt.NDArray[np.float64]] = {}
+    for arm, arm_map in mapping.arms.items():
+        tracks[f"{arm}.ee_xyz_m"] = state[finite][
+            :, [names.index(arm_map.x), names.index(arm_map.y), names.index(arm_map.z)]
+        ]
+        low, high = ranges[arm]
+        raw = state[finite][:, names.index(arm_map.gripper)]
+        closed = (raw - low) / (high - low) if high > low else np.zeros_like(raw)
+        tracks[f"{arm}.gripper_closed"] = closed if mapping.gripper_closed_is == "high" else 1.0 - closed
+    frames = tuple(
+        FrameRef(frame_index=int(f), video_path=video, timestamp_s=from_ts + float(t))
+        for f, t, ok in zip(frame_index, timestamp, finite, strict=True)
+        if ok
+    )
+    if not frames:
+        raise SourceFormatError(f"{_data_file(root, info, meta)}: episode {meta['episode_index']} has no finite state")
+    return Clip(source="lerobot", clip_id=clip_id, frames=frames, fps=info.fps, tracks=tracks, dropped=dropped)
+
+
+def hash_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> str:
+    """Return a SHA-256 over the info and stats files, the episode's metadata and data rows, and its video's size."""
+    root = Path(root)
+    info = read_lerobot_info(root)
+    meta = _episode_row(root, clip_id)
+    digest = hashlib.sha256()
+    for path in (root / INFO_PATH, root / STATS_PATH):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    table = _episode_table(root, info, meta, mapping.state_key)
+    digest.update(json.dumps(table.to_pydict(), default=str).encode())
+    video_key = info.video_key(mapping.video_key, root / INFO_PATH)
+    video = root / info.video_path.format(
+        video_key=video_key,
+        chunk_index=meta.get(f"videos/{video_key}/chunk_index", 0),
+        file_index=meta.get(f"videos/{video_key}/file_index", 0),
+    )
+    digest.update(f"{video.name}\0{video.stat().st_size if video.exists() else -1}".encode())
+    return digest.hexdigest()
+
+
+def load_lerobot_mapping(path: Path) -> LeRobotMapping:
+    """Load a LeRobotMapping from YAML (``state_key``, ``video_key``, ``arms: {left: {x, y, z, gripper}}``, ...).
+
+    Raises:
+        ValueError: Naming the file and the unknown or missing key.
+    """
+    import yaml
+
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        arms = {name: ArmMapping(**fields) for name, fields in (raw.pop("arms", None) or {}).items()}
+        return LeRobotMapping(**raw, **({"arms": arms} if arms else {}))
+    except TypeError as err:
+        raise ValueError(f"{path}: {err}") from err

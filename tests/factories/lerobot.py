@@ -1,0 +1,41 @@
+"""Factories that write real LeRobot v3.0 datasets (parquet + mp4) for tests, through the demo generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
+from remot_data.frames import encode_video
+
+SMALL_LEROBOT = DemoLeRobotConfig(n_episodes=4, episodes_per_file=2, n_frames=60, width=96, height=72, seed=2)
+
+
+def make_index_video(path: Path, *, n_frames: int = 40, fps: int = 10, width: int = 64, height: int = 48) -> Path:
+    """Write an mp4 whose frame i is flat gray level 5*i (so a decoded frame says which frame it is)."""
+    encode_video([np.full((height, width, 3), 5 * i, np.uint8) for i in range(n_frames)], path, fps=fps, gop=8)
+    return path
+
+
+def frame_number_of(pixels: np.ndarray) -> int:
+    """Return the frame index shown by a frame of ``make_index_video``."""
+    return int(round(float(pixels.mean()) / 5))
+
+
+@pytest.fixture(scope="session")
+def demo_lerobot_root(tmp_path_factory) -> Path:
+    """A small LeRobot v3.0 dataset of the drawn robot (4 episodes, 2 per data/video file)."""
+    return write_demo_lerobot(tmp_path_factory.mktemp("lerobot") / "robot", SMALL_LEROBOT)
+
+
+@pytest.fixture(scope="session")
+def built_robot_dataset(demo_lerobot_root, tmp_path_factory) -> Path:
+    """A dataset directory built (without Prefect) from the small LeRobot demo dataset."""
+    from remot_data.build import SourceInput, build_dataset
+    from tests.factories.scannet import SMALL_BUILD
+
+    out = tmp_path_factory.mktemp("built_robot") / "dataset"
+    build_dataset([SourceInput(source="lerobot", path=str(demo_lerobot_root))], out, SMALL_BUILD)
+    return out

@@ -1,0 +1,91 @@
+import io
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+from PIL import Image
+
+from remot_data.build import BuildConfig, SourceInput, build_dataset
+from remot_data.demo.lerobot import render_robot
+from remot_data.frames import FrameConfig
+from remot_data.table import read_triplets
+from tests.factories.scannet import SMALL_BUILD
+
+
+def _gripper_column(pixels: np.ndarray, side: str) -> float:
+    """Mean column of the dark gripper pixels in the left or right half of a robot image."""
+    gray = pixels.astype(float).mean(axis=2)
+    half = gray.shape[1] // 2
+    part = gray[:, :half] if side == "left" else gray[:, half:]
+    cols = np.nonzero(part < 60)[1]
+    return float(cols.mean()) + (0 if side == "left" else half)
+
+
+def test_rendered_robot_follows_the_state():
+    base = np.array([0.4, 0.25, 0.0, 0.08, 0.4, -0.25, 0.0, 0.08])
+    moved = base.copy()
+    moved[1] += 0.1  # left arm moves 0.1 m to the robot's left
+    a, b = render_robot(base, width=200, height=150), render_robot(moved, width=200, height=150)
+    assert _gripper_column(b, "left") < _gripper_column(a, "left") - 15  # 0.1 m = 20 px to the image's left
+    assert abs(_gripper_column(b, "right") - _gripper_column(a, "right")) < 1  # the other arm stays
+
+
+def test_robot_dataset_has_every_family_with_mirrored_copies(built_robot_dataset):
+    rows = read_triplets(built_robot_dataset).to_pylist()
+    families = {r["family"] for r in rows}
+    assert families == {"grab_release", "lift_lower", "move_lr", "move_complex"}
+    mirrored = [r for r in rows if r["mirrored"]]
+    assert len(mirrored) * 2 == len(rows)
+    assert {r["subject"] for r in rows} == {"left", "right"}
+    assert all(r["source"] == "lerobot" and r["negative_method"] == "retrieval" for r in rows)
+
+
+def test_pixels_of_a_lateral_triplet_show_the_labelled_motion(built_robot_dataset):
+    rows = [r for r in read_triplets(built_robot_dataset).to_pylist() if r["family"] == "move_lr"]
+    checked = 0
+    for row in rows:
+        side = row["subject"]  # mirrored rows: the arm the image shows on that side
+        cols = [
+            _gripper_column(np.asarray(Image.open(io.BytesIO(row[f"{r}_image"]["bytes"])).convert("RGB")), side)
+            for r in ("anchor", "positive", "negative")
+        ]
+        expected = -1 if row["labels"][0] == "Left" else 1  # moving to the robot's left = towards the image's left
+        assert np.sign(cols[1] - cols[0]) == expected and np.sign(cols[2] - cols[0]) == -expected
+        checked += 1
+    assert checked >= 4
+
+
+def test_truncated_video_rejects_only_the_triplets_it_breaks(demo_lerobot_root, tmp_path):
+    root = tmp_path / "robot"
+    shutil.copytree(demo_lerobot_root, root)
+    video = root / "videos/observation.images.head/chunk-000/file-001.mp4"  # episodes 2 and 3
+    data = video.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.6)])
+    manifest = build_dataset(
+        [SourceInput(source="lerobot", path=str(root))],
+        tmp_path / "out",
+        BuildConfig(frames=FrameConfig(max_side_px=64)),
+    )
+    rejects = pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()
+    broken = [r for r in rejects if r["reason"] == "unreadable_frames"]
+    assert broken and all(r["stage"] == "frames" and r["path"].endswith("file-001.mp4") for r in broken)
+    assert all(r["clip_id"] == "episode_000003" for r in broken)  # the tail of the file: the second episode
+    assert "frames [" in broken[0]["detail"]
+    clips = set(read_triplets(tmp_path / "out").column("clip_id").to_pylist())
+    assert {"episode_000000", "episode_000001"} <= clips
+    assert manifest["rejects"]["by_reason"]["unreadable_frames"] == len(broken)
+
+
+def test_two_sources_in_one_build(demo_lerobot_root, demo_scannet_root, tmp_path):
+    inputs = [
+        SourceInput(source="scannet", path=str(demo_scannet_root)),
+        SourceInput(source="lerobot", path=str(demo_lerobot_root)),
+    ]
+    manifest = build_dataset(inputs, tmp_path / "out", SMALL_BUILD)
+    assert manifest["source"] == "lerobot+scannet"
+    assert set(manifest["counts"]["by_source"]) == {"scannet", "lerobot"}
+    assert "camera_rotation" in manifest["counts"]["by_family"] and "move_lr" in manifest["counts"]["by_family"]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert card.startswith("---\n") and "license: other" in card  # mixed sources: no single licence
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["input"]["roots"][1]["source"] == "lerobot"

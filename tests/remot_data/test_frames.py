@@ -1,0 +1,104 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from remot_data.errors import FrameExtractionError
+from remot_data.frames import FrameConfig, decode_video_frame, decode_video_frames, probe_video, render_images
+from remot_data.records import Clip, FrameRef, ImageSpec
+from tests.factories.lerobot import frame_number_of, make_index_video
+
+
+@pytest.fixture(scope="module")
+def index_video(tmp_path_factory) -> Path:
+    return make_index_video(tmp_path_factory.mktemp("video") / "index.mp4")
+
+
+def test_probe_reads_size_and_rate(index_video):
+    info = probe_video(index_video)
+    assert (info.width, info.height, info.fps) == (64, 48, 10.0)
+
+
+def test_one_pass_returns_exactly_the_asked_frames(index_video):
+    frames = decode_video_frames(index_video, [0, 7, 8, 31, 39], fps=10)
+    assert {n: frame_number_of(p) for n, p in frames.items()} == {0: 0, 7: 7, 8: 8, 31: 31, 39: 39}
+
+
+def test_one_pass_after_a_seek_counts_from_the_seek_point(index_video):
+    frames = decode_video_frames(index_video, [0, 1, 10], start_s=2.0, fps=10)
+    assert {n: frame_number_of(p) for n, p in frames.items()} == {0: 20, 1: 21, 10: 30}
+
+
+def test_one_pass_equals_decoding_each_frame_alone(index_video):
+    together = decode_video_frames(index_video, [3, 17, 26], start_s=0.5, fps=10)
+    for n in (3, 17, 26):
+        alone = decode_video_frame(index_video, 0.5 + n / 10, fps=10)
+        np.testing.assert_array_equal(together[n], alone)
+
+
+def test_frames_past_the_end_are_missing_not_invented(index_video):
+    frames = decode_video_frames(index_video, [5, 45, 60], fps=10)
+    assert sorted(frames) == [5]
+
+
+def test_truncated_video_reports_the_unreadable_frames(index_video, tmp_path):
+    truncated = tmp_path / "truncated.mp4"
+    data = index_video.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    clip = Clip(
+        source="lerobot",
+        clip_id="episode_000000",
+        fps=10.0,
+        frames=tuple(FrameRef(frame_index=i, video_path=truncated, timestamp_s=i / 10) for i in range(40)),
+    )
+    images, failed = render_images(
+        clip, [ImageSpec(frame_index=1), ImageSpec(frame_index=38)], FrameConfig(max_side_px=32)
+    )
+    assert ImageSpec(frame_index=38).key in failed
+    assert str(truncated) in failed[ImageSpec(frame_index=38).key]
+    assert ImageSpec(frame_index=38).key not in images
+
+
+def test_unreadable_video_fails_every_frame_with_ffmpegs_reason(tmp_path):
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00" * 1000)
+    clip = Clip(
+        source="lerobot", clip_id="e", fps=10.0, frames=(FrameRef(frame_index=0, video_path=garbage, timestamp_s=0.0),)
+    )
+    images, failed = render_images(clip, [ImageSpec(frame_index=0)], FrameConfig(max_side_px=32))
+    assert images == {} and "garbage.mp4" in failed[ImageSpec(frame_index=0).key]
+    with pytest.raises(FrameExtractionError, match="garbage.mp4"):
+        probe_video(garbage)
+
+
+def test_mirror_and_crop_are_applied(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from remot_data.frames import encode_video
+
+    ramp = np.tile(np.linspace(0, 250, 64, dtype=np.uint8)[None, :, None], (48, 1, 3))  # dark left, bright right
+    video = tmp_path / "ramp.mp4"
+    encode_video([ramp] * 5, video, fps=10)
+    clip = Clip(
+        source="lerobot",
+        clip_id="e",
+        fps=10.0,
+        frames=tuple(FrameRef(frame_index=i, video_path=video, timestamp_s=i / 10) for i in range(5)),
+    )
+    from remot_data.records import CropBox
+
+    specs = [
+        ImageSpec(frame_index=2),
+        ImageSpec(frame_index=2, mirror=True),
+        ImageSpec(frame_index=2, crop=CropBox(x0=0.0, y0=0.0, x1=0.25, y1=1.0)),
+    ]
+    images, failed = render_images(clip, specs, FrameConfig(max_side_px=64))
+    plain, mirrored, crop = (
+        np.asarray(Image.open(io.BytesIO(images[s.key])), dtype=float).mean(axis=(0, 2)) for s in specs
+    )
+    assert not failed
+    assert plain[:8].mean() < 60 < 190 < plain[-8:].mean()
+    assert mirrored[:8].mean() > 190 and mirrored[-8:].mean() < 60  # flipped left-right
+    assert crop.mean() < 70  # the left quarter only: dark
