@@ -37,7 +37,7 @@ lint: $(VENV)/.full
 	$(BIN)/ruff check .
 
 bench: $(VENV)/.full
-	$(BIN)/python benchmarks/build_speed.py
+	$(BIN)/python benchmarks/frame_extraction.py
 
 clean:
 	rm -rf demo_data .prefect

@@ -45,6 +45,15 @@ def process_task(batch: list[ClipInput], config: BuildConfig, staging_dir: str) 
     return process_batch(batch, config, Path(staging_dir))
 
 
+def quiet_great_expectations() -> None:
+    """Lower Great Expectations' loggers to WARNING: its INFO lines (temporary docs sites) drown the run's logs."""
+    import great_expectations  # noqa: F401 - its loggers exist once it is imported
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @task
 def publish_task(
     clip_inputs: list[ClipInput],
@@ -55,7 +64,7 @@ def publish_task(
     config: BuildConfig,
 ) -> dict[str, Any]:
     """Validate and publish the dataset atomically."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the run's logs
+    quiet_great_expectations()
     return publish_dataset(
         clip_inputs, keys, inputs=inputs, staging_dir=Path(staging_dir), out_dir=Path(out_dir), config=config
     )

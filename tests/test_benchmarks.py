@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trl")  # the train extra is always installed by `make test`
-
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_gpu_smoke_script_runs_on_cpu_with_the_tiny_model(built_dataset, tmp_path):
+    pytest.importorskip("trl")  # the train extra is always installed by `make test`
     result = subprocess.run(
         [
             sys.executable,
@@ -39,3 +38,15 @@ def test_gpu_smoke_script_runs_on_cpu_with_the_tiny_model(built_dataset, tmp_pat
     assert (paper["num_generations"], paper["beta"], paper["loss_type"]) == (4, 0.01, "grpo")
     assert (defaults["num_generations"], defaults["beta"]) == (8, 0.0)
     assert paper["steps"] == defaults["steps"] == 2 and paper["step_time_s"] > 0
+
+
+def test_frame_extraction_benchmark_agrees_pixel_for_pixel(demo_lerobot_root):
+    result = subprocess.run(
+        [sys.executable, "benchmarks/frame_extraction.py", "--corpus", str(demo_lerobot_root), "--repeats", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "max pixel difference between the two: 0)" in result.stdout

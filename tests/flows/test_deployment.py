@@ -106,7 +106,7 @@ def test_rebuild_deployment_runs_on_a_process_worker(prefect_server, demo_scanne
     try:
         out = tmp_path / "published"
         params = {
-            "input_path": str(demo_scannet_root),
+            "inputs": [{"source": "scannet", "path": str(demo_scannet_root)}],
             "out_dir": str(out),
             "config": {"frames": {"max_side_px": 64, "jpeg_quality": 80}, "batch_size": 3},
         }
@@ -120,7 +120,7 @@ def test_rebuild_deployment_runs_on_a_process_worker(prefect_server, demo_scanne
         )
         assert result.returncode == 0, result.stderr[-3000:]
         state = json.loads(result.stdout.strip().splitlines()[-1])
-        assert state["state"] == "COMPLETED", (state, (tmp_path / "worker.log").read_text()[-3000:])
+        assert state["state"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-6000:]
     finally:
         _stop(worker, sigint_twice=True)
         worker_log.close()
