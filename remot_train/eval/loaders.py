@@ -96,12 +96,35 @@ def release_family_and_task(image_paths: list[str]) -> tuple[str, str | None]:
     return "unknown", None
 
 
+def resolve_image_path(path: str, root: Path) -> str:
+    """Resolve an item's image path against ``root``.
+
+    Relative paths join ``root``; an absolute path that does not exist here (the release's ``/data/guozeyu/...``) is
+    looked up under ``root`` by its trailing components, longest first.
+
+    Returns:
+        The first existing candidate, else the path as given (opening it later names it in the error).
+    """
+    p = Path(path)
+    if not p.is_absolute():
+        return str(root / p)
+    if p.exists():
+        return path
+    parts = p.parts[1:]
+    for k in range(len(parts), 0, -1):
+        candidate = root / Path(*parts[-k:])
+        if candidate.exists():
+            return str(candidate)
+    return path
+
+
 def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str | None = None) -> list[ReferenceItem]:
     """Load a ReMoT-format JSONL (the release's or our export's).
 
     Args:
         path: The JSONL file.
-        image_root: Folder that relative image paths are resolved against (default: the JSONL's folder).
+        image_root: Folder that image paths are resolved against (default: the JSONL's folder); absolute paths
+            that do not exist here are found under it by their trailing components.
         task: Task name when the paths do not tell (default: the JSONL's parent folder name).
 
     Raises:
@@ -128,7 +151,7 @@ def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str 
         family, path_task = release_family_and_task(images)
         if family == "unknown" and item_id.startswith("remot_"):
             family = "camera_rotation" if len(gt) == 12 else family
-        resolved = tuple(p if Path(p).is_absolute() else str(root / p) for p in images)
+        resolved = tuple(resolve_image_path(p, root) for p in images)
         items.append(
             ReferenceItem(
                 id=item_id,

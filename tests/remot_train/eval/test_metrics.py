@@ -152,3 +152,26 @@ def test_generaldata_family_scores_the_larger_of_both(tmp_path):
     assert metrics["by_family"]["vl"]["score"] == pytest.approx(0.75)
     assert metrics["table1"]["Counting"] == {"Ov": 0.75, "Par": 0.75}
     assert metrics["by_task"] == {"generaldata": {"n": 1, "exact_match": 0.0, "per_char": 0.75}}
+
+
+def test_release_absolute_image_paths_resolve_under_image_root(tmp_path):
+    from remot_train.eval.loaders import load_release_jsonl
+
+    images = tmp_path / "imgs" / "agibot" / "resize_images_4" / "anchor"
+    images.mkdir(parents=True)
+    (images / "a.png").write_bytes(b"x")
+    ref = _write(
+        tmp_path / "ref.jsonl",
+        [
+            {
+                "images": ["/data/someone/DATA/agibot/resize_images_4/anchor/a.png", "rel/b.png", "/nowhere/c.png"],
+                "messages": [{"role": "user", "content": "Q"}],
+                "solution": "<answer>A</answer>",
+                "id": "i",
+            }
+        ],
+    )
+    [item] = load_release_jsonl(ref, image_root=tmp_path / "imgs")
+    assert item.images[0] == str(images / "a.png")  # found by its trailing components
+    assert item.images[1] == str(tmp_path / "imgs" / "rel" / "b.png")
+    assert item.images[2] == "/nowhere/c.png"  # left as given: opening it names it
