@@ -13,7 +13,7 @@ import numpy.typing as npt
 from remot_data.motion.camera import estimate_pan_tilt_deg, look_at_pose, pan_tilt_matrix_deg
 from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
 from remot_data.rules.registry import CameraRotationConfig, ManipulationConfig
-from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets
+from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
 
 CAMERA_ATTRIBUTES = ("pan_right_deg", "tilt_up_deg")
 
@@ -288,37 +288,15 @@ def find_arm_direction_triplets(clip: Clip, config: ManipulationConfig) -> tuple
             found, dropped = find_retrieval_triplets(
                 xyz[:, list(axes)], xyz[:, list(off_axes)], window, anchor_stride=config.anchor_stride
             )
-            for t in found:
-                candidates.append(
-                    TripletCandidate(
-                        source=clip.source,
-                        clip_id=clip.clip_id,
-                        family=family,
-                        rule="direction_flip",
-                        negative_method="retrieval",
-                        subject=arm,
-                        images=(
-                            ImageSpec(frame_index=t.anchor),
-                            ImageSpec(frame_index=t.positive),
-                            ImageSpec(frame_index=t.negative),
-                        ),
-                        attribute_names=tuple(ARM_ATTRIBUTE_NAMES[a] for a in axes),
-                        values_12=t.values_12,
-                        values_13=t.values_13,
-                        values_23=t.values_23,
-                        magnitude=max(abs(v) for v in t.values_12),
-                        margin=t.margin,
-                    )
-                )
-            rejects += [
-                Reject(
-                    stage="rule",
-                    source=clip.source,
-                    clip_id=clip.clip_id,
-                    reason=reason,
-                    frame_index=clip.frames[i].frame_index,
-                    detail=f"{family} {arm} arm, anchor frame {clip.frames[i].frame_index}: {reason}",
-                )
-                for i, reason in dropped
-            ]
+            more, less = retrieved_to_records(
+                clip,
+                found,
+                dropped,
+                family=family,
+                rule="direction_flip",
+                arm=arm,
+                attribute_names=tuple(ARM_ATTRIBUTE_NAMES[a] for a in axes),
+            )
+            candidates += more
+            rejects += less
     return candidates, rejects

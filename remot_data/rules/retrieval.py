@@ -1,7 +1,7 @@
 """Retrieval of contrast triplets from per-frame attribute tracks, all three frames from one clip.
 
 The positive moves +s from the anchor and the negative -s, chosen by the sign of the attribute (ReMoT's AgiBot
-data), never by reversing time. Pure numpy.
+data), never by reversing time. Numpy plus remot_data records.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from remot_data.records import Clip, FamilyName, ImageSpec, Reject, RuleName, TripletCandidate
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,3 +136,46 @@ def find_retrieval_triplets(
             )
         )
     return triplets, rejects
+
+
+def retrieved_to_records(
+    clip: Clip,
+    found: list[RetrievedTriplet],
+    dropped: list[tuple[int, str]],
+    *,
+    family: FamilyName,
+    rule: RuleName,
+    arm: str,
+    attribute_names: tuple[str, ...],
+) -> tuple[list[TripletCandidate], list[Reject]]:
+    """Turn retrieval results of one arm and family into candidates (subject = arm) and rejects rows."""
+    candidates = [
+        TripletCandidate(
+            source=clip.source,
+            clip_id=clip.clip_id,
+            family=family,
+            rule=rule,
+            negative_method="retrieval",
+            subject=arm,
+            images=tuple(ImageSpec(frame_index=p) for p in (t.anchor, t.positive, t.negative)),
+            attribute_names=attribute_names,
+            values_12=t.values_12,
+            values_13=t.values_13,
+            values_23=t.values_23,
+            magnitude=max(abs(v) for v in t.values_12),
+            margin=t.margin,
+        )
+        for t in found
+    ]
+    rejects = [
+        Reject(
+            stage="rule",
+            source=clip.source,
+            clip_id=clip.clip_id,
+            reason=reason,
+            frame_index=clip.frames[i].frame_index,
+            detail=f"{family} {arm} arm, anchor frame {clip.frames[i].frame_index}: {reason}",
+        )
+        for i, reason in dropped
+    ]
+    return candidates, rejects

@@ -5,9 +5,9 @@ Takes Clip records with ``<arm>.gripper_closed`` tracks (0 open .. 1 closed), ne
 
 from __future__ import annotations
 
-from remot_data.records import Clip, ImageSpec, Reject, TripletCandidate
+from remot_data.records import Clip, Reject, TripletCandidate
 from remot_data.rules.registry import ManipulationConfig
-from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets
+from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
 
 GRIPPER_ATTRIBUTES = ("gripper_closing",)
 
@@ -21,42 +21,15 @@ def find_gripper_triplets(clip: Clip, config: ManipulationConfig) -> tuple[list[
     window = RetrievalWindow(
         min_delta=config.gripper_min_delta, max_delta=1.0, max_magnitude_ratio=config.max_magnitude_ratio
     )
-    candidates, rejects = [], []
+    candidates: list[TripletCandidate] = []
+    rejects: list[Reject] = []
     for arm in sorted({name.split(".")[0] for name in clip.tracks if name.endswith(".gripper_closed")}):
         found, dropped = find_retrieval_triplets(
             clip.tracks[f"{arm}.gripper_closed"][:, None], None, window, anchor_stride=config.anchor_stride
         )
-        for t in found:
-            candidates.append(
-                TripletCandidate(
-                    source=clip.source,
-                    clip_id=clip.clip_id,
-                    family="grab_release",
-                    rule="state_flip",
-                    negative_method="retrieval",
-                    subject=arm,
-                    images=(
-                        ImageSpec(frame_index=t.anchor),
-                        ImageSpec(frame_index=t.positive),
-                        ImageSpec(frame_index=t.negative),
-                    ),
-                    attribute_names=GRIPPER_ATTRIBUTES,
-                    values_12=t.values_12,
-                    values_13=t.values_13,
-                    values_23=t.values_23,
-                    magnitude=abs(t.values_12[0]),
-                    margin=t.margin,
-                )
-            )
-        rejects += [
-            Reject(
-                stage="rule",
-                source=clip.source,
-                clip_id=clip.clip_id,
-                reason=reason,
-                frame_index=clip.frames[i].frame_index,
-                detail=f"grab_release {arm} arm, anchor frame {clip.frames[i].frame_index}: {reason}",
-            )
-            for i, reason in dropped
-        ]
+        more, less = retrieved_to_records(
+            clip, found, dropped, family="grab_release", rule="state_flip", arm=arm, attribute_names=GRIPPER_ATTRIBUTES
+        )
+        candidates += more
+        rejects += less
     return candidates, rejects
