@@ -37,14 +37,20 @@ def needed_frames(root: Path) -> list[tuple]:
 
 def one_pass(work: list[tuple]) -> dict:
     """Decode every needed frame with one ffmpeg run per clip."""
-    return {(clip.clip_id, p): np.asarray(image) for clip, positions in work
-            for p, image in _load_clip_frames(clip, positions, FrameConfig())[0].items()}
+    return {
+        (clip.clip_id, p): np.asarray(image)
+        for clip, positions in work
+        for p, image in _load_clip_frames(clip, positions, FrameConfig())[0].items()
+    }
 
 
 def per_frame(work: list[tuple]) -> dict:
     """Decode every needed frame with its own ffmpeg run (seek to its time, take one frame)."""
-    return {(clip.clip_id, p): decode_video_frame(clip.frames[p].video_path, clip.frames[p].timestamp_s, fps=clip.fps)
-            for clip, positions in work for p in positions}
+    return {
+        (clip.clip_id, p): decode_video_frame(clip.frames[p].video_path, clip.frames[p].timestamp_s, fps=clip.fps)
+        for clip, positions in work
+        for p in positions
+    }
 
 
 def main() -> None:
@@ -67,8 +73,10 @@ def main() -> None:
             results[name] = fn(work)
             times[name].append(time.perf_counter() - start)
     assert results["one_pass"].keys() == results["per_frame"].keys()
-    worst = max(np.abs(results["one_pass"][k].astype(int) - results["per_frame"][k].astype(int)).max()
-                for k in results["one_pass"])
+    worst = max(
+        np.abs(results["one_pass"][k].astype(int) - results["per_frame"][k].astype(int)).max()
+        for k in results["one_pass"]
+    )
     one, per = statistics.median(times["one_pass"]), statistics.median(times["per_frame"])
     print(f"corpus {root}: {len(work)} episodes, {n_frames} of {n_total} frames needed by triplets")
     print(f"one pass per clip : {one:.3f} s  ({n_frames / one:.0f} frames/s)")

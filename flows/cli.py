@@ -30,7 +30,7 @@ def _build_config(args: argparse.Namespace):
         **({"lerobot_mapping": load_lerobot_mapping(Path(mapping))} if mapping else {}),
         batch_size=args.batch_size,
         seed=args.seed,
-        frames=FrameConfig(max_side_px=args.max_side, jpeg_quality=args.jpeg_quality),
+        frames=FrameConfig(max_side_px=args.max_side, jpeg_quality=args.jpeg_quality, ffmpeg_path=args.ffmpeg),
         on_bad_clip=args.on_bad_clip,
         **({"license": args.license} if args.license else {}),
     )
@@ -150,6 +150,9 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of question shuffles")
     p.add_argument("--max-side", type=int, default=448, help="longer side of stored images, pixels")
     p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of stored images")
+    p.add_argument(
+        "--ffmpeg", default=None, help="ffmpeg binary to decode videos (default: the imageio-ffmpeg wheel's)"
+    )
     p.add_argument(
         "--on-bad-clip",
         choices=["reject", "raise"],
