@@ -151,10 +151,14 @@ def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput
     planned: list[ClipInput] = []
     for item in inputs:
         reader, root = reader_for(item.source, config), Path(item.path)
-        planned += [
-            ClipInput(source=item.source, root=root, clip_id=c, content_sha256=reader.hash_clip(root, c))
-            for c in reader.list_clips(root)
-        ]
+        for clip_id in reader.list_clips(root):
+            try:
+                content = reader.hash_clip(root, clip_id)
+            except (RemotError, ValueError, OSError) as err:
+                # A clip that cannot even be hashed is still planned: reading it fails the same way and becomes a
+                # bad_clip rejects row (or stops the build with on_bad_clip="raise"), never a silent gap.
+                content = "unhashable-" + hashlib.sha256(str(err).encode()).hexdigest()
+            planned.append(ClipInput(source=item.source, root=root, clip_id=clip_id, content_sha256=content))
     seen: dict[str, ClipInput] = {}
     for clip in planned:
         if clip.clip_id in seen:

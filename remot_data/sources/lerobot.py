@@ -24,6 +24,8 @@ from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, Reject
 
 CODEBASE_VERSION = "v3.0"
+LEGACY_VERSION = "v2.1"  # one parquet and one mp4 per episode, meta/episodes.jsonl; read, never written
+LEGACY_EPISODES_PATH = "meta/episodes.jsonl"
 INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
 TASKS_PATH = "meta/tasks.parquet"
@@ -95,6 +97,7 @@ class LeRobotInfo:
         data_path: Data file template.
         video_path: Video file template.
         total_episodes: Number of episodes.
+        chunks_size: Episodes per chunk folder (v2.1 paths use it).
     """
 
     codebase_version: str
@@ -103,6 +106,7 @@ class LeRobotInfo:
     data_path: str
     video_path: str | None
     total_episodes: int
+    chunks_size: int = 1000
 
     def state_names(self, key: str, path: Path) -> list[str]:
         """Return the names of a vector feature (a list, or a dict holding one list, as lerobot allows).
@@ -146,10 +150,10 @@ def read_lerobot_info(root: Path) -> LeRobotInfo:
     except json.JSONDecodeError as err:
         raise SourceFormatError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from err
     version = raw.get("codebase_version")
-    if version != CODEBASE_VERSION:
+    if version not in (CODEBASE_VERSION, LEGACY_VERSION):
         raise SourceFormatError(
-            f"{path}: codebase_version must be {CODEBASE_VERSION!r}, got {version!r} "
-            "(convert older datasets with lerobot's convert_dataset_v21_to_v30)"
+            f"{path}: codebase_version must be {CODEBASE_VERSION!r} (or {LEGACY_VERSION!r}), got {version!r} "
+            "(convert older datasets with lerobot's conversion scripts)"
         )
     for key, kind in (("fps", (int, float)), ("features", dict), ("total_episodes", int)):
         if not isinstance(raw.get(key), kind):
@@ -163,15 +167,51 @@ def read_lerobot_info(root: Path) -> LeRobotInfo:
         data_path=raw.get("data_path", DEFAULT_DATA_PATH),
         video_path=raw.get("video_path", DEFAULT_VIDEO_PATH),
         total_episodes=raw["total_episodes"],
+        chunks_size=int(raw.get("chunks_size", 1000)),
     )
 
 
+def _read_legacy_episodes(root: Path, info: LeRobotInfo) -> list[dict[str, Any]]:
+    """Read v2.1 ``meta/episodes.jsonl`` into v3.0-shaped rows (one data and video file per episode, from 0 s)."""
+    path = Path(root) / LEGACY_EPISODES_PATH
+    rows = []
+    videos = [k for k, f in info.features.items() if f.get("dtype") == "video"]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as err:
+        raise SourceFormatError(f"{path}: a v2.1 dataset needs {LEGACY_EPISODES_PATH}") from err
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            index = int(json.loads(line)["episode_index"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise SourceFormatError(f"{path}:{lineno}: episode lines need an integer episode_index: {err}") from err
+        chunk = index // info.chunks_size
+        row: dict[str, Any] = {"episode_index": index, "data/chunk_index": chunk, "data/file_index": index}
+        for key in videos:
+            row.update(
+                {
+                    f"videos/{key}/chunk_index": chunk,
+                    f"videos/{key}/file_index": index,
+                    f"videos/{key}/from_timestamp": 0.0,
+                }
+            )
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["episode_index"])
+
+
 def read_lerobot_episodes(root: Path) -> list[dict[str, Any]]:
-    """Read every ``meta/episodes/chunk-*/file-*.parquet`` row, sorted by episode index.
+    """Read every episode's metadata row, sorted by episode index.
+
+    v3.0: ``meta/episodes/chunk-*/file-*.parquet``; v2.1: ``meta/episodes.jsonl``, turned into the same row shape.
 
     Raises:
         SourceFormatError: If there are none or a file is unreadable.
     """
+    info = read_lerobot_info(root)
+    if info.codebase_version == LEGACY_VERSION:
+        return _read_legacy_episodes(root, info)
     files = sorted((Path(root) / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
     if not files:
         raise SourceFormatError(f"{root}: no episode metadata (meta/episodes/chunk-*/file-*.parquet)")
@@ -208,11 +248,34 @@ def _episode_row(root: Path, clip_id: str) -> dict[str, Any]:
 
 def _data_file(root: Path, info: LeRobotInfo, meta: dict[str, Any]) -> Path:
     try:
+        # v3.0 templates use chunk_index/file_index, v2.1 ones episode_chunk/episode_index: pass both.
         return Path(root) / info.data_path.format(
-            chunk_index=meta["data/chunk_index"], file_index=meta["data/file_index"]
+            chunk_index=meta["data/chunk_index"],
+            file_index=meta["data/file_index"],
+            episode_chunk=meta["data/chunk_index"],
+            episode_index=meta["episode_index"],
         )
     except KeyError as err:
         raise SourceFormatError(f"{root}/meta/episodes: episode {meta['episode_index']} lacks {err.args[0]!r}") from err
+
+
+def _video_file(root: Path, info: LeRobotInfo, meta: dict[str, Any], video_key: str) -> Path:
+    """Return the video file holding an episode's frames (v3.0 or v2.1 template).
+
+    Raises:
+        SourceFormatError: If the episode metadata lacks the video's chunk or file index.
+    """
+    try:
+        chunk, file = meta[f"videos/{video_key}/chunk_index"], meta[f"videos/{video_key}/file_index"]
+    except KeyError as err:
+        raise SourceFormatError(f"{root}/meta/episodes: episode {meta['episode_index']} lacks {err.args[0]!r}") from err
+    return Path(root) / info.video_path.format(
+        video_key=video_key,
+        chunk_index=chunk,
+        file_index=file,
+        episode_chunk=chunk,
+        episode_index=meta["episode_index"],
+    )
 
 
 def _episode_table(root: Path, info: LeRobotInfo, meta: dict[str, Any], state_key: str) -> pa.Table:
@@ -242,7 +305,7 @@ def gripper_range(root: Path, info: LeRobotInfo, mapping: LeRobotMapping) -> dic
     values = np.concatenate(
         [
             np.asarray(pq.read_table(p, columns=[mapping.state_key]).column(0).to_pylist(), dtype=np.float64)
-            for p in sorted((Path(root) / "data").glob("chunk-*/file-*.parquet"))
+            for p in sorted((Path(root) / "data").glob("chunk-*/*.parquet"))
         ]
     )
     return {arm: (float(np.nanmin(values[:, c])), float(np.nanmax(values[:, c]))) for arm, c in columns.items()}
@@ -268,11 +331,7 @@ def read_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> C
                 raise SourceFormatError(f"{info_path}: {mapping.state_key} has no {name!r} ({arm} arm); names: {names}")
     video_key = info.video_key(mapping.video_key, info_path)
     try:
-        video = root / info.video_path.format(
-            video_key=video_key,
-            chunk_index=meta[f"videos/{video_key}/chunk_index"],
-            file_index=meta[f"videos/{video_key}/file_index"],
-        )
+        video = _video_file(root, info, meta, video_key)
         from_ts = float(meta[f"videos/{video_key}/from_timestamp"])
     except KeyError as err:
         raise SourceFormatError(f"{root}/meta/episodes: episode {meta['episode_index']} lacks {err.args[0]!r}") from err
@@ -332,11 +391,7 @@ def hash_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> s
     table = _episode_table(root, info, meta, mapping.state_key)
     digest.update(json.dumps(table.to_pydict(), default=str).encode())
     video_key = info.video_key(mapping.video_key, root / INFO_PATH)
-    video = root / info.video_path.format(
-        video_key=video_key,
-        chunk_index=meta.get(f"videos/{video_key}/chunk_index", 0),
-        file_index=meta.get(f"videos/{video_key}/file_index", 0),
-    )
+    video = _video_file(root, info, meta, video_key)
     digest.update(f"{video.name}\0{video.stat().st_size if video.exists() else -1}".encode())
     return digest.hexdigest()
 

@@ -89,3 +89,14 @@ def test_two_sources_in_one_build(demo_lerobot_root, demo_scannet_root, tmp_path
     card = (tmp_path / "out" / "README.md").read_text()
     assert card.startswith("---\n") and "license: other" in card  # mixed sources: no single licence
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["input"]["roots"][1]["source"] == "lerobot"
+
+
+def test_missing_data_file_becomes_bad_clip_rows(demo_lerobot_root, tmp_path):
+    root = tmp_path / "robot"
+    shutil.copytree(demo_lerobot_root, root)
+    (root / "data/chunk-000/file-001.parquet").unlink()  # episodes 2 and 3
+    manifest = build_dataset([SourceInput(source="lerobot", path=str(root))], tmp_path / "out", SMALL_BUILD)
+    bad = [r for r in pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist() if r["reason"] == "bad_clip"]
+    assert sorted(r["clip_id"] for r in bad) == ["episode_000002", "episode_000003"]
+    assert all("file-001.parquet" in r["detail"] and r["error_type"] == "SourceFormatError" for r in bad)
+    assert manifest["counts"]["triplets"] > 0

@@ -75,7 +75,10 @@ def test_nan_state_drops_frames_with_rejects(demo_lerobot_root, tmp_path):
 @pytest.mark.parametrize(
     "mutate, match",
     [
-        (lambda info: info.update(codebase_version="v2.1"), r"info\.json: codebase_version must be 'v3.0', got 'v2.1'"),
+        (
+            lambda info: info.update(codebase_version="v2.0"),
+            r"info\.json: codebase_version must be 'v3.0' \(or 'v2.1'\), got 'v2.0'",
+        ),
         (lambda info: info.update(fps=0), r"info\.json: fps must be positive"),
         (lambda info: info["features"]["observation.state"].update(names=None), r"names must list one name per value"),
         (
@@ -114,3 +117,56 @@ def test_mapping_from_yaml(tmp_path):
     path.write_text("arms:\n  middle: {x: a, y: b, z: c, gripper: d}\n")
     with pytest.raises(ValueError, match="arms must be a non-empty subset"):
         load_lerobot_mapping(path)
+
+
+def write_v21_dataset(root, config=SMALL_LEROBOT):
+    """Write the demo robot in the legacy v2.1 layout: one parquet and one mp4 per episode, meta/episodes.jsonl."""
+    from remot_data.demo.lerobot import STATE_NAMES, VIDEO_KEY, render_robot
+    from remot_data.frames import encode_video
+
+    (root / "meta").mkdir(parents=True)
+    lines = []
+    for e in range(config.n_episodes):
+        state = make_episode_state(config, e)
+        rows = {
+            "observation.state": [s.astype(np.float32).tolist() for s in state],
+            "timestamp": [np.float32(i / config.fps) for i in range(len(state))],
+            "frame_index": list(range(len(state))),
+            "episode_index": [e] * len(state),
+        }
+        (root / "data/chunk-000").mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(rows), root / f"data/chunk-000/episode_{e:06d}.parquet")
+        encode_video(
+            [render_robot(s, width=config.width, height=config.height) for s in state],
+            root / f"videos/chunk-000/{VIDEO_KEY}/episode_{e:06d}.mp4",
+            fps=config.fps,
+        )
+        lines.append(json.dumps({"episode_index": e, "tasks": ["move"], "length": len(state)}))
+    (root / "meta/episodes.jsonl").write_text("\n".join(lines) + "\n")
+    info = {
+        "codebase_version": "v2.1",
+        "fps": config.fps,
+        "total_episodes": config.n_episodes,
+        "chunks_size": 1000,
+        "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        "video_path": "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4",
+        "features": {
+            "observation.state": {"dtype": "float32", "shape": [8], "names": STATE_NAMES},
+            VIDEO_KEY: {"dtype": "video", "shape": [config.height, config.width, 3]},
+        },
+    }
+    (root / "meta/info.json").write_text(json.dumps(info))
+    return root
+
+
+def test_v21_layout_reads_like_v30(demo_lerobot_root, tmp_path):
+    legacy = write_v21_dataset(tmp_path / "v21")
+    assert list_lerobot_episodes(legacy) == list_lerobot_episodes(demo_lerobot_root)
+    old = read_lerobot_episode(legacy, "episode_000003", LeRobotMapping())
+    new = read_lerobot_episode(demo_lerobot_root, "episode_000003", LeRobotMapping())
+    for name in new.tracks:
+        assert_allclose(old.tracks[name], new.tracks[name], atol=1e-5)  # gripper range from the data: no stats.json
+    assert old.frames[0].video_path.name == "episode_000003.mp4" and old.frames[0].timestamp_s == 0.0
+    pixels_old = decode_video_frames(old.frames[0].video_path, [12], fps=old.fps)[12]
+    pixels_new = decode_video_frames(new.frames[0].video_path, [12], start_s=new.frames[0].timestamp_s, fps=new.fps)[12]
+    assert np.abs(pixels_old.astype(int) - pixels_new.astype(int)).mean() < 2  # same drawing, separately encoded
