@@ -55,3 +55,20 @@ def test_cli_score_needs_no_model(tmp_path, capsys):
     assert main(["score", str(preds), "--reference", str(release), "--out", str(tmp_path / "out")]) == 0
     assert "12 items: Exact Match 8.3" in capsys.readouterr().out
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["missing_predictions"] == 11
+
+
+def test_accelerate_launch_path_trains_and_passes_overrides(built_dataset, tiny_model_dir, tmp_path):
+    from flows.train import train_with_accelerate
+
+    result = train_with_accelerate.fn(
+        str(REPO / "configs/train/cpu_tiny.yaml"),
+        {"max_steps": 2, "schedule": "sft"},
+        str(built_dataset),
+        str(tiny_model_dir),
+        str(tmp_path / "run"),
+        1,
+    )
+    assert result["launcher"] == "accelerate"
+    resolved = json.loads((tmp_path / "run" / "resolved_config.json").read_text())
+    assert (resolved["max_steps"], resolved["schedule"]) == (2, "sft")
+    assert (tmp_path / "run" / "final" / "model.safetensors").exists()
