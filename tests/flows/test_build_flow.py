@@ -65,3 +65,41 @@ def test_cli_reports_bad_input_without_a_traceback(prefect_harness, tmp_path, ca
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_builds_from_two_sources_with_a_mapping_file(
+    prefect_harness, demo_scannet_root, demo_lerobot_root, tmp_path, capsys
+):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        "gripper_closed_is: low\narms:\n  left: {x: left_ee_x, y: left_ee_y, z: left_ee_z, gripper: left_gripper}\n"
+    )  # the left arm only
+    out = tmp_path / "ds"
+    code = main(
+        [
+            "build",
+            "--source",
+            "scannet",
+            "--input",
+            str(demo_scannet_root),
+            "--source",
+            "lerobot",
+            "--input",
+            str(demo_lerobot_root),
+            "--lerobot-mapping",
+            str(mapping),
+            "--out",
+            str(out),
+            "--max-side",
+            "64",
+        ]
+    )
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source"] == "lerobot+scannet"
+    rows = read_triplets(out).select(["source", "subject", "mirrored"]).to_pylist()
+    subjects = {(r["subject"], r["mirrored"]) for r in rows if r["source"] == "lerobot"}
+    assert subjects == {("left", False), ("right", True)}  # the left arm; its mirrored copies show it as the right
+    assert manifest["config"]["lerobot_mapping"]["arms"].keys() == {"left"}
+    assert main(["build", "--source", "scannet", "--input", "a", "--input", "b", "--out", str(tmp_path / "x")]) == 2
+    assert "give --source and --input in pairs" in capsys.readouterr().err
