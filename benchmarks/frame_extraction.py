@@ -19,7 +19,7 @@ import numpy as np
 
 from remot_data.build import find_candidates
 from remot_data.demo.lerobot import write_demo_lerobot
-from remot_data.frames import FrameConfig, _load_clip_frames, decode_video_frame
+from remot_data.frames import FrameConfig, decode_video_frame, load_clip_frames
 from remot_data.rules.registry import load_rule_preset
 from remot_data.sources.lerobot import LeRobotMapping, list_lerobot_episodes, read_lerobot_episode
 
@@ -40,7 +40,7 @@ def one_pass(work: list[tuple]) -> dict:
     return {
         (clip.clip_id, p): np.asarray(image)
         for clip, positions in work
-        for p, image in _load_clip_frames(clip, positions, FrameConfig())[0].items()
+        for p, image in load_clip_frames(clip, positions, FrameConfig())[0].items()
     }
 
 

@@ -206,7 +206,7 @@ def decode_video_frame(path: Path, timestamp_s: float, *, fps: float, exe: str |
     return frames[0]
 
 
-def _load_clip_frames(
+def load_clip_frames(
     clip: Clip, positions: list[int], config: FrameConfig
 ) -> tuple[dict[int, Image.Image], dict[int, str]]:
     """Decode the frames at the given clip positions: one ffmpeg pass per video, one open per image file."""
@@ -259,7 +259,7 @@ def render_images(
         ``({spec.key: jpeg_bytes}, {spec.key: reason})``: a frame that cannot be read is reported, never replaced.
     """
     specs = list({spec.key: spec for spec in specs}.values())
-    frames, failed_frames = _load_clip_frames(clip, sorted({s.frame_index for s in specs}), config)
+    frames, failed_frames = load_clip_frames(clip, sorted({s.frame_index for s in specs}), config)
     out: dict[str, bytes] = {}
     failed: dict[str, str] = {}
     for spec in specs:

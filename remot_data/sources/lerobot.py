@@ -8,6 +8,7 @@ robot's left is the image's left) and gripper, and which gripper value means clo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -238,12 +239,24 @@ def list_lerobot_episodes(root: Path) -> list[str]:
     return [episode_clip_id(r["episode_index"]) for r in read_lerobot_episodes(root)]
 
 
+def _dataset_stamp(root: Path) -> tuple[int, ...]:
+    """Return the sizes and modification times of the metadata and data files: a cache key that changes with them."""
+    files = sorted(p for sub in ("meta", "data") for p in (Path(root) / sub).rglob("*") if p.is_file())
+    return tuple(v for p in files for v in (p.stat().st_mtime_ns, p.stat().st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _episode_index(root: str, stamp: tuple[int, ...]) -> dict[int, dict[str, Any]]:
+    """Return ``{episode_index: metadata row}``, read once per dataset (every clip of a build needs it)."""
+    return {row["episode_index"]: row for row in read_lerobot_episodes(Path(root))}
+
+
 def _episode_row(root: Path, clip_id: str) -> dict[str, Any]:
     index = int(clip_id.removeprefix(EPISODE_PREFIX))
-    for row in read_lerobot_episodes(root):
-        if row["episode_index"] == index:
-            return row
-    raise SourceFormatError(f"{root}: no episode {index} in meta/episodes")
+    rows = _episode_index(str(Path(root).resolve()), _dataset_stamp(root))
+    if index not in rows:
+        raise SourceFormatError(f"{root}: no episode {index} in meta/episodes")
+    return rows[index]
 
 
 def _data_file(root: Path, info: LeRobotInfo, meta: dict[str, Any]) -> Path:
@@ -296,19 +309,27 @@ def _episode_table(root: Path, info: LeRobotInfo, meta: dict[str, Any], state_ke
 def gripper_range(root: Path, info: LeRobotInfo, mapping: LeRobotMapping) -> dict[str, tuple[float, float]]:
     """Return each arm's gripper (min, max) over the dataset, from ``meta/stats.json`` or the data files."""
     names = info.state_names(mapping.state_key, Path(root) / INFO_PATH)
-    columns = {arm: names.index(m.gripper) for arm, m in mapping.arms.items()}
+    columns = tuple((arm, names.index(m.gripper)) for arm, m in mapping.arms.items())
+    return dict(_gripper_range(str(Path(root).resolve()), _dataset_stamp(root), mapping.state_key, columns))
+
+
+@functools.lru_cache(maxsize=8)
+def _gripper_range(
+    root: str, stamp: tuple[int, ...], state_key: str, columns: tuple[tuple[str, int], ...]
+) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """Compute the gripper ranges once per dataset version (without stats.json this reads every data file)."""
     stats_path = Path(root) / STATS_PATH
     if stats_path.is_file():
-        stats = json.loads(stats_path.read_text(encoding="utf-8")).get(mapping.state_key, {})
+        stats = json.loads(stats_path.read_text(encoding="utf-8")).get(state_key, {})
         if "min" in stats and "max" in stats:
-            return {arm: (float(stats["min"][c]), float(stats["max"][c])) for arm, c in columns.items()}
+            return tuple((arm, (float(stats["min"][c]), float(stats["max"][c]))) for arm, c in columns)
     values = np.concatenate(
         [
-            np.asarray(pq.read_table(p, columns=[mapping.state_key]).column(0).to_pylist(), dtype=np.float64)
+            np.asarray(pq.read_table(p, columns=[state_key]).column(0).to_pylist(), dtype=np.float64)
             for p in sorted((Path(root) / "data").glob("chunk-*/*.parquet"))
         ]
     )
-    return {arm: (float(np.nanmin(values[:, c])), float(np.nanmax(values[:, c]))) for arm, c in columns.items()}
+    return tuple((arm, (float(np.nanmin(values[:, c])), float(np.nanmax(values[:, c])))) for arm, c in columns)
 
 
 def read_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> Clip:
