@@ -33,7 +33,8 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
     with publish_directory(Path(export_dir)) as tmp:
         handles = {}
         try:
-            for row in table.to_pylist():
+            # Row batches keep at most a few hundred triplets' image bytes in Python at a time.
+            for row in (r for batch in table.to_batches(max_chunksize=256) for r in batch.to_pylist()):
                 split = row["split"]
                 if split not in handles:
                     handles[split] = (tmp / f"{split}.jsonl").open("w", encoding="utf-8")
