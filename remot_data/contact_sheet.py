@@ -15,34 +15,21 @@ ROLES = ("anchor", "positive", "negative")
 
 
 def pick_examples(table: pa.Table, n: int) -> list[dict]:
-    """Return up to ``n`` rows, cycling over (family, negative method, mirrored) so every kind shows up."""
-    rows = table.select(
-        [
-            "triplet_id",
-            "family",
-            "negative_method",
-            "clip_id",
-            "labels",
-            "answer",
-            "subject",
-            "mirrored",
-            "anchor_frame_index",
-            "positive_frame_index",
-            "negative_frame_index",
-            "anchor_image",
-            "positive_image",
-            "negative_image",
-        ]
-    ).to_pylist()
-    groups: dict[tuple[str, str, bool], list[dict]] = {}
-    for row in sorted(rows, key=lambda r: r["triplet_id"]):
-        groups.setdefault((row["family"], row["negative_method"], row["mirrored"]), []).append(row)
-    picked: list[dict] = []
+    """Return up to ``n`` rows, cycling over (family, negative method, mirrored) so every kind shows up.
+
+    Kinds are chosen on the small columns; only the picked rows' images are read out of Arrow.
+    """
+    keys = table.select(["triplet_id", "family", "negative_method", "mirrored"]).to_pylist()
+    groups: dict[tuple[str, str, bool], list[int]] = {}
+    for index in sorted(range(len(keys)), key=lambda i: keys[i]["triplet_id"]):
+        row = keys[index]
+        groups.setdefault((row["family"], row["negative_method"], row["mirrored"]), []).append(index)
+    picked: list[int] = []
     while len(picked) < n and any(groups.values()):
         for key in sorted(groups):
             if groups[key] and len(picked) < n:
                 picked.append(groups[key].pop(0))
-    return picked
+    return table.take(picked).to_pylist() if picked else []
 
 
 def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 8) -> None:
