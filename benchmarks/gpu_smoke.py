@@ -20,8 +20,7 @@ from trl import GRPOConfig
 from remot_train.config import TrainConfig
 from remot_train.data import load_trl_dataset
 from remot_train.modeling import build_tiny_qwen3_vl, load_processor
-from remot_train.rewards import build_reward_functions
-from remot_train.train import RemotGRPOTrainer, configure_image_budget, make_grpo_args
+from remot_train.train import configure_image_budget, make_grpo_args, make_trainer
 
 # Qwen3-VL-4B's published architecture (config.json of Qwen/Qwen3-VL-4B-*): ~4.4 B parameters.
 QWEN3_VL_4B = {
@@ -108,24 +107,12 @@ def run_variant(name: str, args: GRPOConfig, config: TrainConfig, model_dir: Pat
     """Train ``args.max_steps`` steps and return timings (first step excluded from the mean: warm-up)."""
     processor = load_processor(model_dir)
     configure_image_budget(processor, config.image_max_pixels)
-    funcs, weights = build_reward_functions(
-        config.reward_weights, accuracy_mode=config.accuracy_mode, think_target_words=config.think_target_words
-    )
-    args.reward_weights = weights
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     dtype = torch.float32 if tiny else torch.bfloat16
     model = Qwen3VLForConditionalGeneration.from_pretrained(model_dir, dtype=dtype)
     timer = StepTimer()
-    trainer = RemotGRPOTrainer(
-        model=model,
-        reward_funcs=funcs,
-        args=args,
-        train_dataset=dataset,
-        processing_class=processor,
-        callbacks=[timer],
-        remot_config=config,
-    )
+    trainer = make_trainer(config, args, model, processor, dataset, callbacks=[timer])
     trainer.train()
     logs = [r for r in trainer.state.log_history if "completions/mean_length" in r]
     generated = [

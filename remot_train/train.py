@@ -193,6 +193,25 @@ def write_run_info(out_dir: Path, config: TrainConfig, data_dir: Path, model_dir
     (out_dir / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
 
 
+def make_trainer(
+    config: TrainConfig, args: GRPOConfig, model, processor, dataset, *, callbacks: list[TrainerCallback]
+) -> RemotGRPOTrainer:
+    """Return the scheduled GRPO trainer with the config's named rewards and their weights set on ``args``."""
+    reward_funcs, weights = build_reward_functions(
+        config.reward_weights, accuracy_mode=config.accuracy_mode, think_target_words=config.think_target_words
+    )
+    args.reward_weights = weights
+    return RemotGRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=callbacks,
+        remot_config=config,
+    )
+
+
 def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_dir: Path, resume: bool = True) -> dict:
     """Train and save the model into ``out_dir``; resume from its last checkpoint when there is one.
 
@@ -209,19 +228,13 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     configure_image_budget(processor, config.image_max_pixels)
     longest = check_prompt_lengths(dataset, processor, config.max_prompt_tokens)
     write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest)
-    reward_funcs, weights = build_reward_functions(
-        config.reward_weights, accuracy_mode=config.accuracy_mode, think_target_words=config.think_target_words
-    )
-    args = make_grpo_args(config, out_dir)
-    args.reward_weights = weights
-    trainer = RemotGRPOTrainer(
-        model=model,
-        reward_funcs=reward_funcs,
-        args=args,
-        train_dataset=dataset,
-        processing_class=processor,
+    trainer = make_trainer(
+        config,
+        make_grpo_args(config, out_dir),
+        model,
+        processor,
+        dataset,
         callbacks=[MetricsLogCallback(out_dir / METRICS_LOG)],
-        remot_config=config,
     )
     checkpoint = last_checkpoint(out_dir) if resume else None
     result = trainer.train(resume_from_checkpoint=checkpoint)
