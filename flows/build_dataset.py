@@ -1,24 +1,19 @@
-"""Prefect flow: build a triplet dataset from a source directory. A few lines of orchestration around remot_data."""
+"""Prefect flow: build a triplet dataset. The library's one build sequence, with the clip batches run as tasks."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 from tqdm import tqdm
 
-from remot_data.build import (
-    BuildConfig,
-    ClipInput,
-    SourceInput,
-    plan_clips,
-    process_batch,
-    publish_dataset,
-    staging_dir_for,
-)
+from remot_data.build import BatchMapper, BuildConfig, ClipInput, SourceInput, format_summary
+from remot_data.build import build_dataset as run_build
 from remot_data.errors import RemotError
 
 
@@ -33,16 +28,23 @@ def retry_io_only(task, task_run, state) -> bool:
     return True
 
 
-@task(retries=2, retry_delay_seconds=2, retry_condition_fn=retry_io_only)
-def plan_task(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput]:
-    """List and hash the input clips (file IO: retried)."""
-    return plan_clips(inputs, config)
-
-
-@task(retries=1, retry_delay_seconds=2, retry_condition_fn=retry_io_only)
-def process_task(batch: list[ClipInput], config: BuildConfig, staging_dir: str) -> list[str]:
+# Finished clips are staged by content hash + preset + config (the library's resume): Prefect's cache adds nothing.
+@task(retries=1, retry_delay_seconds=2, retry_condition_fn=retry_io_only, cache_policy=NO_CACHE)
+def process_task(run_batch: Callable[[list[ClipInput]], list[str]], batch: list[ClipInput]) -> list[str]:
     """Process a batch of clips into staged parts (finished parts of earlier runs are reused)."""
-    return process_batch(batch, config, Path(staging_dir))
+    return run_batch(batch)
+
+
+def map_over_tasks(*, progress: bool) -> BatchMapper:
+    """Return a ``map`` that runs each batch as a ``process_task`` on the flow's task runner."""
+
+    def run(run_batch: Callable[[list[ClipInput]], list[str]], batches: list[list[ClipInput]]) -> Iterator[list[str]]:
+        get_run_logger().info("%d clips in %d batches", sum(len(b) for b in batches), len(batches))
+        futures = process_task.map(unmapped(run_batch), batches)
+        for future in tqdm(futures, desc="clip batches", unit="batch", disable=not progress):
+            yield future.result()
+
+    return run
 
 
 def quiet_great_expectations() -> None:
@@ -54,52 +56,12 @@ def quiet_great_expectations() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
-@task
-def publish_task(
-    clip_inputs: list[ClipInput],
-    keys: list[str],
-    inputs: list[SourceInput],
-    staging_dir: str,
-    out_dir: str,
-    config: BuildConfig,
-) -> dict[str, Any]:
-    """Validate and publish the dataset atomically."""
-    quiet_great_expectations()
-    return publish_dataset(
-        clip_inputs, keys, inputs=inputs, staging_dir=Path(staging_dir), out_dir=Path(out_dir), config=config
-    )
-
-
-def summary_markdown(manifest: dict[str, Any], out_dir: str) -> str:
-    """Return the build summary as Markdown (the flow's artifact; the CLI prints it too)."""
-    counts, rejects = manifest["counts"], manifest["rejects"]
-    lines = [
-        f"# remot dataset: {counts['triplets']} triplets",
-        f"Output: `{out_dir}`",
-        "",
-        "| count | value |",
-        "|---|---|",
-    ]
-    for group in ("by_split", "by_family", "by_negative_method", "by_label"):
-        lines += [f"| {group[3:]}: {k} | {v} |" for k, v in counts[group].items()]
-    lines += [f"| rejects: {k} | {v} |" for k, v in rejects["by_reason"].items()]
-    return "\n".join(lines)
-
-
 @flow(name="build-dataset")
 def build_dataset(
-    inputs: list[SourceInput], out_dir: str, config: BuildConfig | None = None, progress: bool = False
+    inputs: list[SourceInput], out_dir: Path, config: BuildConfig | None = None, progress: bool = False
 ) -> dict[str, Any]:
     """Build, validate and publish a triplet dataset from the inputs (source + path each) into ``out_dir``."""
-    config = config or BuildConfig()
-    logger = get_run_logger()
-    staging = staging_dir_for(Path(out_dir))
-    staging.mkdir(parents=True, exist_ok=True)
-    clip_inputs = plan_task(inputs, config)
-    batches = [clip_inputs[i : i + config.batch_size] for i in range(0, len(clip_inputs), config.batch_size)]
-    logger.info("%d clips in %d batches", len(clip_inputs), len(batches))
-    futures = process_task.map(batches, config=unmapped(config), staging_dir=unmapped(str(staging)))
-    keys = [k for f in tqdm(futures, desc="clip batches", unit="batch", disable=not progress) for k in f.result()]
-    manifest = publish_task(clip_inputs, keys, inputs, str(staging), out_dir, config)
-    create_markdown_artifact(summary_markdown(manifest, out_dir), key="remot-build-summary")
+    quiet_great_expectations()
+    manifest = run_build(inputs, out_dir, config or BuildConfig(), map_batches=map_over_tasks(progress=progress))
+    create_markdown_artifact(format_summary(manifest, out_dir), key="remot-build-summary")
     return manifest

@@ -1,6 +1,8 @@
-"""The ``remot`` console script: runs the Prefect flows (``build``, ``demo``) and the export.
+"""The ``remot`` console script: runs the Prefect flows (``build``, ``demo``, ``train``, ``eval``) and the export.
 
-Option names are a public interface other teams script against: keep them.
+Every option of a typed config is generated from its model (``BuildConfig``, ``TrainConfig``, ``EvalConfig``), so
+defaults and help exist once; this file adds only the paths each command works on. Option names are a public
+interface other teams script against: keep them.
 """
 
 from __future__ import annotations
@@ -13,77 +15,52 @@ import time
 from pathlib import Path
 
 from remot_data.errors import RemotError
+from remot_train.cli_args import add_config_arguments, config_from_args
 
 DEMO_CORPUS = Path("demo_data/corpus")
 DEMO_DATASET = Path("demo_data/dataset")
-DEMO_EXPORT = Path("demo_data/export")
-
-
-def _build_config(args: argparse.Namespace):
-    from remot_data.build import BuildConfig
-    from remot_data.frames import FrameConfig
-    from remot_data.sources.lerobot import load_lerobot_mapping
-
-    mapping = getattr(args, "lerobot_mapping", None)
-    return BuildConfig(
-        preset=args.preset,
-        **({"lerobot_mapping": load_lerobot_mapping(Path(mapping))} if mapping else {}),
-        batch_size=args.batch_size,
-        seed=args.seed,
-        frames=FrameConfig(max_side_px=args.max_side, jpeg_quality=args.jpeg_quality, ffmpeg_path=args.ffmpeg),
-        on_bad_clip=args.on_bad_clip,
-        **({"license": args.license} if args.license else {}),
-    )
-
-
-def _print_summary(manifest: dict, out_dir: Path, seconds: float) -> None:
-    counts, rejects = manifest["counts"], manifest["rejects"]
-    print(f"\n{counts['triplets']} triplets written to {out_dir} in {seconds:.1f} s")
-    for group in ("by_split", "by_family", "by_negative_method", "by_label"):
-        print(f"  {group[3:]:<16} " + ", ".join(f"{k}: {v}" for k, v in counts[group].items()))
-    print(f"  {'rejects':<16} {rejects['total']}: " + ", ".join(f"{k}: {v}" for k, v in rejects["by_reason"].items()))
-    print(
-        "  files            data/<split>/part-*.parquet, rejects.parquet, manifest.json, validation.json, "
-        "README.md, contact_sheet.png"
-    )
+DEMO_LICENSE = "apache-2.0"  # the demo corpus is synthetic: remot's own licence applies
 
 
 def run_build(inputs: list, out_dir: Path, config) -> dict:
     """Run the build flow and print its summary."""
     from flows.build_dataset import build_dataset
+    from remot_data.build import format_summary
 
     start = time.perf_counter()
-    manifest = build_dataset(inputs, str(out_dir), config, progress=True)
-    _print_summary(manifest, out_dir, time.perf_counter() - start)
+    manifest = build_dataset(inputs, out_dir, config, progress=True)
+    print("\n" + format_summary(manifest, out_dir))
+    print(f"\nbuilt in {time.perf_counter() - start:.1f} s")
     return manifest
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     """``remot build``: build a dataset from one or more source directories."""
-    from remot_data.build import SourceInput
+    from remot_data.build import BuildConfig, SourceInput
 
     if len(args.source) != len(args.input):
         raise ValueError(
             f"give --source and --input in pairs; got {len(args.source)} sources, {len(args.input)} inputs"
         )
-    inputs = [SourceInput(source=s, path=str(Path(i))) for s, i in zip(args.source, args.input, strict=True)]
-    run_build(inputs, Path(args.out), _build_config(args))
+    config = config_from_args(BuildConfig, args)
+    inputs = [SourceInput(source=s, path=i) for s, i in zip(args.source, args.input, strict=True)]
+    run_build(inputs, args.out, config)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``remot demo``: write the demo corpus if absent (ScanNet scenes + a LeRobot robot dataset), then build."""
-    from remot_data.build import SourceInput
+    from remot_data.build import BuildConfig, SourceInput
     from remot_data.demo.corpus import write_demo_corpus
+    from schemas import load_layout
 
-    corpus = Path(args.corpus)
-    if not (corpus / "COMPLETE").exists():
-        print(f"writing the demo corpus to {corpus} ...")
-    paths = write_demo_corpus(corpus, seed=args.seed)
-    args.license = args.license or "apache-2.0"  # the demo corpus is synthetic: remot's own licence applies
-    inputs = [SourceInput(source=source, path=str(path)) for source, path in paths.items()]
-    run_build(inputs, Path(args.out), _build_config(args))
-    print(f"  contact sheet    {Path(args.out) / 'contact_sheet.png'}")
+    config = config_from_args(BuildConfig, args, base={"license": DEMO_LICENSE})
+    if not (args.corpus / "COMPLETE").exists():
+        print(f"writing the demo corpus to {args.corpus} ...")
+    paths = write_demo_corpus(args.corpus, seed=config.seed)
+    inputs = [SourceInput(source=source, path=path) for source, path in paths.items()]
+    run_build(inputs, args.out, config)
+    print(f"look at {args.out / load_layout().contact_sheet}")
     return 0
 
 
@@ -91,7 +68,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``remot export``: write the ReMoT JSONL export of a dataset directory."""
     from remot_data.export import export_remot_jsonl
 
-    counts = export_remot_jsonl(Path(args.dataset_dir), Path(args.out))
+    counts = export_remot_jsonl(args.dataset_dir, args.out)
     print(json.dumps({"export": str(args.out), "items": counts}))
     return 0
 
@@ -99,39 +76,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """``remot train``: run the train flow."""
     from flows.train import train
-
-    overrides = {k: v for k, v in vars(args).items() if k in _train_fields() and v is not None}
-    result = train(
-        args.data, args.model, args.out, config_path=args.config, overrides=overrides, num_processes=args.num_processes
-    )
-    print(json.dumps(result, default=str))
-    return 0
-
-
-def _train_fields() -> set[str]:
-    from dataclasses import fields
-
     from remot_train.config import TrainConfig
 
-    return {f.name for f in fields(TrainConfig)}
+    config = config_from_args(TrainConfig, args)
+    launch = {"num_processes": args.num_processes} if "num_processes" in args else {}  # else the flow's default
+    result = train(args.data, args.model, args.out, config=config, **launch)
+    print(json.dumps(result, default=str))
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``remot eval``: run the evaluate flow and print the scores."""
     from flows.evaluate import evaluate
+    from remot_train.eval.config import EvalConfig
     from remot_train.eval.evaluate import print_summary
 
-    controls = [k for k in args.controls.split(",") if k and k != "none"]
-    metrics = evaluate(
-        args.model,
-        args.data,
-        args.out,
-        image_root=args.image_root,
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        controls=controls,
-        limit=args.limit,
-    )
+    metrics = evaluate(args.model, args.data, args.out, config_from_args(EvalConfig, args))
     print_summary(metrics, args.out)
     return 0
 
@@ -144,26 +104,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_build_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="v1", help="rule preset name or YAML path (default v1)")
-    p.add_argument("--batch-size", type=int, default=4, help="clips per processing task")
-    p.add_argument("--seed", type=int, default=0, help="seed of question shuffles")
-    p.add_argument("--max-side", type=int, default=448, help="longer side of stored images, pixels")
-    p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of stored images")
-    p.add_argument(
-        "--ffmpeg", default=None, help="ffmpeg binary to decode videos (default: the imageio-ffmpeg wheel's)"
-    )
-    p.add_argument(
-        "--on-bad-clip",
-        choices=["reject", "raise"],
-        default="reject",
-        help="reject: record a bad clip in rejects.parquet and go on; raise: stop",
-    )
-    p.add_argument("--license", default=None, help="licence id for the dataset card (default: the source's)")
-
-
 def make_parser() -> argparse.ArgumentParser:
     """Return the ``remot`` argument parser."""
+    from remot_data.build import BuildConfig, ReaderName
+    from remot_train.config import make_train_parser
+    from remot_train.eval.config import make_parser as make_eval_parser
+
     parser = argparse.ArgumentParser(prog="remot", description="remot: motion-contrast triplets, training, evaluation")
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build a triplet dataset (Prefect flow build-dataset)")
@@ -171,46 +117,35 @@ def make_parser() -> argparse.ArgumentParser:
         "--source",
         required=True,
         action="append",
-        choices=["scannet", "lerobot"],
+        choices=list(ReaderName.__args__),
         help="input format; repeat --source/--input pairs to build from several inputs",
     )
     build.add_argument(
         "--input",
         required=True,
         action="append",
-        help="input directory (a folder of ScanNet scene exports, or a LeRobot v3.0 dataset root)",
+        type=Path,
+        help="input directory (a folder of ScanNet scene exports, or a LeRobot dataset root)",
     )
-    build.add_argument(
-        "--lerobot-mapping",
-        default=None,
-        help="YAML of remot_data.sources.lerobot.LeRobotMapping (state names per arm, gripper sign)",
-    )
-    build.add_argument("--out", required=True, help="dataset directory to publish")
-    _add_build_options(build)
+    build.add_argument("--out", required=True, type=Path, help="dataset directory to publish")
+    add_config_arguments(build, BuildConfig)
     build.set_defaults(func=cmd_build)
     demo = sub.add_parser("demo", help="write the demo corpus (if absent) and build a dataset from it")
-    demo.add_argument("--corpus", default=str(DEMO_CORPUS), help="demo corpus directory")
-    demo.add_argument("--out", default=str(DEMO_DATASET), help="dataset directory to publish")
-    _add_build_options(demo)
+    demo.add_argument("--corpus", default=DEMO_CORPUS, type=Path, help=f"demo corpus directory (default {DEMO_CORPUS})")
+    demo.add_argument("--out", default=DEMO_DATASET, type=Path, help=f"dataset directory (default {DEMO_DATASET})")
+    add_config_arguments(demo, BuildConfig, exclude=("lerobot_mapping",))
     demo.set_defaults(func=cmd_demo)
     export = sub.add_parser("export", help="write the ReMoT JSONL export of a dataset directory")
-    export.add_argument("dataset_dir", help="what `remot build --out` wrote")
-    export.add_argument("--out", required=True, help="export directory")
+    export.add_argument("dataset_dir", type=Path, help="what `remot build --out` wrote")
+    export.add_argument("--out", required=True, type=Path, help="export directory")
     export.set_defaults(func=cmd_export)
-    from remot_train.eval.evaluate import make_parser as make_eval_parser
-
     make_eval_parser(sub)
     sub.choices["eval"].set_defaults(func=cmd_eval)
     sub.choices["score"].set_defaults(func=cmd_score)
-    train = sub.add_parser("train", help="train on a triplet dataset (Prefect flow train; needs remot[train])")
-    train.add_argument("--config", default="configs/train/grpo.yaml", help="train config YAML")
-    train.add_argument("--data", required=True, help="dataset directory written by `remot build`")
-    train.add_argument("--model", required=True, help="local model folder (no hub downloads)")
-    train.add_argument("--out", required=True, help="run directory (resumes from its last checkpoint)")
-    train.add_argument("--num-processes", type=int, default=1, help="GPUs: >1 runs through `accelerate launch`")
-    train.add_argument("--schedule", choices=["grpo", "sft", "sft_then_grpo", "alternating"], default=None)
-    train.add_argument("--max-steps", type=int, default=None)
-    train.add_argument("--learning-rate", type=float, default=None)
+    train = make_train_parser(sub)
+    train.add_argument(
+        "--num-processes", type=int, default=argparse.SUPPRESS, help="GPUs: more than 1 runs `accelerate launch`"
+    )
     train.set_defaults(func=cmd_train)
     return parser
 

@@ -1,4 +1,4 @@
-"""Prefect flow: evaluate a model on a dataset's test split or a ReMoT JSONL, with the report as an artifact."""
+"""Prefect flow: evaluate a model on a dataset's splits or a ReMoT JSONL, with the report as an artifact."""
 
 from __future__ import annotations
 
@@ -8,47 +8,21 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from remot_train.eval.config import EvalConfig
+
 
 @task
-def evaluate_task(
-    model_dir: str,
-    data: str,
-    out_dir: str,
-    image_root: str | None,
-    max_new_tokens: int,
-    batch_size: int,
-    controls: list[str],
-    limit: int | None,
-) -> dict[str, Any]:
+def evaluate_task(model_dir: Path, data: Path, out_dir: Path, config: EvalConfig) -> dict[str, Any]:
     """Generate, score and write the reports (resumable: finished items are skipped)."""
     from remot_train.eval.evaluate import run_evaluation
 
-    return run_evaluation(
-        Path(model_dir),
-        Path(data),
-        Path(out_dir),
-        image_root=Path(image_root) if image_root else None,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        controls=tuple(controls),
-        limit=limit,
-    )
+    return run_evaluation(model_dir, data, out_dir, config)
 
 
 @flow(name="evaluate")
-def evaluate(
-    model_dir: str,
-    data: str,
-    out_dir: str,
-    image_root: str | None = None,
-    max_new_tokens: int = 1024,
-    batch_size: int = 4,
-    controls: list[str] | None = None,
-    limit: int | None = None,
-) -> dict[str, Any]:
+def evaluate(model_dir: Path, data: Path, out_dir: Path, config: EvalConfig | None = None) -> dict[str, Any]:
     """Evaluate ``model_dir`` on ``data`` and publish the Table 1 report as Prefect artifacts."""
-    controls = ["reversed", "shuffled"] if controls is None else controls
-    metrics = evaluate_task(model_dir, data, out_dir, image_root, max_new_tokens, batch_size, controls, limit)
+    metrics = evaluate_task(model_dir, data, out_dir, config or EvalConfig())
     create_markdown_artifact((Path(out_dir) / "report.md").read_text(encoding="utf-8"), key="remot-eval-report")
     create_table_artifact(
         [

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from schemas import load_columns
+from schemas import hf_card_feature, load_columns, load_layout
 
 # Licence of the data each source format usually carries (shared/reference/SOURCES.md); a build may override it.
 SOURCE_LICENSES = {
@@ -16,16 +16,6 @@ SOURCE_LICENSES = {
     "motchallenge": "other",
     "nuscenes": "cc-by-nc-sa-4.0",
 }
-
-
-def _hf_feature(name: str, type_name: str) -> dict[str, Any]:
-    if type_name == "image":
-        return {"name": name, "dtype": "image"}
-    if type_name.startswith("list<list<"):
-        return {"name": name, "list": {"list": type_name[10:-2]}}
-    if type_name.startswith("list<"):
-        return {"name": name, "list": type_name[5:-1]}
-    return {"name": name, "dtype": type_name}
 
 
 def size_category(n: int) -> str:
@@ -58,11 +48,13 @@ def write_dataset_card(
         "configs": [
             {
                 "config_name": "default",
-                "data_files": [{"split": s, "path": f"data/{s}/*.parquet"} for s in sorted(split_files)],
+                "data_files": [
+                    {"split": s, "path": load_layout().triplet_glob.format(split=s)} for s in sorted(split_files)
+                ],
             }
         ],
         "dataset_info": {
-            "features": [_hf_feature(c.name, c.type) for c in load_columns("triplets")],
+            "features": [hf_card_feature(c.name, c.type) for c in load_columns("triplets")],
             "splits": [{"name": s, "num_examples": counts["by_split"].get(s, 0)} for s in sorted(split_files)],
         },
     }
@@ -74,8 +66,8 @@ Built by remot `{manifest["code_version"]}` from a `{manifest["source"]}` input 
 
 - triplets: {counts["triplets"]} ({", ".join(f"{k}: {v}" for k, v in counts["by_split"].items())})
 - families: {", ".join(f"{k}: {v}" for k, v in counts["by_family"].items())}
-- rejected clips/candidates: {manifest["rejects"]["total"]} (see `rejects.parquet`)
-- validation: {manifest["validation"]["expectations"]} expectations, all passed (`validation.json`)
+- rejected clips/candidates: {manifest["rejects"]["total"]} (see `{load_layout().rejects}`)
+- validation: {manifest["validation"]["expectations"]} expectations, all passed (`{load_layout().validation_report}`)
 
 Load with `datasets.load_dataset("parquet", data_dir="<this folder>")`: image columns decode to PIL images.
 Licence: the images derive from the source data, whose licence (`{license_id}`) applies.

@@ -9,9 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 from PIL import Image, ImageDraw, ImageFont
 
+from schemas import IMAGE_COLUMNS
+
 THUMB = 200
 TEXT_WIDTH = 420
-ROLES = ("anchor", "positive", "negative")
 
 
 def pick_examples(table: pa.Table, n: int) -> list[dict]:
@@ -37,7 +38,7 @@ def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 8) -> None:
     examples = pick_examples(table, n)
     font = ImageFont.load_default()
     thumbs = [
-        [Image.open(io.BytesIO(row[f"{role}_image"]["bytes"])).convert("RGB") for role in ROLES] for row in examples
+        [Image.open(io.BytesIO(row[column]["bytes"])).convert("RGB") for column in IMAGE_COLUMNS] for row in examples
     ]
     for images in thumbs:
         for image in images:
@@ -49,7 +50,8 @@ def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 8) -> None:
         draw.text((10, 10), "no triplets", fill="black", font=font)
     for r, row in enumerate(examples):
         y = 10 + r * row_h
-        for c, (role, image) in enumerate(zip(ROLES, thumbs[r], strict=True)):
+        for c, (column, image) in enumerate(zip(IMAGE_COLUMNS, thumbs[r], strict=True)):
+            role = column.removesuffix("_image")
             x = 10 + c * (THUMB + 10)
             sheet.paste(image, (x, y))
             draw.text(

@@ -2,7 +2,8 @@
 
 Each split becomes ``<split>.jsonl`` with lines ``{"images": [anchor, positive, negative], "messages": [{"role":
 "user", "content": prompt}], "solution": "<answer>..</answer>", "id": ..}``; images are written once under
-``images/<split>/`` and referenced by paths relative to the JSONL file. Published atomically like a dataset.
+``images/<split>/`` and referenced by paths relative to the JSONL file (layout and ids: ``schemas/dataset.yaml``).
+Published atomically like a dataset.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import json
 from pathlib import Path
 
 from remot_data.table import publish_directory, read_triplets
-
-IMAGE_ROLES = ("anchor_image", "positive_image", "negative_image")
+from schemas import IMAGE_COLUMNS, load_layout
 
 
 def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
@@ -28,7 +28,7 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
     Raises:
         ContractError: If the dataset directory holds no valid triplet table.
     """
-    table = read_triplets(Path(dataset_dir))
+    table, layout = read_triplets(Path(dataset_dir)), load_layout()
     counts: dict[str, int] = {}
     with publish_directory(Path(export_dir)) as tmp:
         handles = {}
@@ -37,20 +37,20 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
             for row in (r for batch in table.to_batches(max_chunksize=256) for r in batch.to_pylist()):
                 split = row["split"]
                 if split not in handles:
-                    handles[split] = (tmp / f"{split}.jsonl").open("w", encoding="utf-8")
-                    (tmp / "images" / split).mkdir(parents=True)
+                    handles[split] = (tmp / layout.export_jsonl.format(split=split)).open("w", encoding="utf-8")
                 paths = []
-                for role in IMAGE_ROLES:
-                    relative = f"images/{split}/{row[role]['path']}"
+                for column in IMAGE_COLUMNS:
+                    relative = layout.export_image.format(split=split, name=row[column]["path"])
                     target = tmp / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
                     if not target.exists():  # images shared between triplets are written once
-                        target.write_bytes(row[role]["bytes"])
+                        target.write_bytes(row[column]["bytes"])
                     paths.append(relative)
                 item = {
                     "images": paths,
                     "messages": [{"role": "user", "content": row["prompt"]}],
                     "solution": row["solution"],
-                    "id": f"remot_{split}_{row['triplet_id']}",
+                    "id": layout.make_item_id(split, row["triplet_id"]),
                 }
                 handles[split].write(json.dumps(item, ensure_ascii=False) + "\n")
                 counts[split] = counts.get(split, 0) + 1

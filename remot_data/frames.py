@@ -17,6 +17,7 @@ import ffmpeg
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field
 
 from remot_data.errors import FrameExtractionError
 from remot_data.records import Clip, ImageSpec
@@ -25,26 +26,29 @@ STREAM_RE = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5}).*$", re.M
 FPS_RE = re.compile(r"([\d.]+) fps")
 
 
-@dataclass(frozen=True, kw_only=True)
-class FrameConfig:
-    """How triplet images are stored.
+class FrameConfig(BaseModel):
+    """How triplet images are stored (part of ``BuildConfig``)."""
 
-    Attributes:
-        max_side_px: Images are resized so their longer side is this many pixels (aspect kept).
-        jpeg_quality: JPEG quality, 1-95 (PNG would be ~50x slower to encode and ~10x larger).
-        ffmpeg_path: ffmpeg binary to run; None uses the one shipped in the imageio-ffmpeg wheel.
-    """
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_side_px: int = 448
-    jpeg_quality: int = 90
-    ffmpeg_path: str | None = None
-
-    def __post_init__(self) -> None:
-        """Check ranges."""
-        if not 16 <= self.max_side_px <= 4096:
-            raise ValueError(f"max_side_px must be in [16, 4096], got {self.max_side_px!r}")
-        if not 1 <= self.jpeg_quality <= 95:
-            raise ValueError(f"jpeg_quality must be in [1, 95], got {self.jpeg_quality!r}")
+    max_side_px: int = Field(
+        448,
+        ge=16,
+        le=4096,
+        description="Longer side of stored images, pixels (aspect kept)",
+        json_schema_extra={"flag": "--max-side"},
+    )
+    jpeg_quality: int = Field(
+        90,
+        ge=1,
+        le=95,
+        description="JPEG quality of stored images (PNG would be ~50x slower to encode and ~10x larger)",
+    )
+    ffmpeg_path: str | None = Field(
+        None,
+        description="ffmpeg binary to decode videos (default: the imageio-ffmpeg wheel's)",
+        json_schema_extra={"flag": "--ffmpeg"},
+    )
 
 
 def apply_image_spec(image: Image.Image, spec: ImageSpec, config: FrameConfig) -> Image.Image:

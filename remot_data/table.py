@@ -20,12 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from remot_data.errors import ContractError
-from schemas import load_columns, load_schema, schema_version
+from schemas import load_columns, load_layout, load_schema, schema_version
 
-DATA_DIR = "data"
-SPLIT_PART_PATH = DATA_DIR + "/{split}/part-{part:05d}.parquet"
-REJECTS_PATH = "rejects.parquet"
-MANIFEST_PATH = "manifest.json"
 ROW_GROUP_BYTES = 100 * 1024 * 1024  # like Hugging Face datasets' ~100 MB row groups
 
 
@@ -87,12 +83,16 @@ def read_parquet(path: Path, name: str) -> pa.Table:
 
 
 def write_triplet_splits(table: pa.Table, root: Path) -> dict[str, list[str]]:
-    """Write the triplet table as ``data/<split>/part-00000.parquet`` under ``root``; return files per split."""
+    """Write the triplet table as one part per split under ``root`` (``schemas/dataset.yaml``).
+
+    Returns:
+        The files written per split, relative to ``root``.
+    """
     files: dict[str, list[str]] = {}
     splits = table.column("split").to_pylist()
     for split in sorted(set(splits)):
         mask = pa.array([s == split for s in splits])
-        relative = SPLIT_PART_PATH.format(split=split, part=0)
+        relative = load_layout().triplet_part.format(split=split, part=0)
         write_parquet(table.filter(mask), root / relative)
         files[split] = [relative]
     return files
@@ -100,9 +100,10 @@ def write_triplet_splits(table: pa.Table, root: Path) -> dict[str, list[str]]:
 
 def read_triplets(root: Path) -> pa.Table:
     """Read every split of a published dataset directory into one contract table."""
-    parts = sorted((Path(root) / DATA_DIR).glob("*/part-*.parquet"))
+    layout = load_layout()
+    parts = layout.all_triplet_files(Path(root))
     if not parts:
-        raise ContractError(f"{root}: no triplet files under {DATA_DIR}/<split>/part-*.parquet")
+        raise ContractError(f"{root}: no triplet files matching {layout.triplet_glob.format(split='<split>')}")
     return pa.concat_tables([read_parquet(p, "triplets") for p in parts])
 
 
@@ -121,7 +122,8 @@ def publish_directory(out_dir: Path):
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
+    layout = load_layout()
+    tmp = layout.hidden_sibling(out_dir, "tmp", uuid.uuid4().hex[:8])
     tmp.mkdir()
     try:
         yield tmp
@@ -130,7 +132,7 @@ def publish_directory(out_dir: Path):
         raise
     old = None
     if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+        old = layout.hidden_sibling(out_dir, "old", uuid.uuid4().hex[:8])
         os.replace(out_dir, old)
     os.replace(tmp, out_dir)
     if old is not None:

@@ -17,13 +17,12 @@ import pyarrow.compute as pc
 
 from remot_data.errors import ContractError
 from remot_data.questions.render import family_labels
-from remot_data.questions.templates import LETTERS, NO_MOVEMENT, NO_ROTATION
 from remot_data.rules.registry import RulePreset
-from schemas import load_columns
+from schemas import IMAGE_COLUMNS, load_columns, load_vocabulary, schema_version
 
 logger = logging.getLogger(__name__)
 
-IMAGE_COLUMNS = ("anchor_image", "positive_image", "negative_image")
+VOCABULARY = load_vocabulary()
 SCALAR_TYPES = ("string", "int32", "int64", "float64", "bool")
 JPEG_MAGIC = b"\xff\xd8"
 ROW_CHECKS = (
@@ -64,7 +63,8 @@ def _answer_matches_labels(row: dict[str, Any]) -> bool:
         return False
     for letter, label, offered in zip(answer, labels, options, strict=True):
         offered = list(offered)
-        if letter not in LETTERS[: len(offered)] or offered[LETTERS.index(letter)] != label:
+        letters = VOCABULARY.letters
+        if letter not in letters[: len(offered)] or offered[letters.index(letter)] != label:
             return False
     return True
 
@@ -76,6 +76,11 @@ def _labels_match_values(row: dict[str, Any], preset: RulePreset) -> bool:
     except (TypeError, ValueError, IndexError, KeyError):
         return False
     return list(row["labels"] or []) == expected
+
+
+def _offers_no_change(row: dict[str, Any]) -> bool:
+    family = VOCABULARY.families.get(row["family"])
+    return family is not None and all(family["no_change"] in o for o in (row["options"] or [[]]))
 
 
 def family_window(family: str, preset: RulePreset) -> tuple[float, float]:
@@ -118,9 +123,7 @@ def make_validation_frame(table: pa.Table, preset: RulePreset) -> pd.DataFrame:
     frame["check_answer_matches_labels"] = [_answer_matches_labels(r) for r in rows]
     frame["check_labels_match_values"] = [_labels_match_values(r, preset) for r in rows]
     frame["check_magnitude_in_window"] = [_magnitude_in_window(r, preset) for r in rows]
-    frame["check_offers_no_change"] = [
-        all(NO_ROTATION in o or NO_MOVEMENT in o for o in (r["options"] or [[]])) for r in rows
-    ]
+    frame["check_offers_no_change"] = [_offers_no_change(r) for r in rows]
     for column in IMAGE_COLUMNS:
         frame[f"check_{column}"] = images_are_jpeg(table.column(column))
     return frame
@@ -176,7 +179,7 @@ def find_violations(table: pa.Table, preset: RulePreset) -> tuple[list[Violation
         .add_dataframe_asset("triplets")
         .add_batch_definition_whole_dataframe("all")
     )
-    suite = context.suites.add(gx.ExpectationSuite(name="remot_triplets_v1"))
+    suite = context.suites.add(gx.ExpectationSuite(name=f"remot_triplets_v{schema_version('triplets')}"))
     expectations = build_expectations(preset)
     for expectation in expectations:
         suite.add_expectation(expectation)

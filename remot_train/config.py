@@ -1,130 +1,110 @@
-"""Training configuration: one dataclass whose fields carry their help (read by the CLI), loaded from YAML.
+"""Training configuration: one pydantic model whose defaults are the paper's settings and whose fields carry their help.
 
-Every GRPO setting whose TRL default changed across versions is set here explicitly, so a TRL upgrade cannot
-silently change a run; the resolved config is written into every run directory.
+The CLI flags (``remot train``, ``python -m remot_train.train``), the ``train`` flow's parameter and the YAML files in
+``configs/train/`` are all validated by ``TrainConfig``. Every GRPO setting whose TRL default changed across
+versions is set here explicitly, so a TRL upgrade cannot silently change a run; the resolved config is written into
+every run directory.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import argparse
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from remot_train.cli_args import add_config_arguments, read_config_file, validate_config
 
 Schedule = Literal["grpo", "sft", "sft_then_grpo", "alternating"]
-SCHEDULES = ("grpo", "sft", "sft_then_grpo", "alternating")
-REWARD_NAMES = ("format", "accuracy", "think_length", "consistency")
+RewardName = Literal["format", "accuracy", "think_length", "consistency"]
+REWARD_NAMES: tuple[str, ...] = get_args(RewardName)
+SplitName = Literal["train", "val", "test"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class TrainConfig:
-    """Settings of a training run (help text in each field's metadata)."""
+class TrainConfig(BaseModel):
+    """Settings of a training run; the defaults are the paper's GRPO settings for Qwen3-VL-4B-Thinking on GPU."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Schedule
-    schedule: Schedule = field(default="grpo", metadata={"help": "grpo, sft, sft_then_grpo or alternating."})
-    k_sft: int = field(
-        default=1,
-        metadata={
-            "help": "Alternating: SFT optimizer steps per cycle (step t is SFT when t mod (k_sft + k_grpo) < k_sft)."
-        },
+    schedule: Schedule = Field("grpo", description="Optimizer-step schedule: grpo, sft, sft_then_grpo or alternating")
+    k_sft: int = Field(
+        1,
+        ge=1,
+        description="alternating: SFT optimizer steps per cycle (step t is SFT when t mod (k_sft + k_grpo) < k_sft)",
     )
-    k_grpo: int = field(default=3, metadata={"help": "Alternating: GRPO optimizer steps per cycle."})
-    sft_steps: int = field(
-        default=50, metadata={"help": "sft_then_grpo: number of SFT optimizer steps before GRPO starts."}
-    )
+    k_grpo: int = Field(3, ge=1, description="alternating: GRPO optimizer steps per cycle")
+    sft_steps: int = Field(50, ge=0, description="sft_then_grpo: number of SFT optimizer steps before GRPO starts")
     # Rewards
-    reward_weights: dict[str, float] = field(
+    reward_weights: dict[RewardName, float] = Field(
         default_factory=lambda: {"format": 3.5, "accuracy": 3.5, "think_length": 1.3, "consistency": 1.7},
-        metadata={
-            "help": "Weight per reward component (paper: format : accuracy : length : logic = 3.5 : 3.5 : 1.3 : 1.7)."
-        },
+        min_length=1,
+        description="Weight per reward component (paper: format : accuracy : length : logic = 3.5 : 3.5 : 1.3 : 1.7)",
     )
-    accuracy_mode: Literal["exact", "per_char"] = field(
-        default="per_char",
-        metadata={"help": "Which accuracy drives the accuracy reward: exact match (1/0) or the per-letter fraction."},
+    accuracy_mode: Literal["exact", "per_char"] = Field(
+        "per_char", description="What the accuracy reward pays: exact match (1/0) or the per-letter fraction"
     )
-    think_target_words: int = field(
-        default=400,
-        metadata={
-            "help": "L_target of the think-length penalty -max(0, words - L)/L, in whitespace words inside <think>."
-        },
+    think_target_words: int = Field(
+        400, ge=1, description="L of the think-length penalty -max(0, words - L)/L, in whitespace words inside <think>"
     )
     # GRPO (every TRL default that changed across versions, pinned)
-    num_generations: int = field(default=4, metadata={"help": "Completions per prompt (paper: 4; TRL default 8)."})
-    beta: float = field(default=0.01, metadata={"help": "KL coefficient (paper: 0.01; TRL default 0.0 since 0.20)."})
-    loss_type: str = field(default="grpo", metadata={"help": "TRL loss_type (TRL default moved grpo -> bnpo -> dapo)."})
-    scale_rewards: str = field(
-        default="group", metadata={"help": "Advantage scaling: group, batch or none (was a bool before TRL 0.22)."}
+    num_generations: int = Field(
+        4, ge=2, description="Completions per prompt; GRPO compares them (paper: 4; TRL default 8)"
     )
-    epsilon: float = field(default=0.2, metadata={"help": "PPO clip range."})
-    num_iterations: int = field(default=1, metadata={"help": "GRPO iterations per generation batch."})
-    importance_sampling_level: str = field(default="token", metadata={"help": "token (GRPO) or sequence (GSPO)."})
-    mask_truncated_completions: bool = field(
-        default=False, metadata={"help": "Exclude truncated completions from the loss."}
+    beta: float = Field(0.01, ge=0.0, description="KL coefficient (paper: 0.01; TRL default 0.0 since 0.20)")
+    loss_type: str = Field("grpo", description="TRL loss_type (TRL default moved grpo -> bnpo -> dapo)")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="Advantage scaling (was a bool before TRL 0.22)"
     )
-    max_completion_length: int = field(
-        default=1024, metadata={"help": "Tokens generated per completion (TRL default 256 -> 512)."}
+    epsilon: float = Field(0.2, gt=0.0, description="PPO clip range")
+    num_iterations: int = Field(1, ge=1, description="GRPO iterations per generation batch")
+    importance_sampling_level: Literal["token", "sequence"] = Field(
+        "token", description="token (GRPO) or sequence (GSPO)"
     )
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
+    mask_truncated_completions: bool = Field(False, description="Exclude truncated completions from the loss")
+    max_completion_length: int = Field(
+        1024, ge=1, description="Tokens generated per completion (TRL default 256 -> 512)"
+    )
+    temperature: float = Field(1.0, gt=0.0, description="Sampling temperature")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling")
     # Optimisation
-    learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate."})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
-    warmup_ratio: float = field(default=0.03, metadata={"help": "Warm-up fraction of the steps."})
-    num_train_epochs: float = field(default=2.0, metadata={"help": "Epochs (paper: 2)."})
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: epochs decide)."})
-    per_device_train_batch_size: int = field(default=4, metadata={"help": "Completions per device per micro-batch."})
-    gradient_accumulation_steps: int = field(default=4, metadata={"help": "Micro-batches per optimizer step."})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory."})
-    bf16: bool = field(default=True, metadata={"help": "bf16 weights and autocast (set false on CPU)."})
-    use_cpu: bool = field(default=False, metadata={"help": "Train on CPU."})
-    seed: int = field(default=0, metadata={"help": "Seed of data order, sampling and init."})
+    learning_rate: float = Field(1e-6, gt=0.0, description="Peak learning rate")
+    lr_scheduler_type: str = Field("cosine", description="Learning-rate schedule (a transformers scheduler name)")
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0, description="Warm-up fraction of the steps")
+    num_train_epochs: float = Field(2.0, gt=0.0, description="Epochs (paper: 2)")
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: epochs decide)")
+    per_device_train_batch_size: int = Field(4, ge=1, description="Completions per device per micro-batch")
+    gradient_accumulation_steps: int = Field(4, ge=1, description="Micro-batches per optimizer step")
+    gradient_checkpointing: bool = Field(True, description="Trade compute for memory (activation checkpointing)")
+    bf16: bool = Field(True, description="bf16 weights and autocast (off on CPU)")
+    use_cpu: bool = Field(False, description="Train on CPU")
+    seed: int = Field(0, ge=0, description="Seed of data order, sampling and init")
     # Images and prompt budget
-    image_max_pixels: int = field(
-        default=448 * 448,
-        metadata={"help": "Pixel budget per image given to the processor; three images must fit max_prompt_tokens."},
+    image_max_pixels: int = Field(
+        448 * 448,
+        ge=28 * 28,
+        description="Pixel budget per image given to the processor; three images must fit max_prompt_tokens",
     )
-    max_prompt_tokens: int = field(
-        default=4096,
-        metadata={
-            "help": "A prompt longer than this (image tokens included) is refused with an error, never truncated."
-        },
+    max_prompt_tokens: int = Field(
+        4096, ge=16, description="A longer prompt (image tokens included) is refused with an error, never truncated"
     )
     # Bookkeeping
-    split: str = field(default="train", metadata={"help": "Dataset split to train on."})
-    logging_steps: int = field(default=1, metadata={"help": "Log every N optimizer steps."})
-    save_steps: int = field(default=50, metadata={"help": "Checkpoint every N optimizer steps."})
-    save_total_limit: int = field(default=3, metadata={"help": "Checkpoints kept."})
-    torch_threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave torch's default)."})
+    split: SplitName = Field("train", description="Dataset split to train on")
+    logging_steps: int = Field(1, ge=1, description="Log every N optimizer steps")
+    save_steps: int = Field(50, ge=1, description="Checkpoint every N optimizer steps")
+    save_total_limit: int = Field(3, ge=1, description="Checkpoints kept")
+    torch_threads: int = Field(0, ge=0, description="torch CPU threads (0: leave torch's default)")
 
-    def __post_init__(self) -> None:
-        """Check choices and ranges; the batch must hold whole generation groups."""
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
-        unknown = sorted(set(self.reward_weights) - set(REWARD_NAMES))
-        if unknown:
-            raise ValueError(
-                f"reward_weights has unknown components {unknown}; expected a subset of {list(REWARD_NAMES)}"
-            )
-        if self.accuracy_mode not in ("exact", "per_char"):
-            raise ValueError(f"accuracy_mode must be 'exact' or 'per_char', got {self.accuracy_mode!r}")
-        if self.num_generations < 2:
-            raise ValueError(
-                f"num_generations must be >= 2 (GRPO compares completions of one prompt), got {self.num_generations!r}"
-            )
+    @model_validator(mode="after")
+    def _check_generation_batch(self) -> TrainConfig:
         if (self.per_device_train_batch_size * self.gradient_accumulation_steps) % self.num_generations:
             raise ValueError(
                 "per_device_train_batch_size x gradient_accumulation_steps must be divisible by num_generations "
                 f"(the generation batch holds whole groups), got {self.per_device_train_batch_size} x "
                 f"{self.gradient_accumulation_steps} and {self.num_generations}"
             )
-        if self.schedule == "alternating" and (self.k_sft < 1 or self.k_grpo < 1):
-            raise ValueError(f"alternating needs k_sft >= 1 and k_grpo >= 1, got {self.k_sft!r}, {self.k_grpo!r}")
-        if self.think_target_words < 1 or self.max_prompt_tokens < 16 or self.image_max_pixels < 28 * 28:
-            raise ValueError(
-                "think_target_words >= 1, max_prompt_tokens >= 16 and image_max_pixels >= 784 are required"
-            )
+        return self
 
     def is_sft_step(self, step: int) -> bool:
         """Return whether optimizer step ``step`` (0-based) is an SFT step under the schedule.
@@ -143,24 +123,36 @@ class TrainConfig:
         return False
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the resolved config as plain data."""
-        return asdict(self)
+        """Return the resolved config as plain JSON data."""
+        return self.model_dump(mode="json")
 
 
 def load_train_config(path: Path | None = None, **overrides: Any) -> TrainConfig:
-    """Load a TrainConfig from YAML, with keyword overrides on top.
+    """Load a TrainConfig from YAML (defaults for keys it omits), with keyword overrides on top.
 
     Raises:
-        ValueError: Naming unknown keys and the file.
+        ConfigError: Naming the file, the field and the bad value, or the unknown key.
+        FileNotFoundError: If the file does not exist.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a train config must be a mapping, got {type(data).__name__}")
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{path or 'overrides'}: unknown train config keys {unknown}")
-    return TrainConfig(**data)
+    data = read_config_file(path, "train config") if path is not None else {}
+    return validate_config(TrainConfig, {**data, **overrides}, source=str(path) if path else None)
+
+
+def make_train_parser(subparsers=None, *, prog: str | None = None) -> argparse.ArgumentParser:
+    """Return the ``train`` parser: the run's paths, ``--no-resume``, ``--config FILE`` and one flag per field.
+
+    Lives here, not in ``train.py``, so the ``remot`` CLI can build it without importing torch.
+    """
+    parser = (
+        subparsers.add_parser("train", help="train on a triplet dataset (GRPO / SFT schedules; needs remot[train])")
+        if subparsers is not None
+        else argparse.ArgumentParser(prog=prog)
+    )
+    parser.add_argument("--data", required=True, type=Path, help="dataset directory written by `remot build`")
+    parser.add_argument(
+        "--model", required=True, type=Path, help="local model folder (e.g. Qwen3-VL-4B-Thinking); no hub downloads"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="run directory (checkpoints, metrics, final model)")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    add_config_arguments(parser, TrainConfig)
+    return parser

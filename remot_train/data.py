@@ -18,7 +18,9 @@ require_package("datasets", extra="train")
 
 import datasets  # noqa: E402
 
-IMAGE_COLUMNS = ("anchor_image", "positive_image", "negative_image")
+from schemas import IMAGE_COLUMNS, load_layout  # noqa: E402
+
+# Contract columns the rewards and the SFT steps read (tests/schemas ties them to schemas/triplets.yaml).
 KEEP_COLUMNS = ("triplet_id", "family", "solution", "answer", "labels", "options")
 
 
@@ -28,10 +30,11 @@ def split_files(data_dir: Path, split: str) -> list[str]:
     Raises:
         FileNotFoundError: Naming the directory and split when there are none.
     """
-    files = sorted(str(p) for p in (Path(data_dir) / "data" / split).glob("part-*.parquet"))
+    layout = load_layout()
+    files = [str(p) for p in layout.split_files(Path(data_dir), split)]
     if not files:
         raise FileNotFoundError(
-            f"{data_dir}: no Parquet files for split {split!r} (expected data/{split}/part-*.parquet)"
+            f"{data_dir}: no Parquet files for split {split!r} (expected {layout.triplet_glob.format(split=split)})"
         )
     return files
 
@@ -73,5 +76,5 @@ def load_trl_dataset(data_dir: Path, *, split: str = "train") -> datasets.Datase
 
 def manifest_sha256(data_dir: Path) -> str | None:
     """Return the SHA-256 of the dataset's ``manifest.json`` (recorded in every run directory), or None."""
-    path = Path(data_dir) / "manifest.json"
+    path = Path(data_dir) / load_layout().manifest
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

@@ -1,40 +1,21 @@
 """Option labels as motion signs: decode answers into per-axis signs, check them, and transform them.
 
-Used by the rewards (logical consistency) and the evaluation (consistency rate, temporal controls). Pure Python.
+Used by the rewards (logical consistency) and the evaluation (consistency rate, temporal controls). The words and
+their signs are the contract's (``schemas/vocabulary.yaml``). Pure Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-LETTERS = "ABCDE"
-NO_CHANGE_LABELS = frozenset({"No rotation", "No movement", "No change"})
-# Axis signs of every direction word in the ReMoT wording: h = horizontal (+ right), v = vertical (+ up),
+from schemas import load_vocabulary
+
+_VOCABULARY = load_vocabulary()
+LETTERS = _VOCABULARY.letters
+NO_CHANGE_LABELS = frozenset(_VOCABULARY.no_change_labels)
+# Axis signs of every direction word (schemas/vocabulary.yaml): h = horizontal (+ right), v = vertical (+ up),
 # g = gripper (+ closing).
-LABEL_SIGNS: dict[str, dict[str, int]] = {
-    "Left": {"h": -1},
-    "Right": {"h": 1},
-    "Up": {"v": 1},
-    "Down": {"v": -1},
-    "Opened": {"g": -1},
-    "Closed": {"g": 1},
-    "Upper left": {"h": -1, "v": 1},
-    "Upper right": {"h": 1, "v": 1},
-    "Lower left": {"h": -1, "v": -1},
-    "Lower right": {"h": 1, "v": -1},
-}
-OPPOSITE = {
-    "Left": "Right",
-    "Right": "Left",
-    "Up": "Down",
-    "Down": "Up",
-    "Opened": "Closed",
-    "Closed": "Opened",
-    "Upper left": "Lower right",
-    "Lower right": "Upper left",
-    "Upper right": "Lower left",
-    "Lower left": "Upper right",
-}
+LABEL_SIGNS: dict[str, dict[str, int]] = _VOCABULARY.directions
 
 
 def is_direction_question(options: Sequence[str]) -> bool:
@@ -129,7 +110,7 @@ def negate_label(label: str) -> str:
         >>> negate_label("Upper left"), negate_label("13 degrees")
         ('Lower right', '13 degrees')
     """
-    return OPPOSITE.get(label, label)
+    return _VOCABULARY.opposite(label)
 
 
 def permuted_sources(n_questions: int, permutation: Sequence[int]) -> list[tuple[int, bool]]:

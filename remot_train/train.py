@@ -12,7 +12,6 @@ import json
 import logging
 import platform
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,8 @@ import trl  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
-from remot_train.config import TrainConfig, load_train_config  # noqa: E402
+from remot_train.cli_args import config_from_args  # noqa: E402
+from remot_train.config import TrainConfig, make_train_parser  # noqa: E402
 from remot_train.data import load_trl_dataset, manifest_sha256  # noqa: E402
 from remot_train.modeling import load_model_and_processor  # noqa: E402
 from remot_train.rewards import build_reward_functions, solution_letters  # noqa: E402
@@ -244,34 +244,8 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
 
 
 def make_parser(subparsers=None, prog: str | None = None) -> argparse.ArgumentParser:
-    """Return the ``train`` parser (reused by the ``remot`` CLI); config fields can be overridden as flags."""
-    parser = (
-        subparsers.add_parser("train", help="train on a triplet dataset (GRPO / SFT schedules)")
-        if subparsers
-        else argparse.ArgumentParser(prog=prog or "python -m remot_train.train")
-    )
-    parser.add_argument("--config", default=None, help="train config YAML (configs/train/*.yaml)")
-    parser.add_argument("--data", required=True, help="dataset directory written by `remot build`")
-    parser.add_argument("--model", required=True, help="local model folder (e.g. Qwen3-VL-4B-Thinking); no hub")
-    parser.add_argument("--out", required=True, help="run directory (checkpoints, metrics, final model)")
-    parser.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
-    for f in fields(TrainConfig):
-        if f.type in ("int", "float", "str", "bool") or f.name in ("schedule", "accuracy_mode"):
-            kind = {"int": int, "float": float}.get(f.type, str)
-            parser.add_argument(
-                f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None, help=f.metadata.get("help")
-            )
-    return parser
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Return the config file's TrainConfig with the flags given on the command line on top."""
-    overrides = {}
-    for f in fields(TrainConfig):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            overrides[f.name] = value.lower() in ("1", "true", "yes") if f.type == "bool" else value
-    return load_train_config(Path(args.config) if args.config else None, **overrides)
+    """Return the ``train`` parser (also ``remot train``'s): see ``remot_train.config.make_train_parser``."""
+    return make_train_parser(subparsers, prog=prog or "python -m remot_train.train")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = make_parser().parse_args(argv)
     try:
-        config = config_from_args(args)
+        config = config_from_args(TrainConfig, args)
         metrics = run_training(
             config,
             data_dir=Path(args.data),

@@ -1,12 +1,15 @@
-"""The versioned data contract, readable without remot: load the column specs and build pyarrow schemas.
+"""The versioned data contract, readable without remot: columns, directory layout, ids, answer vocabulary, manifest.
 
-Only pyarrow and the standard library may be imported here; both remot_data and remot_train read the
-contract through this module. The ``*.yaml`` files are written in YAML's JSON subset so ``json`` parses them.
+Only pyarrow and the standard library may be imported here; the producer (remot_data), its validation suite and the
+consumers (remot_train, export, scoring) all read the contract through this module. The ``*.yaml`` files are
+written in YAML's JSON subset so ``json`` parses them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,16 +68,41 @@ def parse_type(type_name: str) -> pa.DataType:
     return _SCALAR_TYPES[type_name]
 
 
-def _hf_feature(type_name: str) -> dict[str, Any]:
+def hf_feature(type_name: str) -> dict[str, Any]:
+    """Return the Hugging Face ``features`` metadata entry (the Parquet files' form) of a contract type.
+
+    Example:
+        >>> hf_feature("list<string>")
+        {'_type': 'List', 'feature': {'_type': 'Value', 'dtype': 'string'}}
+    """
     if type_name.startswith("list<"):
-        return {"_type": "List", "feature": _hf_feature(type_name[5:-1])}
+        return {"_type": "List", "feature": hf_feature(type_name[5:-1])}
     if type_name == "image":
         return {"_type": "Image"}
     return {"_type": "Value", "dtype": _HF_VALUE_DTYPES[type_name]}
 
 
+def hf_card_feature(name: str, type_name: str) -> dict[str, Any]:
+    """Return the dataset card's ``dataset_info.features`` entry of a column (the Hub's YAML form of ``hf_feature``).
+
+    Example:
+        >>> hf_card_feature("options", "list<list<string>>")
+        {'name': 'options', 'list': {'list': 'string'}}
+    """
+
+    def inner(type_name: str) -> Any:
+        if type_name.startswith("list<"):
+            return {"list": inner(type_name[5:-1])}
+        return "image" if type_name == "image" else _HF_VALUE_DTYPES[type_name]
+
+    if type_name.startswith("list<"):
+        return {"name": name, "list": inner(type_name[5:-1])}
+    return {"name": name, "dtype": inner(type_name)}
+
+
+@functools.cache
 def read_contract(name: str) -> dict[str, Any]:
-    """Return the raw contract document ``schemas/<name>.yaml`` as a dict.
+    """Return the raw contract document ``schemas/<name>.yaml`` as a dict (read once per process; do not mutate).
 
     Raises:
         FileNotFoundError: If no such contract exists.
@@ -87,9 +115,9 @@ def read_contract(name: str) -> dict[str, Any]:
         raise ValueError(f"{path}:{err.lineno}: contract file is not in YAML's JSON subset: {err.msg}") from err
 
 
-def load_columns(name: str) -> list[ColumnSpec]:
-    """Return the column specs of contract ``name`` (``triplets`` or ``rejects``)."""
-    return [
+@functools.cache
+def _columns(name: str) -> tuple[ColumnSpec, ...]:
+    return tuple(
         ColumnSpec(
             name=col["name"],
             type=col["type"],
@@ -101,7 +129,28 @@ def load_columns(name: str) -> list[ColumnSpec]:
             unique=bool(col.get("unique", False)),
         )
         for col in read_contract(name)["columns"]
-    ]
+    )
+
+
+def load_columns(name: str) -> list[ColumnSpec]:
+    """Return the column specs of contract ``name`` (``triplets`` or ``rejects``)."""
+    return list(_columns(name))
+
+
+def allowed_values(name: str, column: str) -> tuple[Any, ...]:
+    """Return the closed set of allowed values of a contract column.
+
+    Raises:
+        KeyError: If the column does not exist or has no closed set.
+
+    Example:
+        >>> allowed_values("triplets", "split")
+        ('train', 'val', 'test')
+    """
+    for col in _columns(name):
+        if col.name == column and col.allowed is not None:
+            return col.allowed
+    raise KeyError(f"contract {name!r} has no column {column!r} with allowed values")
 
 
 def load_schema(name: str) -> pa.Schema:
@@ -119,7 +168,7 @@ def load_schema(name: str) -> pa.Schema:
     # Arrow fields stay nullable: Hugging Face datasets only honours the embedded features when each field equals
     # its own (nullable) one. Non-null columns are enforced by remot's checks (cast and validation), not by Arrow.
     fields = [pa.field(c.name, parse_type(c.type)) for c in columns]
-    features = {c.name: _hf_feature(c.type) for c in columns}
+    features = {c.name: hf_feature(c.type) for c in columns}
     metadata = {
         "huggingface": json.dumps({"info": {"features": features}}),
         "remot": json.dumps({"contract": name, "schema_version": doc["schema_version"]}),
@@ -130,3 +179,155 @@ def load_schema(name: str) -> pa.Schema:
 def schema_version(name: str) -> int:
     """Return the ``schema_version`` of contract ``name``."""
     return int(read_contract(name)["schema_version"])
+
+
+# The triplet table's image columns (Hugging Face Image structs), in image order 1, 2, 3.
+IMAGE_COLUMNS: tuple[str, ...] = tuple(c.name for c in _columns("triplets") if c.type == "image")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetLayout:
+    """Where things live in a published dataset directory and its export (``schemas/dataset.yaml``).
+
+    Attributes:
+        triplet_part: Path template of a triplet part: ``data/{split}/part-{part:05d}.parquet``.
+        triplet_glob: Glob template of one split's parts.
+        rejects: The rejects table.
+        manifest: The manifest.
+        validation_report: The Great Expectations report.
+        card: The dataset card.
+        contact_sheet: The contact sheet image.
+        item_id: Template of the id an item carries outside the table (export, predictions).
+        export_jsonl: Export file template per split.
+        export_image: Export image path template (relative to the export directory).
+        hidden_kinds: Kinds of hidden sibling folders a build makes beside its output.
+    """
+
+    triplet_part: str
+    triplet_glob: str
+    rejects: str
+    manifest: str
+    validation_report: str
+    card: str
+    contact_sheet: str
+    item_id: str
+    export_jsonl: str
+    export_image: str
+    hidden_kinds: tuple[str, ...]
+
+    def split_files(self, root: Path, split: str) -> list[Path]:
+        """Return the triplet parts of one split of the dataset directory ``root``, sorted."""
+        return sorted(Path(root).glob(self.triplet_glob.format(split=split)))
+
+    def all_triplet_files(self, root: Path) -> list[Path]:
+        """Return the triplet parts of every split of ``root``, sorted."""
+        return sorted(Path(root).glob(self.triplet_glob.format(split="*")))
+
+    def make_item_id(self, split: str, triplet_id: str) -> str:
+        """Return the id of a triplet outside the table.
+
+        Example:
+            >>> load_layout().make_item_id("test", "0123456789abcdef")
+            'remot_test_0123456789abcdef'
+        """
+        return self.item_id.format(split=split, triplet_id=triplet_id)
+
+    def parse_item_id(self, text: str) -> tuple[str, str] | None:
+        """Return ``(split, triplet_id)`` of an item id, or None when ``text`` is not one.
+
+        Example:
+            >>> load_layout().parse_item_id("remot_val_0123456789abcdef"), load_layout().parse_item_id("x_1")
+            (('val', '0123456789abcdef'), None)
+        """
+        columns = {c.name: c for c in _columns("triplets")}
+        splits = "|".join(re.escape(s) for s in columns["split"].allowed or ())
+        triplet_id = (columns["triplet_id"].pattern or ".+").removeprefix("^").removesuffix("$")
+        pattern = re.escape(self.item_id).replace(r"\{split\}", f"(?P<split>{splits})")
+        pattern = pattern.replace(r"\{triplet_id\}", f"(?P<triplet_id>{triplet_id})")
+        match = re.fullmatch(pattern, text)
+        return (match["split"], match["triplet_id"]) if match else None
+
+    def hidden_sibling(self, out_dir: Path, kind: str, suffix: str = "") -> Path:
+        """Return the hidden folder of ``kind`` beside ``out_dir``: ``.<name>.<kind>[-<suffix>]``.
+
+        Raises:
+            ValueError: For a kind the contract does not list.
+        """
+        if kind not in self.hidden_kinds:
+            raise ValueError(f"hidden sibling kind must be one of {list(self.hidden_kinds)}, got {kind!r}")
+        out_dir = Path(out_dir)
+        return out_dir.parent / f".{out_dir.name}.{kind}{'-' + suffix if suffix else ''}"
+
+
+@functools.cache
+def load_layout() -> DatasetLayout:
+    """Return the dataset directory layout of ``schemas/dataset.yaml``."""
+    doc = read_contract("dataset")
+    files = doc["files"]
+    return DatasetLayout(
+        **files,
+        item_id=doc["item_id"],
+        export_jsonl=doc["export"]["jsonl"],
+        export_image=doc["export"]["image"],
+        hidden_kinds=tuple(doc["hidden_siblings"]["kinds"]),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Vocabulary:
+    """The answer and label vocabulary (``schemas/vocabulary.yaml``).
+
+    Attributes:
+        letters: Option letters in order (``ABCDE``).
+        directions: Direction word -> ``{axis: sign}`` (axes ``h``, ``v``, ``g``).
+        no_change_labels: The words meaning no motion.
+        families: Family -> ``{"no_change": word, "directions": {group: [words]}, ...}``.
+    """
+
+    letters: str
+    directions: dict[str, dict[str, int]]
+    no_change_labels: tuple[str, ...]
+    families: dict[str, dict[str, Any]]
+
+    def opposite(self, label: str) -> str:
+        """Return the word of the reversed motion (every sign negated); other labels (angles, no change) stay.
+
+        Example:
+            >>> load_vocabulary().opposite("Upper left"), load_vocabulary().opposite("13 degrees")
+            ('Lower right', '13 degrees')
+        """
+        signs = self.directions.get(label)
+        if signs is None:
+            return label
+        negated = {axis: -sign for axis, sign in signs.items()}
+        return next(word for word, s in self.directions.items() if s == negated)
+
+    def no_change(self, family: str) -> str:
+        """Return the "no motion" word a family offers."""
+        return self.families[family]["no_change"]
+
+    def family_words(self, family: str, group: str) -> tuple[str, ...]:
+        """Return the direction words a family offers for one group (``horizontal``, ``gripper``, ...)."""
+        return tuple(self.families[family]["directions"][group])
+
+
+@functools.cache
+def load_vocabulary() -> Vocabulary:
+    """Return the vocabulary of ``schemas/vocabulary.yaml``."""
+    doc = read_contract("vocabulary")
+    return Vocabulary(
+        letters=doc["letters"],
+        directions={word: dict(signs) for word, signs in doc["directions"].items()},
+        no_change_labels=tuple(doc["no_change_labels"]),
+        families=doc["families"],
+    )
+
+
+@functools.cache
+def load_manifest_schema() -> dict[str, Any]:
+    """Return the JSON Schema of ``manifest.json`` (``schemas/manifest.schema.json``)."""
+    path = SCHEMA_DIR / "manifest.schema.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from err

@@ -14,7 +14,7 @@ MODULES = [
     "remot_data.rules.retrieval",
     "remot_data.rules.mirror",
     "remot_data.card",
-    "remot_data.build",
+    "remot_data.build.plan",
     "remot_train.labels",
     "remot_train.rewards",
     "remot_train.config",

@@ -25,6 +25,9 @@ from remot_data.questions.templates import (
 )
 from remot_data.records import TripletCandidate
 from remot_data.rules.registry import QuestionConfig, RulePreset
+from schemas import load_vocabulary
+
+VOCABULARY = load_vocabulary()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,17 +118,22 @@ def _angle_options(label: str, rng: np.random.Generator, config: QuestionConfig)
     return [NO_ROTATION] + [DEGREES.format(angle=t) for t in taken]
 
 
-def _direction_word(value: float, dead_band: float, negative: str, positive: str) -> str | None:
-    if abs(value) < dead_band:
-        return None
-    return positive if value > 0 else negative
+# Vocabulary axis (schemas/vocabulary.yaml) and its sign for each signed value of a robot-arm family, in value order:
+# left_m is + to the robot's (and image's) left while the horizontal axis is + to the right.
+AGIBOT_VALUE_AXES: dict[str, tuple[tuple[str, int], ...]] = {
+    "move_lr": (("h", -1),),
+    "lift_lower": (("v", 1),),
+    "move_complex": (("h", -1), ("v", 1)),
+    "grab_release": (("g", 1),),
+}
 
 
 def agibot_label(family: str, values: tuple[float, ...], *, dead_band: float) -> str:
     """Return the option text for one pair of a robot-arm family from its signed values.
 
     ``move_lr``: (left_m,); ``lift_lower``: (up_m,); ``move_complex``: (left_m, up_m); ``grab_release``:
-    (gripper_closing,). Values inside the dead-band read "No movement".
+    (gripper_closing,). A value inside the dead-band on any asked axis reads "No movement"; otherwise the label is
+    the family's word whose axis signs (``schemas/vocabulary.yaml``) match the values'.
 
     Example:
         >>> agibot_label("move_complex", (0.1, -0.2), dead_band=0.01)
@@ -134,16 +142,11 @@ def agibot_label(family: str, values: tuple[float, ...], *, dead_band: float) ->
         'Opened'
 
     """
-    if family == "move_complex":
-        lateral = _direction_word(values[0], dead_band, "right", "left")
-        vertical = _direction_word(values[1], dead_band, "Lower", "Upper")
-        return f"{vertical} {lateral}" if lateral and vertical else NO_MOVEMENT
-    negative, positive = {
-        "move_lr": ("Right", "Left"),
-        "lift_lower": ("Down", "Up"),
-        "grab_release": ("Opened", "Closed"),
-    }[family]
-    return _direction_word(values[0], dead_band, negative, positive) or NO_MOVEMENT
+    axes = AGIBOT_VALUE_AXES[family]
+    if any(abs(v) < dead_band for v in values[: len(axes)]):
+        return NO_MOVEMENT
+    signs = {axis: flip * (1 if v > 0 else -1) for (axis, flip), v in zip(axes, values, strict=False)}
+    return next(word for word in AGIBOT_DIRECTIONS[family] if VOCABULARY.directions[word] == signs)
 
 
 def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: RulePreset) -> list[str]:

@@ -1,16 +1,21 @@
-"""Prompt wording, copied from the ReMoT release (``shared/reference/remot_release/``) so exports interchange.
+"""Prompt wording, copied from the ReMoT release (``tests/data/remot_release/``) so exports interchange.
 
-Only strings and string assembly live here; choosing labels and shuffling options is ``render.py``'s job.
+Only strings and string assembly live here; choosing labels and shuffling options is ``render.py``'s job. The option
+words themselves (letters, directions, "No rotation"/"No movement", angle labels) are the contract's
+(``schemas/vocabulary.yaml``).
 """
 
 from __future__ import annotations
 
-LETTERS = "ABCDE"
+from schemas import load_vocabulary
+
+_VOCABULARY = load_vocabulary()
+LETTERS = _VOCABULARY.letters
 PAIRS = ((1, 2), (1, 3), (2, 3))
 
-NO_ROTATION = "No rotation"
-NO_MOVEMENT = "No movement"
-DEGREES = "{angle} degrees"
+NO_ROTATION = _VOCABULARY.no_change("camera_rotation")
+NO_MOVEMENT = _VOCABULARY.no_change("move_lr")
+DEGREES = _VOCABULARY.families["camera_rotation"]["angle_label"]
 
 CAMERA_PREAMBLE = (
     "Ignore simple camera translation and only consider the camera's horizontal or vertical rotation. "
@@ -24,7 +29,8 @@ CAMERA_CLOSING = (
     "Please answer the multiple-choice questions above in sequence."
     "Only return A, B, C, or D in <answer></answer>, for example <answer>ADCAABADBACA</answer>."
 )
-CAMERA_DIRECTIONS = {"horizontal": ("Left", "Right"), "vertical": ("Down", "Up")}
+# (negative, positive) word per axis, as the release lists them.
+CAMERA_DIRECTIONS = {axis: _VOCABULARY.family_words("camera_rotation", axis) for axis in ("horizontal", "vertical")}
 
 
 def format_options(options: list[str]) -> str:
@@ -79,10 +85,7 @@ AGIBOT_CLOSING = {
 }
 # Option sets per family, besides "No movement" (always offered).
 AGIBOT_DIRECTIONS = {
-    "grab_release": ("Opened", "Closed"),
-    "lift_lower": ("Up", "Down"),
-    "move_lr": ("Left", "Right"),
-    "move_complex": ("Upper left", "Upper right", "Lower left", "Lower right"),
+    family: tuple(next(iter(_VOCABULARY.families[family]["directions"].values()))) for family in AGIBOT_QUESTIONS
 }
 
 

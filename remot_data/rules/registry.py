@@ -1,21 +1,27 @@
-"""Versioned rule presets (``presets/<name>.yaml``) loaded into frozen, checked config objects."""
+"""Versioned rule presets (``presets/<name>.yaml``) loaded into frozen pydantic models, validated as a whole.
+
+The meaning of each threshold is written once, in ``presets/v1.yaml``; the models check types, unknown keys and
+that thresholds are ordered, and name the file and field when they are not.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from remot_data.records import NegativeMethod
+from remot_data.config_files import load_yaml_model, read_yaml_mapping
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
 
-@dataclass(frozen=True, kw_only=True)
-class CameraRotationConfig:
+class _PresetSection(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CameraRotationConfig(_PresetSection):
     """Thresholds of the camera-rotation direction flip (meanings in ``presets/v1.yaml``).
 
     Attributes:
@@ -38,9 +44,10 @@ class CameraRotationConfig:
     max_magnitude_ratio: float
     crop_fraction: float
     default_hfov_deg: float
-    negative_methods: tuple[NegativeMethod, ...]
+    negative_methods: tuple[Literal["retrieval", "crop"], ...]
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> CameraRotationConfig:
         """Check the thresholds are ordered and in range."""
         if self.frame_gap < 1 or self.anchor_stride < 1:
             raise ValueError(
@@ -57,16 +64,12 @@ class CameraRotationConfig:
             raise ValueError(f"crop_fraction must be in [0.1, 1), got {self.crop_fraction!r}")
         if not 1.0 < self.default_hfov_deg < 179.0:
             raise ValueError(f"default_hfov_deg must be in (1, 179), got {self.default_hfov_deg!r}")
-        bad = [m for m in self.negative_methods if m not in ("retrieval", "crop")]
-        if bad or not self.negative_methods:
-            raise ValueError(
-                "camera negative_methods must be a non-empty subset of ['retrieval', 'crop'], "
-                f"got {list(self.negative_methods)!r}"
-            )
+        if not self.negative_methods:
+            raise ValueError("camera negative_methods must list at least one of ['retrieval', 'crop'], got []")
+        return self
 
 
-@dataclass(frozen=True, kw_only=True)
-class QuestionConfig:
+class QuestionConfig(_PresetSection):
     """Question-rendering settings.
 
     Attributes:
@@ -79,17 +82,18 @@ class QuestionConfig:
     angle_distractor_min_gap_deg: int
     angle_distractor_min_gap_ratio: float
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> QuestionConfig:
         """Check that distractors can be drawn."""
         if self.angle_distractor_max_deg < 30 or self.angle_distractor_min_gap_deg < 1:
             raise ValueError(
                 "angle_distractor_max_deg must be >= 30 and angle_distractor_min_gap_deg >= 1, got "
                 f"{self.angle_distractor_max_deg!r}, {self.angle_distractor_min_gap_deg!r}"
             )
+        return self
 
 
-@dataclass(frozen=True, kw_only=True)
-class ManipulationConfig:
+class ManipulationConfig(_PresetSection):
     """Thresholds of the robot-arm families (meanings in ``presets/v1.yaml``).
 
     Attributes:
@@ -116,7 +120,8 @@ class ManipulationConfig:
     gripper_dead_band: float
     mirror: bool
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> ManipulationConfig:
         """Check the thresholds are ordered."""
         if self.anchor_stride < 1:
             raise ValueError(f"anchor_stride must be >= 1, got {self.anchor_stride!r}")
@@ -132,10 +137,10 @@ class ManipulationConfig:
             )
         if self.off_axis_ratio <= 0 or self.diagonal_balance < 1 or self.max_magnitude_ratio < 1:
             raise ValueError("off_axis_ratio must be > 0, diagonal_balance and max_magnitude_ratio >= 1")
+        return self
 
 
-@dataclass(frozen=True, kw_only=True)
-class RulePreset:
+class RulePreset(_PresetSection):
     """A loaded preset: its name, the hash of its file, and the config of each rule.
 
     Attributes:
@@ -158,19 +163,12 @@ class RulePreset:
         return self.sha256[:12]
 
 
-def _section(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    section = doc.get(key)
-    if not isinstance(section, dict):
-        raise ValueError(f"{path}: preset needs a mapping '{key}:', got {section!r}")
-    return section
-
-
 def load_rule_preset(name_or_path: str | Path) -> RulePreset:
     """Load a rule preset by name (``v1``) or by path to a YAML file.
 
     Raises:
         FileNotFoundError: If no such preset exists; the message lists the shipped ones.
-        ValueError: If a field is missing, unknown or out of range.
+        ValueError: Naming the file and the field that is missing, unknown or out of range.
     """
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
@@ -178,17 +176,6 @@ def load_rule_preset(name_or_path: str | Path) -> RulePreset:
     if not path.is_file():
         shipped = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
         raise FileNotFoundError(f"rule preset {str(name_or_path)!r} not found; shipped presets: {shipped}")
-    raw = path.read_bytes()
-    doc = yaml.safe_load(raw)
-    try:
-        camera = _section(doc, "camera_rotation", path)
-        camera["negative_methods"] = tuple(camera.get("negative_methods", ()))
-        return RulePreset(
-            name=str(doc.get("name", path.stem)),
-            sha256=hashlib.sha256(raw).hexdigest(),
-            camera_rotation=CameraRotationConfig(**camera),
-            manipulation=ManipulationConfig(**_section(doc, "manipulation", path)),
-            questions=QuestionConfig(**_section(doc, "questions", path)),
-        )
-    except TypeError as err:
-        raise ValueError(f"{path}: {err}") from err
+    name = str(read_yaml_mapping(path).get("name", path.stem))
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    return load_yaml_model(RulePreset, path, "rule preset", extra={"name": name, "sha256": sha256})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +20,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
 
+from remot_data.config_files import load_yaml_model
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, Reject
 
@@ -35,56 +37,45 @@ DEFAULT_DATA_PATH = "data/" + CHUNK_FILE_PATTERN + ".parquet"
 DEFAULT_VIDEO_PATH = "videos/{video_key}/" + CHUNK_FILE_PATTERN + ".mp4"
 DEFAULT_EPISODES_PATH = "meta/episodes/" + CHUNK_FILE_PATTERN + ".parquet"
 EPISODE_PREFIX = "episode_"
+ArmName = Literal["left", "right"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class ArmMapping:
-    """State names of one arm.
+class ArmMapping(BaseModel):
+    """State names of one arm (entries of the ``state_key`` feature's ``names``)."""
 
-    Attributes:
-        x: End-effector forward position name.
-        y: End-effector left position name.
-        z: End-effector up position name.
-        gripper: Gripper value name.
-    """
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    x: str
-    y: str
-    z: str
-    gripper: str
+    x: str = Field(description="End-effector forward position name (metres, robot base frame)")
+    y: str = Field(description="End-effector left position name (metres, robot base frame)")
+    z: str = Field(description="End-effector up position name (metres, robot base frame)")
+    gripper: str = Field(description="Gripper value name")
 
 
-def _demo_arms() -> dict[str, ArmMapping]:
+def _demo_arms() -> dict[ArmName, ArmMapping]:
     return {
         side: ArmMapping(x=f"{side}_ee_x", y=f"{side}_ee_y", z=f"{side}_ee_z", gripper=f"{side}_gripper")
         for side in ("left", "right")
     }
 
 
-@dataclass(frozen=True, kw_only=True)
-class LeRobotMapping:
-    """How a LeRobot dataset's features map to arms (defaults: the demo corpus's names).
+class LeRobotMapping(BaseModel):
+    """How a LeRobot dataset's features map to arms (the LeRobot source's options; defaults: the demo corpus's names).
 
-    Attributes:
-        state_key: Feature holding the state vector.
-        video_key: Camera feature to take frames from; None takes the first video feature.
-        arms: Arm name (``left``/``right``) -> its state names.
-        gripper_closed_is: ``high`` when larger gripper values mean more closed (DROID), ``low`` when they mean more
-            open (an opening width, as in the demo). Values are normalised over the dataset to [0, 1], 1 = closed.
+    Given to ``remot build`` as a YAML file (``--lerobot-mapping``) or as ``BuildConfig.lerobot_mapping``.
     """
 
-    state_key: str = "observation.state"
-    video_key: str | None = None
-    arms: dict[str, ArmMapping] = field(default_factory=_demo_arms)
-    gripper_closed_is: Literal["high", "low"] = "low"
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        """Check arm names and the gripper sign."""
-        if self.gripper_closed_is not in ("high", "low"):
-            raise ValueError(f"gripper_closed_is must be 'high' or 'low', got {self.gripper_closed_is!r}")
-        bad = [a for a in self.arms if a not in ("left", "right")]
-        if bad or not self.arms:
-            raise ValueError(f"arms must be a non-empty subset of ['left', 'right'], got {list(self.arms)}")
+    state_key: str = Field("observation.state", description="Feature holding the state vector")
+    video_key: str | None = Field(None, description="Camera feature to take frames from; None takes the first video")
+    arms: dict[ArmName, ArmMapping] = Field(
+        default_factory=_demo_arms, min_length=1, description="Arm (left/right) -> the state names of that arm"
+    )
+    gripper_closed_is: Literal["high", "low"] = Field(
+        "low",
+        description="high: larger gripper values mean more closed (DROID); low: an opening width (the demo). "
+        "Values are normalised over the dataset to [0, 1], 1 = closed",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -421,13 +412,6 @@ def load_lerobot_mapping(path: Path) -> LeRobotMapping:
     """Load a LeRobotMapping from YAML (``state_key``, ``video_key``, ``arms: {left: {x, y, z, gripper}}``, ...).
 
     Raises:
-        ValueError: Naming the file and the unknown or missing key.
+        ValueError: Naming the file and the unknown, missing or invalid key.
     """
-    import yaml
-
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    try:
-        arms = {name: ArmMapping(**fields) for name, fields in (raw.pop("arms", None) or {}).items()}
-        return LeRobotMapping(**raw, **({"arms": arms} if arms else {}))
-    except TypeError as err:
-        raise ValueError(f"{path}: {err}") from err
+    return load_yaml_model(LeRobotMapping, path, "LeRobot mapping")

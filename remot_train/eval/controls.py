@@ -9,12 +9,11 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import replace
-from typing import Literal
 
+from remot_train.eval.config import ControlKind
 from remot_train.eval.loaders import ReferenceItem
 from remot_train.labels import LETTERS, negate_label, permuted_sources
 
-ControlKind = Literal["reversed", "shuffled"]
 CONTROL_SEP = "#"
 REVERSED = (2, 1, 0)
 # The option list of a ReMoT sub-question: after "options, " (camera) or "? " (AgiBot) up to the final period.

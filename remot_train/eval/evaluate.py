@@ -13,9 +13,12 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 from PIL import Image
 
+from remot_train.cli_args import config_from_args
+from remot_train.eval.config import ControlKind, EvalConfig, ReferenceConfig, make_parser
 from remot_train.eval.controls import make_controls
 from remot_train.eval.loaders import (
     Prediction,
@@ -31,7 +34,6 @@ from remot_train.eval.scoring import score_predictions
 logger = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "predictions.jsonl"
-CONTROL_KINDS = ("reversed", "shuffled")
 
 
 def open_image(source: str | bytes) -> Image.Image:
@@ -72,20 +74,7 @@ def generate_responses(
         yield from zip(batch, processor.batch_decode(new_tokens, skip_special_tokens=True), strict=True)
 
 
-def run_evaluation(
-    model_dir: Path,
-    data: Path,
-    out_dir: Path,
-    *,
-    image_root: Path | None = None,
-    splits: tuple[str, ...] = ("test",),
-    max_new_tokens: int = 1024,
-    batch_size: int = 4,
-    controls: tuple[str, ...] = CONTROL_KINDS,
-    limit: int | None = None,
-    device: str = "auto",
-    task: str | None = None,
-) -> dict:
+def run_evaluation(model_dir: Path, data: Path, out_dir: Path, config: EvalConfig) -> dict:
     """Generate answers for every item (and its temporal controls), then score and write the reports.
 
     Resumable: items whose id is already in ``out_dir/predictions.jsonl`` are not generated again.
@@ -97,8 +86,9 @@ def run_evaluation(
 
     from remot_train.modeling import load_model_and_processor
 
-    items = load_reference(Path(data), image_root=image_root, splits=splits, task=task)[:limit]
-    control_items = make_controls(items, tuple(controls))
+    items = load_reference(Path(data), image_root=config.image_root, splits=config.splits, task=config.task)
+    items = items[: config.limit]
+    control_items = make_controls(items, config.controls)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     predictions_path = out_dir / PREDICTIONS_FILE
@@ -106,6 +96,7 @@ def run_evaluation(
     todo = [i for i in items + control_items if i.id not in done]
     logger.info("%d items, %d controls, %d already predicted", len(items), len(control_items), len(done))
     if todo:
+        device = config.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
@@ -113,7 +104,7 @@ def run_evaluation(
         model.eval()
         with predictions_path.open("a", encoding="utf-8") as handle:
             for item, response in generate_responses(
-                model, processor, todo, max_new_tokens=max_new_tokens, batch_size=batch_size
+                model, processor, todo, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size
             ):
                 write_prediction(
                     handle,
@@ -127,94 +118,39 @@ def run_evaluation(
                 )
     metrics = score_predictions(items, control_items, read_predictions(predictions_path))
     metrics["model"] = str(model_dir)
+    metrics["config"] = config.model_dump(mode="json")
     write_reports(metrics, out_dir, title=f"remot evaluation of {Path(model_dir).name}")
     return metrics
 
 
-def score_files(
-    predictions: Path,
-    reference: Path,
-    out_dir: Path,
-    *,
-    image_root: Path | None = None,
-    splits: tuple[str, ...] = ("test",),
-    task: str | None = None,
-) -> dict:
+def score_files(predictions: Path, reference: Path, out_dir: Path, config: ReferenceConfig) -> dict:
     """Score an existing predictions file against its reference and write the reports (no model needed).
 
     The task of release-format items whose paths do not tell it is the predictions file's parent folder name.
     """
     predictions_path = Path(predictions)
     items = load_reference(
-        Path(reference), image_root=image_root, splits=splits, task=task or predictions_path.resolve().parent.name
+        Path(reference),
+        image_root=config.image_root,
+        splits=config.splits,
+        task=config.task or predictions_path.resolve().parent.name,
     )
     predicted = read_predictions(predictions_path)
-    control_items = [c for c in make_controls(items, CONTROL_KINDS) if c.id in predicted]
+    control_items = [c for c in make_controls(items, get_args(ControlKind)) if c.id in predicted]
     metrics = score_predictions(items, control_items, predicted)
     write_reports(metrics, Path(out_dir), title=f"remot scores of {predictions_path.name}")
     return metrics
 
 
-def make_parser(subparsers=None, prog: str | None = None) -> argparse.ArgumentParser:
-    """Return the parser of the ``eval`` and ``score`` commands (reused by the ``remot`` CLI)."""
-    parser = argparse.ArgumentParser(prog=prog or "python -m remot_train.eval.evaluate")
-    sub = subparsers or parser.add_subparsers(dest="command", required=True)
-    ev = sub.add_parser("eval", help="run a local model on a dataset or ReMoT JSONL and score it")
-    ev.add_argument("--model", required=True, help="local model folder (no hub downloads)")
-    ev.add_argument("--data", required=True, help="remot dataset directory or ReMoT-format JSONL")
-    ev.add_argument("--image-root", default=None, help="folder that relative JSONL image paths are resolved against")
-    ev.add_argument("--out", required=True, help="evaluation directory (predictions.jsonl, metrics.json, reports)")
-    ev.add_argument("--split", action="append", default=None, help="dataset split(s) to evaluate (default test)")
-    ev.add_argument("--max-new-tokens", type=int, default=1024, help="the official runner allows up to 10000")
-    ev.add_argument("--batch-size", type=int, default=4)
-    ev.add_argument("--controls", default="reversed,shuffled", help="temporal controls, comma-separated, or none")
-    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
-    ev.add_argument("--device", default="auto")
-    ev.add_argument("--task", default=None, help="task name when the data does not tell it")
-    sc = sub.add_parser("score", help="score an existing predictions JSONL (no model)")
-    sc.add_argument("predictions", help="predictions JSONL (id, pred_answer, gt_answer, model_response, ...)")
-    sc.add_argument("--reference", required=True, help="the dataset directory or ReMoT JSONL the predictions answer")
-    sc.add_argument("--out", required=True, help="report directory")
-    sc.add_argument("--image-root", default=None)
-    sc.add_argument("--split", action="append", default=None)
-    sc.add_argument("--task", default=None)
-    return parser
-
-
-def _controls(text: str) -> tuple[str, ...]:
-    kinds = tuple(k for k in text.split(",") if k and k != "none")
-    bad = [k for k in kinds if k not in CONTROL_KINDS]
-    if bad:
-        raise ValueError(f"unknown control(s) {bad}; expected a subset of {list(CONTROL_KINDS)} or 'none'")
-    return kinds
-
-
 def run_command(args: argparse.Namespace) -> dict:
-    """Run ``eval`` or ``score`` from parsed arguments and return the metrics."""
-    splits = tuple(args.split or ["test"])
-    image_root = Path(args.image_root) if args.image_root else None
+    """Run ``eval`` or ``score`` from parsed arguments (``make_parser``) and return the metrics.
+
+    Raises:
+        ConfigError: If a flag or the ``--config`` file holds a bad value.
+    """
     if args.command == "eval":
-        return run_evaluation(
-            Path(args.model),
-            Path(args.data),
-            Path(args.out),
-            image_root=image_root,
-            splits=splits,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=args.batch_size,
-            controls=_controls(args.controls),
-            limit=args.limit,
-            device=args.device,
-            task=args.task,
-        )
-    return score_files(
-        Path(args.predictions),
-        Path(args.reference),
-        Path(args.out),
-        image_root=image_root,
-        splits=splits,
-        task=args.task,
-    )
+        return run_evaluation(args.model, args.data, args.out, config_from_args(EvalConfig, args))
+    return score_files(args.predictions, args.reference, args.out, config_from_args(ReferenceConfig, args))
 
 
 def print_summary(metrics: dict, out_dir: str) -> None:

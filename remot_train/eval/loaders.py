@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from schemas import IMAGE_COLUMNS, load_layout
+
 AGIBOT_FAMILIES = ("grab_release", "lift_lower", "move_lr", "move_complex")
 GENERALDATA_DIR = "generaldata_resize"
 OPTION_RE = re.compile(r"([A-E]): (.+?)(?=, [A-E]: |\.$|$)")
@@ -149,7 +151,7 @@ def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str 
         match = re.search(r"<answer>\s*(.*?)\s*</answer>", solution, re.IGNORECASE | re.DOTALL)
         gt = (match.group(1) if match else solution).strip().upper()
         family, path_task = release_family_and_task(images)
-        if family == "unknown" and item_id.startswith("remot_"):
+        if family == "unknown" and load_layout().parse_item_id(item_id) is not None:
             family = "camera_rotation" if len(gt) == 12 else family
         resolved = tuple(resolve_image_path(p, root) for p in images)
         items.append(
@@ -167,43 +169,34 @@ def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str 
 
 
 def load_dataset_dir(root: Path, *, splits: Iterable[str] = ("test",)) -> list[ReferenceItem]:
-    """Load reference items from a remot dataset directory (``data/<split>/part-*.parquet``).
+    """Load reference items from a remot dataset directory (layout and item ids: ``schemas/dataset.yaml``).
 
-    Ids are ``remot_<split>_<triplet_id>``, as in the JSONL export.
+    Ids are the contract's item ids (``remot_<split>_<triplet_id>``), as in the JSONL export.
 
     Raises:
         ValueError: If no file of the wanted splits exists.
     """
+    layout = load_layout()
+    columns = ["triplet_id", "split", "source", "family", "answer", "prompt", "options", *IMAGE_COLUMNS]
     items = []
     for split in splits:
-        files = sorted((Path(root) / "data" / split).glob("part-*.parquet"))
-        for file in files:
-            columns = [
-                "triplet_id",
-                "split",
-                "source",
-                "family",
-                "answer",
-                "prompt",
-                "options",
-                "anchor_image",
-                "positive_image",
-                "negative_image",
-            ]
+        for file in layout.split_files(Path(root), split):
             for row in pq.read_table(file, columns=columns).to_pylist():
                 items.append(
                     ReferenceItem(
-                        id=f"remot_{row['split']}_{row['triplet_id']}",
+                        id=layout.make_item_id(row["split"], row["triplet_id"]),
                         task=row["source"],
                         family=row["family"],
                         gt_answer=row["answer"],
                         prompt=row["prompt"],
                         options=tuple(tuple(o) for o in row["options"]),
-                        images=tuple(row[k]["bytes"] for k in ("anchor_image", "positive_image", "negative_image")),
+                        images=tuple(row[k]["bytes"] for k in IMAGE_COLUMNS),
                     )
                 )
     if not items:
-        raise ValueError(f"{root}: no triplets in splits {list(splits)} (expected data/<split>/part-*.parquet)")
+        raise ValueError(
+            f"{root}: no triplets in splits {list(splits)} (expected {layout.triplet_glob.format(split='<split>')})"
+        )
     return items
 
 

@@ -7,6 +7,7 @@ import yaml
 from flows.build_dataset import build_dataset
 from flows.cli import main
 from remot_data.build import BuildConfig, SourceInput
+from remot_data.frames import FrameConfig
 from remot_data.table import read_triplets
 from tests.factories.scannet import SMALL_BUILD
 
@@ -17,11 +18,19 @@ def test_prefect_yaml_parameters_become_the_config_type():
     doc = yaml.safe_load((REPO / "prefect.yaml").read_text())
     [deployment] = [d for d in doc["deployments"] if d["name"] == "rebuild"]
     params = build_dataset.validate_parameters(deployment["parameters"])
-    assert isinstance(params["config"], BuildConfig)
-    assert params["config"].frames.max_side_px == 448
     assert params["inputs"][1] == SourceInput(source="lerobot", path="demo_data/corpus/lerobot")
-    with pytest.raises(Exception, match="on_bad_clip"):
-        build_dataset.validate_parameters({**deployment["parameters"], "config": {"on_bad_clip": "ignore"}})
+    params = build_dataset.validate_parameters({**deployment["parameters"], "config": {"frames": {"max_side_px": 336}}})
+    assert isinstance(params["config"], BuildConfig)
+    assert params["config"].frames == FrameConfig(max_side_px=336)  # the rest: the model's defaults
+    for bad, match in (
+        ({"on_bad_clip": "ignore"}, "on_bad_clip"),
+        ({"frames": {"max_side": 336}}, "max_side"),  # a typo'd key is refused, not ignored
+        ({"val_fraction": 0.5, "test_fraction": 0.6}, "val_fraction \\+ test_fraction must be below 1"),
+    ):
+        with pytest.raises(Exception, match=match):
+            build_dataset.validate_parameters({**deployment["parameters"], "config": bad})
+    with pytest.raises(Exception, match=r"inputs\.0\.source: Input should be .scannet. or .lerobot."):
+        build_dataset.validate_parameters({**deployment["parameters"], "inputs": [{"source": "scanet", "path": "x"}]})
 
 
 def test_flow_builds_the_same_dataset_as_the_library(prefect_harness, demo_scannet_root, built_dataset, tmp_path):

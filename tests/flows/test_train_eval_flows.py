@@ -9,6 +9,8 @@ pytest.importorskip("torch")  # the train extra is always installed by `make tes
 from flows.cli import main  # noqa: E402
 from flows.evaluate import evaluate  # noqa: E402
 from flows.train import train  # noqa: E402
+from remot_train.config import TrainConfig, load_train_config  # noqa: E402
+from remot_train.eval.config import EvalConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,28 +21,27 @@ def _deployment(name):
 
 
 def test_deployment_parameters_validate_against_the_flows():
-    assert train.validate_parameters(_deployment("grpo")["parameters"])["num_processes"] == 1
-    assert evaluate.validate_parameters(_deployment("benchmark")["parameters"])["batch_size"] == 4
+    grpo = train.validate_parameters(_deployment("grpo")["parameters"])
+    assert grpo.get("config") is None  # the flow's default: TrainConfig(), the paper's settings
+    alternating = train.validate_parameters(_deployment("alternating")["parameters"])
+    assert alternating["config"] == TrainConfig(schedule="alternating")
+    evaluate.validate_parameters(_deployment("benchmark")["parameters"])
     assert _deployment("grpo")["work_pool"]["name"] == _deployment("benchmark")["work_pool"]["name"] == "remot-gpu"
+    with pytest.raises(Exception, match=r"config\.controls\.0: Input should be .reversed. or .shuffled."):
+        evaluate.validate_parameters({**_deployment("benchmark")["parameters"], "config": {"controls": ["revresed"]}})
+    with pytest.raises(Exception, match="num_processes"):
+        train.validate_parameters({**_deployment("grpo")["parameters"], "num_processes": 0})
 
 
 def test_train_then_evaluate_flows_on_the_tiny_model(prefect_harness, built_dataset, tiny_model_dir, tmp_path):
-    result = train(
-        str(built_dataset),
-        str(tiny_model_dir),
-        str(tmp_path / "run"),
-        config_path=str(REPO / "configs/train/cpu_tiny.yaml"),
-        overrides={"max_steps": 2},
-    )
+    config = load_train_config(REPO / "configs/train/cpu_tiny.yaml", max_steps=2)
+    result = train(built_dataset, tiny_model_dir, tmp_path / "run", config=config)
     assert result["global_step"] == 2
     metrics = evaluate(
-        str(tmp_path / "run" / "final"),
-        str(built_dataset),
-        str(tmp_path / "eval"),
-        max_new_tokens=4,
-        batch_size=2,
-        controls=["shuffled"],
-        limit=2,
+        tmp_path / "run" / "final",
+        built_dataset,
+        tmp_path / "eval",
+        EvalConfig(max_new_tokens=4, batch_size=2, controls=("shuffled",), limit=2),
     )
     assert metrics["n"] == 2 and "Camera" in metrics["table1"]
     assert "items" not in metrics
@@ -57,18 +58,17 @@ def test_cli_score_needs_no_model(tmp_path, capsys):
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["missing_predictions"] == 11
 
 
-def test_accelerate_launch_path_trains_and_passes_overrides(built_dataset, tiny_model_dir, tmp_path):
+def test_accelerate_launch_path_trains_with_the_whole_config(built_dataset, tiny_model_dir, tmp_path):
     from flows.train import train_with_accelerate
 
-    result = train_with_accelerate.fn(
-        str(REPO / "configs/train/cpu_tiny.yaml"),
-        {"max_steps": 2, "schedule": "sft"},
-        str(built_dataset),
-        str(tiny_model_dir),
-        str(tmp_path / "run"),
-        1,
+    # reward_weights (a dict) used to be dropped on this path: every field must reach the launched process
+    weights = {"format": 1.0, "accuracy": 2.0}
+    config = load_train_config(
+        REPO / "configs/train/cpu_tiny.yaml", max_steps=2, schedule="sft", reward_weights=weights
     )
+    result = train_with_accelerate.fn(config, built_dataset, tiny_model_dir, tmp_path / "run", 1)
     assert result["launcher"] == "accelerate"
     resolved = json.loads((tmp_path / "run" / "resolved_config.json").read_text())
-    assert (resolved["max_steps"], resolved["schedule"]) == (2, "sft")
+    assert resolved == config.to_dict()
+    assert (resolved["max_steps"], resolved["schedule"], resolved["reward_weights"]) == (2, "sft", weights)
     assert (tmp_path / "run" / "final" / "model.safetensors").exists()

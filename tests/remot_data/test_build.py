@@ -106,14 +106,14 @@ def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
 
 
 def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
-    import remot_data.build as build
+    import remot_data.build.stage as stage
 
     inputs = plan_clips(_scannet(demo_scannet_root), SMALL_BUILD)[:3]
     staging = tmp_path / "staging"
     staging.mkdir()
     calls = []
-    real = build.process_clip
-    monkeypatch.setattr(build, "process_clip", lambda *a, **k: calls.append(a[0].clip_id) or real(*a, **k))
+    real = stage.process_clip
+    monkeypatch.setattr(stage, "process_clip", lambda *a, **k: calls.append(a[0].clip_id) or real(*a, **k))
     first = process_batch(inputs[:2], SMALL_BUILD, staging)  # "crash" after two clips
     assert calls == [i.clip_id for i in inputs[:2]]
     second = process_batch(inputs, SMALL_BUILD, staging)
@@ -127,21 +127,21 @@ def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
 def test_failed_validation_publishes_nothing_and_keeps_the_old_dataset(demo_scannet_root, tmp_path, monkeypatch):
     import shutil
 
-    import remot_data.build as build
+    import remot_data.build.rows as rows
 
     scene = sorted(demo_scannet_root.iterdir())[0]
     shutil.copytree(scene, tmp_path / "corpus" / scene.name)
     out = tmp_path / "out"
     build_dataset(_scannet(tmp_path / "corpus"), out, SMALL_BUILD)
     before = (out / "manifest.json").read_text()
-    real_make_rows = build.make_rows
+    real_make_rows = rows.make_rows
 
     def corrupt(*args, **kwargs):
         rows, rejects = real_make_rows(*args, **kwargs)
         rows[0]["labels"] = ["Sideways"] + rows[0]["labels"][1:]
         return rows, rejects
 
-    monkeypatch.setattr(build, "make_rows", corrupt)
+    monkeypatch.setattr(rows, "make_rows", corrupt)
     with pytest.raises(ContractError, match="check_labels_match_values"):
         build_dataset(_scannet(tmp_path / "corpus"), out, BuildConfig(frames=SMALL_BUILD.frames, seed=1))
     assert (out / "manifest.json").read_text() == before

@@ -23,6 +23,7 @@ TINY = dict(
     torch_threads=1,
     warmup_ratio=0.0,
     lr_scheduler_type="constant",
+    gradient_checkpointing=False,
 )
 
 
@@ -95,17 +96,31 @@ def test_shipped_configs_load_and_pin_the_paper_settings():
         config = load_train_config(f"configs/train/{name}.yaml")
         assert (config.num_generations, config.beta, config.num_train_epochs) == (4, 0.01, 2.0)
         assert config.reward_weights == {"format": 3.5, "accuracy": 3.5, "think_length": 1.3, "consistency": 1.7}
+    # grpo.yaml restates nothing: the paper's settings are the model's defaults, written once
+    assert load_train_config("configs/train/grpo.yaml") == TrainConfig()
+    assert load_train_config("configs/train/cpu_tiny.yaml").use_cpu is True
+
+
+def test_config_file_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schedule: grpo\nnum_generations: three\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: num_generations: Input should be a valid integer.*'three'"):
+        load_train_config(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: train config must be a mapping"):
+        load_train_config(bad)
 
 
 @pytest.mark.parametrize(
     "overrides, match",
     [
-        ({"schedule": "rl"}, "schedule must be one of"),
+        ({"schedule": "rl"}, r"schedule: Input should be 'grpo'.*got 'rl'"),
         ({"num_generations": 3}, "divisible by num_generations"),
-        ({"reward_weights": {"style": 1.0}}, "unknown components"),
-        ({"schedule": "alternating", "k_grpo": 0}, "k_sft >= 1 and k_grpo >= 1"),
+        ({"reward_weights": {"style": 1.0}}, r"reward_weights\.style.*got 'style'"),
+        ({"schedule": "alternating", "k_grpo": 0}, r"k_grpo: Input should be greater than or equal to 1, got 0"),
+        ({"learning_rate_typo": 1.0}, r"learning_rate_typo: Extra inputs are not permitted"),
     ],
 )
-def test_config_errors(overrides, match):
+def test_config_errors_name_the_field_and_value(overrides, match):
     with pytest.raises(ValueError, match=match):
-        TrainConfig(**overrides)
+        load_train_config(None, **overrides)

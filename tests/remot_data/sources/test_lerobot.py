@@ -114,9 +114,16 @@ def test_mapping_from_yaml(tmp_path):
     )
     mapping = load_lerobot_mapping(path)
     assert mapping.gripper_closed_is == "high" and list(mapping.arms) == ["left"] and mapping.arms["left"].y == "l_y"
-    path.write_text("arms:\n  middle: {x: a, y: b, z: c, gripper: d}\n")
-    with pytest.raises(ValueError, match="arms must be a non-empty subset"):
-        load_lerobot_mapping(path)
+    for text, match in (
+        ("arms:\n  middle: {x: a, y: b, z: c, gripper: d}\n", r"agibot\.yaml: arms\.middle\.\[key\]: .*got 'middle'"),
+        ("gripper_closed_is: hihg\n", r"agibot\.yaml: gripper_closed_is: Input should be 'high' or 'low', got 'hihg'"),
+        ("state_keys: observation.state\n", r"agibot\.yaml: state_keys: Extra inputs are not permitted"),
+        ("arms:\n  left: {x: a, y: b, z: c}\n", r"agibot\.yaml: arms\.left\.gripper: Field required$"),
+        ("arms: [left\n", r"agibot\.yaml:2: not valid YAML"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=match):
+            load_lerobot_mapping(path)
 
 
 def write_v21_dataset(root, config=SMALL_LEROBOT):

@@ -4,15 +4,15 @@ import pytest
 
 pytest.importorskip("torch")  # the train extra is always installed by `make test`
 
+from remot_train.eval.config import EvalConfig  # noqa: E402
 from remot_train.eval.evaluate import run_evaluation  # noqa: E402
 from remot_train.eval.loaders import load_dataset_dir  # noqa: E402
 
 
 def test_eval_loop_on_the_tiny_model_is_resumable(built_dataset, tiny_model_dir, tmp_path):
     out = tmp_path / "eval"
-    metrics = run_evaluation(
-        tiny_model_dir, built_dataset, out, max_new_tokens=4, batch_size=2, limit=3, controls=("reversed",)
-    )
+    config = EvalConfig(max_new_tokens=4, batch_size=2, limit=3, controls=("reversed",))
+    metrics = run_evaluation(tiny_model_dir, built_dataset, out, config)
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(lines) == 6  # 3 items + 3 reversed controls
     assert set(lines[0]) == {"id", "pred_answer", "gt_answer", "model_response", "response_words"}
@@ -24,13 +24,11 @@ def test_eval_loop_on_the_tiny_model_is_resumable(built_dataset, tiny_model_dir,
     assert (out / "report.md").exists() and (out / "metrics.json").exists()
     # a rerun generates nothing new and scores the same
     stamp = (out / "predictions.jsonl").stat().st_mtime_ns
-    again = run_evaluation(
-        tiny_model_dir, built_dataset, out, max_new_tokens=4, batch_size=2, limit=3, controls=("reversed",)
-    )
+    again = run_evaluation(tiny_model_dir, built_dataset, out, config)
     assert (out / "predictions.jsonl").stat().st_mtime_ns == stamp
     assert again["overall"] == metrics["overall"]
 
 
 def test_missing_model_folder_is_a_clear_error(built_dataset, tmp_path):
     with pytest.raises(FileNotFoundError, match="no config.json; --model must be a local model folder"):
-        run_evaluation(tmp_path / "nothing", built_dataset, tmp_path / "eval", limit=1, controls=())
+        run_evaluation(tmp_path / "nothing", built_dataset, tmp_path / "eval", EvalConfig(limit=1, controls=()))

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from remot_train.eval.config import ReferenceConfig
 from remot_train.eval.evaluate import score_files
 from remot_train.eval.metrics import camera_overall, exact_match, extract_answer, per_char
 
@@ -77,7 +78,10 @@ def test_score_release_agibot_file_by_hand(tmp_path):
     ]
     out = tmp_path / "scores"
     metrics = score_files(
-        _write(tmp_path / "agibot" / "predictions.jsonl", predictions), RELEASE / "agibot_sample.jsonl", out
+        _write(tmp_path / "agibot" / "predictions.jsonl", predictions),
+        RELEASE / "agibot_sample.jsonl",
+        out,
+        ReferenceConfig(),
     )
     fam = metrics["by_family"]
     assert fam["grab_release"]["exact_match"] == pytest.approx(1 / 3)
@@ -109,6 +113,7 @@ def test_score_release_scannet_camera_groups(tmp_path):
         _write(tmp_path / "scannet" / "predictions.jsonl", predictions),
         RELEASE / "scannet_sample.jsonl",
         tmp_path / "out",
+        ReferenceConfig(),
     )
     cam = metrics["by_family"]["camera_rotation"]
     assert cam["n"] == 6
@@ -132,7 +137,7 @@ def test_task_comes_from_predictions_folder_when_reference_does_not_say(tmp_path
         ],
     )
     preds = _write(tmp_path / "mybench" / "predictions.jsonl", [{"id": "x1", "pred_answer": "AB"}])
-    metrics = score_files(preds, ref, tmp_path / "out")
+    metrics = score_files(preds, ref, tmp_path / "out", ReferenceConfig())
     assert set(metrics["by_task"]) == {"mybench"}
     assert metrics["overall"]["exact_match"] == 1.0  # a file from other tooling: its pred_answer is used
 
@@ -148,7 +153,7 @@ def test_generaldata_family_scores_the_larger_of_both(tmp_path):
     ]
     ref = _write(tmp_path / "ref.jsonl", rows)
     preds = _write(tmp_path / "generaldata" / "p.jsonl", [{"id": "g1", "model_response": "<answer>ABCA</answer>"}])
-    metrics = score_files(preds, ref, tmp_path / "out")
+    metrics = score_files(preds, ref, tmp_path / "out", ReferenceConfig())
     assert metrics["by_family"]["vl"]["score"] == pytest.approx(0.75)
     assert metrics["table1"]["Counting"] == {"Ov": 0.75, "Par": 0.75}
     assert metrics["by_task"] == {"generaldata": {"n": 1, "exact_match": 0.0, "per_char": 0.75}}
