@@ -166,15 +166,7 @@ def main() -> None:
         gradient_checkpointing=not args.tiny,
         max_prompt_tokens=8192,
     )
-    paper = TrainConfig(
-        **common,
-        num_generations=4,
-        beta=0.01,
-        loss_type="grpo",
-        scale_rewards="group",
-        per_device_train_batch_size=4,
-        gradient_accumulation_steps=1,
-    )
+    paper = TrainConfig(**common, gradient_accumulation_steps=1)  # everything else: the paper's settings (defaults)
     paper_args = make_grpo_args(paper, work / "paper")
     # Baseline: TRL's own defaults for everything the paper sets (num_generations 8, beta 0, loss dapo, ...).
     defaults = GRPOConfig(

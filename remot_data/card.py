@@ -9,7 +9,7 @@ import yaml
 
 from schemas import hf_card_feature, load_columns, load_layout
 
-# Licence of the data each source format usually carries (shared/reference/SOURCES.md); a build may override it.
+# Licence of the data each source format usually carries (each source's published terms); a build may override it.
 SOURCE_LICENSES = {
     "scannet": "cc-by-nc-sa-4.0",
     "lerobot": "other",

@@ -199,9 +199,10 @@ def config_from_args(model: type[BaseModel], args: argparse.Namespace, *, base: 
         if not dest.startswith(_DEST_PREFIX):
             continue
         path = tuple(dest[len(_DEST_PREFIX) :].split("."))
-        if _extra(fields[path]).get("cli_file"):
-            value = read_config_file(value, f"{flag_of(path, fields[path])} file")
         flags[path] = flag_of(path, fields[path])
+        if _extra(fields[path]).get("cli_file"):
+            flags[path] = f"{flags[path]} {value}"  # errors inside the file name it
+            value = read_config_file(value, f"{flag_of(path, fields[path])} file")
         _set_path(data, path, value)
     return validate_config(model, data, source=config_path, flags=flags)
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from remot_train.cli_args import add_config_arguments, read_config_file, validate_config
+from remot_train.rewards import AccuracyMode
 
 Schedule = Literal["grpo", "sft", "sft_then_grpo", "alternating"]
 RewardName = Literal["format", "accuracy", "think_length", "consistency"]
-REWARD_NAMES: tuple[str, ...] = get_args(RewardName)
 SplitName = Literal["train", "val", "test"]
 
 
@@ -42,7 +42,7 @@ class TrainConfig(BaseModel):
         min_length=1,
         description="Weight per reward component (paper: format : accuracy : length : logic = 3.5 : 3.5 : 1.3 : 1.7)",
     )
-    accuracy_mode: Literal["exact", "per_char"] = Field(
+    accuracy_mode: AccuracyMode = Field(
         "per_char", description="What the accuracy reward pays: exact match (1/0) or the per-letter fraction"
     )
     think_target_words: int = Field(

@@ -12,7 +12,6 @@ from schemas import load_vocabulary
 
 _VOCABULARY = load_vocabulary()
 LETTERS = _VOCABULARY.letters
-NO_CHANGE_LABELS = frozenset(_VOCABULARY.no_change_labels)
 # Axis signs of every direction word (schemas/vocabulary.yaml): h = horizontal (+ right), v = vertical (+ up),
 # g = gripper (+ closing).
 LABEL_SIGNS: dict[str, dict[str, int]] = _VOCABULARY.directions

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 from remot_train.labels import composition_consistent, letters_to_labels, matches_flip_structure, pair_signs
 
@@ -16,6 +17,7 @@ ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTAL
 THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 FORMAT_RE = re.compile(r"^\s*<think>.*?</think>\s*<answer>\s*([A-Ea-e]+)\s*</answer>\s*$", re.DOTALL)
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+AccuracyMode = Literal["exact", "per_char"]
 
 
 def completion_text(completion: Any) -> str:
@@ -66,30 +68,37 @@ def format_reward(completions: list, solution: list[str], **kwargs: Any) -> list
     return out
 
 
-def make_accuracy_reward(mode: str) -> Callable[..., list[float | None]]:
-    """Return the accuracy reward: exact match (1/0) or the per-letter fraction, against ``solution``.
+@dataclass(frozen=True)
+class AccuracyReward:
+    """The accuracy reward: exact match (1/0) or the per-letter fraction, against ``solution``.
+
+    A small picklable callable (TRL's picklable reward form): it crosses process boundaries unchanged.
 
     Example:
-        >>> make_accuracy_reward("per_char")(["<answer>ABD</answer>", "x"], ["<answer>ABC</answer>"] * 2)
+        >>> AccuracyReward("per_char")(["<answer>ABD</answer>", "x"], ["<answer>ABC</answer>"] * 2)
         [0.6666666666666666, 0.0]
     """
-    if mode not in ("exact", "per_char"):
-        raise ValueError(f"accuracy mode must be 'exact' or 'per_char', got {mode!r}")
 
-    def accuracy_reward(completions: list, solution: list[str], **kwargs: Any) -> list[float | None]:
+    mode: AccuracyMode = "per_char"
+    __name__ = "accuracy_reward"  # the name TRL logs the component under
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown mode."""
+        if self.mode not in get_args(AccuracyMode):
+            raise ValueError(f"accuracy mode must be one of {list(get_args(AccuracyMode))}, got {self.mode!r}")
+
+    def __call__(self, completions: list, solution: list[str], **kwargs: Any) -> list[float | None]:
+        """Score each completion; None when its solution has no letters."""
         out: list[float | None] = []
         for completion, sol in zip(completions, solution, strict=True):
             gt, pred = solution_letters(sol), predicted_letters(completion_text(completion))
             if gt is None:
                 out.append(None)
-            elif mode == "exact":
+            elif self.mode == "exact":
                 out.append(1.0 if pred == gt else 0.0)
             else:
                 out.append(sum(1 for i, c in enumerate(gt) if i < len(pred) and pred[i] == c) / len(gt))
         return out
-
-    accuracy_reward.__name__ = "accuracy_reward"
-    return accuracy_reward
 
 
 def consistency_reward(
@@ -124,30 +133,32 @@ def consistency_reward(
     return out
 
 
-def make_think_length_reward(target_words: int) -> Callable[..., list[float | None]]:
-    """Return the think-length penalty ``-max(0, words - L) / L`` (words inside ``<think>``; 0 without one).
+@dataclass(frozen=True)
+class ThinkLengthReward:
+    """The think-length penalty ``-max(0, words - L) / L`` (words inside ``<think>``; 0 without one).
 
     Scaled by L so that one target length of overshoot costs 1.0, comparable with the other components.
 
     Example:
-        >>> make_think_length_reward(4)(["<think>a b c d e f</think>", "<think>a</think>"])
+        >>> ThinkLengthReward(4)(["<think>a b c d e f</think>", "<think>a</think>"])
         [-0.5, 0.0]
     """
 
-    def think_length_reward(completions: list, **kwargs: Any) -> list[float | None]:
+    target_words: int
+    __name__ = "think_length_reward"  # the name TRL logs the component under
+
+    def __call__(self, completions: list, **kwargs: Any) -> list[float | None]:
+        """Score each completion."""
         out: list[float | None] = []
         for completion in completions:
             match = THINK_RE.search(completion_text(completion))
             words = len(match.group(1).split()) if match else 0
-            out.append(-max(0, words - target_words) / target_words)
+            out.append(-max(0, words - self.target_words) / self.target_words)
         return out
-
-    think_length_reward.__name__ = "think_length_reward"
-    return think_length_reward
 
 
 def build_reward_functions(
-    weights: dict[str, float], *, accuracy_mode: str, think_target_words: int
+    weights: dict[str, float], *, accuracy_mode: AccuracyMode, think_target_words: int
 ) -> tuple[list[Callable[..., list[float | None]]], list[float]]:
     """Return the reward functions named in ``weights`` (format, accuracy, think_length, consistency) and weights.
 
@@ -156,8 +167,8 @@ def build_reward_functions(
     """
     registry: dict[str, Callable[..., list[float | None]]] = {
         "format": format_reward,
-        "accuracy": make_accuracy_reward(accuracy_mode),
-        "think_length": make_think_length_reward(think_target_words),
+        "accuracy": AccuracyReward(accuracy_mode),
+        "think_length": ThinkLengthReward(think_target_words),
         "consistency": consistency_reward,
     }
     funcs, values = [], []

@@ -18,7 +18,6 @@ from schemas import IMAGE_COLUMNS, load_layout
 AGIBOT_FAMILIES = ("grab_release", "lift_lower", "move_lr", "move_complex")
 GENERALDATA_DIR = "generaldata_resize"
 OPTION_RE = re.compile(r"([A-E]): (.+?)(?=, [A-E]: |\.$|$)")
-QUESTION_MARKERS = ("Please select",)
 
 
 @dataclass(frozen=True, kw_only=True)

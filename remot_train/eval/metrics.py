@@ -1,4 +1,4 @@
-"""The official ReMoT metrics, reproduced exactly (rules: shared/reference/remot_release/README.md).
+"""The official ReMoT metrics, reproduced exactly (release facts: ``tests/data/remot_release/README.md``).
 
 Pure Python: no torch, no remot_data. Scores are floats in [0, 1].
 """

@@ -72,3 +72,49 @@ def test_accelerate_launch_path_trains_with_the_whole_config(built_dataset, tiny
     assert resolved == config.to_dict()
     assert (resolved["max_steps"], resolved["schedule"], resolved["reward_weights"]) == (2, "sft", weights)
     assert (tmp_path / "run" / "final" / "model.safetensors").exists()
+
+
+def test_cli_eval_passes_every_option_to_the_flow(prefect_harness, built_dataset, tiny_model_dir, tmp_path, capsys):
+    # --split, --device and --task used to be parsed and then dropped (the flow always scored the test split)
+    out = tmp_path / "eval"
+    argv = ["eval", "--model", str(tiny_model_dir), "--data", str(built_dataset), "--out", str(out)]
+    options = ["--split", "train", "--device", "cpu", "--task", "mine", "--limit", "2", "--controls", "none"]
+    assert main([*argv, *options, "--max-new-tokens", "2", "--batch-size", "2"]) == 0
+    ids = [json.loads(line)["id"] for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(ids) == 2 and all(i.startswith("remot_train_") for i in ids)  # the train split, no controls
+    written = json.loads((out / "metrics.json").read_text())["config"]
+    assert (written["splits"], written["device"], written["task"]) == (["train"], "cpu", "mine")
+    assert (written["max_new_tokens"], written["batch_size"], written["controls"]) == (2, 2, [])
+    capsys.readouterr()
+    # a typo in a closed choice is an error naming the flag, the field and the value, not a silent default
+    assert main([*argv, "--controls", "revresed"]) == 2
+    err = capsys.readouterr().err
+    assert "--controls: controls.0: Input should be 'reversed' or 'shuffled', got 'revresed'" in err
+    assert main([*argv, "--split", "dev"]) == 2
+    assert "--split: splits.0: Input should be 'train', 'val' or 'test', got 'dev'" in capsys.readouterr().err
+
+
+def test_cli_train_flags_and_config_file_reach_the_config(tmp_path, monkeypatch):
+    import flows.train
+
+    seen = {}
+    monkeypatch.setattr(flows.train, "train", lambda *a, **k: seen.update(args=a, **k) or {"ok": True})
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("schedule: alternating\nk_grpo: 5\nlearning_rate: 1.0e-5\n")
+    argv = ["train", "--data", "d", "--model", "m", "--out", "o", "--config", str(config_file)]
+    flags = [
+        "--learning-rate",
+        "2e-5",
+        "--reward-weights",
+        "{format: 1, accuracy: 2}",
+        "--no-bf16",
+        "--num-processes",
+        "2",
+    ]
+    assert main([*argv, *flags]) == 0
+    config = seen["config"]
+    assert (config.schedule, config.k_grpo) == ("alternating", 5)  # from the file
+    assert config.learning_rate == 2e-5  # the flag wins over the file
+    assert config.reward_weights == {"format": 1.0, "accuracy": 2.0} and config.bf16 is False
+    assert seen["num_processes"] == 2
+    assert config.num_generations == TrainConfig().num_generations  # neither: the model's default

@@ -1,11 +1,11 @@
 import pytest
 
 from remot_train.rewards import (
+    AccuracyReward,
+    ThinkLengthReward,
     build_reward_functions,
     consistency_reward,
     format_reward,
-    make_accuracy_reward,
-    make_think_length_reward,
 )
 
 SOLUTION = "<answer>CAB</answer>"
@@ -42,7 +42,7 @@ def test_accuracy_reward_table(mode, expected):
         "CAB",  # no answer block: nothing to score, wrong
         "<think>..</think><answer> cab </answer>",  # lowercase with spaces: right
     ]
-    assert make_accuracy_reward(mode)(completions, [SOLUTION] * 5) == pytest.approx(expected)
+    assert AccuracyReward(mode)(completions, [SOLUTION] * 5) == pytest.approx(expected)
 
 
 def test_consistency_reward_table():
@@ -58,7 +58,7 @@ def test_consistency_reward_table():
 
 
 def test_think_length_penalty():
-    reward = make_think_length_reward(10)
+    reward = ThinkLengthReward(10)
     completions = ["<think>" + "w " * 5 + "</think>", "<think>" + "w " * 25 + "</think>", "no think"]
     assert reward(completions) == [0.0, -1.5, 0.0]
 
@@ -78,3 +78,21 @@ def test_build_reward_functions_keeps_names_and_weights():
     assert weights == [3.5, 3.5, 1.3, 1.7]
     with pytest.raises(ValueError, match="unknown reward component 'style'"):
         build_reward_functions({"style": 1.0}, accuracy_mode="exact", think_target_words=100)
+
+
+def test_reward_functions_survive_pickling():
+    # accelerate / multi-process setups pickle the trainer's reward functions: closures could not cross
+    import pickle
+
+    funcs, _ = build_reward_functions(
+        {"format": 1.0, "accuracy": 1.0, "think_length": 1.0, "consistency": 1.0},
+        accuracy_mode="exact",
+        think_target_words=3,
+    )
+    completions = ["<think>a b c d e f</think><answer>AB</answer>"]
+    for func in funcs:
+        copy = pickle.loads(pickle.dumps(func))
+        assert copy.__name__ == func.__name__
+        assert copy(completions, solution=["<answer>AB</answer>"], options=[[["Left", "Right"]] * 2]) == func(
+            completions, solution=["<answer>AB</answer>"], options=[[["Left", "Right"]] * 2]
+        )
