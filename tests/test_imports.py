@@ -38,3 +38,12 @@ def test_scoring_needs_no_torch():
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     )
     assert "torch" not in loaded
+
+
+def test_the_remot_cli_parser_needs_no_training_stack():
+    # `make demo` installs the data pipeline only: the whole `remot` parser (train/eval flags included) must build
+    code = "import sys, flows.cli; flows.cli.make_parser(); print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert not loaded & {"torch", "transformers", "trl", "datasets"}

@@ -311,9 +311,19 @@ def _gripper_range(
     """Compute the gripper ranges once per dataset version (without stats.json this reads every data file)."""
     stats_path = Path(root) / STATS_PATH
     if stats_path.is_file():
-        stats = json.loads(stats_path.read_text(encoding="utf-8")).get(state_key, {})
-        if "min" in stats and "max" in stats:
-            return tuple((arm, (float(stats["min"][c]), float(stats["max"][c]))) for arm, c in columns)
+        try:
+            stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise SourceFormatError(f"{stats_path}:{err.lineno}: invalid JSON: {err.msg}") from err
+        entry = stats.get(state_key, {}) if isinstance(stats, dict) else {}
+        if isinstance(entry, dict) and "min" in entry and "max" in entry:
+            try:
+                return tuple((arm, (float(entry["min"][c]), float(entry["max"][c]))) for arm, c in columns)
+            except (IndexError, KeyError, TypeError, ValueError) as err:
+                raise SourceFormatError(
+                    f"{stats_path}: {state_key}.min and .max must list a number per state value (index "
+                    f"{max(c for _, c in columns)} is needed): {err}"
+                ) from err
     values = np.concatenate(
         [
             np.asarray(pq.read_table(p, columns=[state_key]).column(0).to_pylist(), dtype=np.float64)

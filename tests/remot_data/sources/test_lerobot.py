@@ -177,3 +177,21 @@ def test_v21_layout_reads_like_v30(demo_lerobot_root, tmp_path):
     pixels_old = decode_video_frames(old.frames[0].video_path, [12], fps=old.fps)[12]
     pixels_new = decode_video_frames(new.frames[0].video_path, [12], start_s=new.frames[0].timestamp_s, fps=new.fps)[12]
     assert np.abs(pixels_old.astype(int) - pixels_new.astype(int)).mean() < 2  # same drawing, separately encoded
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ('{"observation.state": {"min": [0, 1,', r"stats\.json:1: invalid JSON"),
+        ('{"observation.state": {"min": [0.0], "max": [1.0]}}', r"stats\.json: observation\.state\.min and \.max"),
+    ],
+    ids=["truncated", "short min list"],
+)
+def test_bad_stats_json_names_the_file(demo_lerobot_root, tmp_path, text, match):
+    import shutil
+
+    root = tmp_path / "robot"
+    shutil.copytree(demo_lerobot_root, root)
+    (root / "meta/stats.json").write_text(text)
+    with pytest.raises(SourceFormatError, match=match):
+        read_lerobot_episode(root, "episode_000000", LeRobotMapping())
