@@ -1,0 +1,88 @@
+"""What a build is asked to do: its inputs (source + path) and its one typed config, ``BuildConfig``.
+
+``BuildConfig`` is the single place where each build option's default, bounds and help live: the ``remot`` CLI flags,
+the ``build-dataset`` flow's parameters and ``--config`` YAML files are all validated by it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from remot_data.frames import FrameConfig
+from remot_data.sources.lerobot import LeRobotMapping
+
+# Sources that have a reader (a subset of the contract's ``source`` values; tests/schemas ties them).
+ReaderName = Literal["scannet", "lerobot"]
+OnBadClip = Literal["raise", "reject"]
+# Fields that change no row: they do not enter the staging key.
+_ROW_NEUTRAL_FIELDS = frozenset({"batch_size", "on_bad_clip", "license"})
+
+
+class BuildConfig(BaseModel):
+    """Settings of one dataset build."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: str = Field("v1", description="Rule preset name (remot_data/rules/presets/<name>.yaml) or a YAML path")
+    frames: FrameConfig = Field(default_factory=FrameConfig, description="How triplet images are stored")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of clips hashed to the val split")
+    test_fraction: float = Field(
+        0.2, ge=0.0, lt=1.0, description="Fraction of clips hashed to the test split (the rest is train)"
+    )
+    seed: int = Field(0, ge=0, description="Seed mixed into every question's option shuffle")
+    batch_size: int = Field(4, ge=1, description="Clips per processing task (keeps orchestration overhead small)")
+    on_bad_clip: OnBadClip = Field(
+        "reject", description="reject: record a bad clip in rejects.parquet and go on; raise: stop the build"
+    )
+    license: str | None = Field(None, description="Licence id for the dataset card (default: the source's usual one)")
+    lerobot_mapping: LeRobotMapping = Field(
+        default_factory=LeRobotMapping,
+        description="YAML file of the LeRobot source's options (state names per arm, gripper sign, camera)",
+        json_schema_extra={"cli_file": True},
+    )
+
+    @model_validator(mode="after")
+    def _check_fractions(self) -> BuildConfig:
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                f"val_fraction + test_fraction must be below 1, got {self.val_fraction!r} + {self.test_fraction!r}"
+            )
+        return self
+
+    @property
+    def digest(self) -> str:
+        """Return a short hash of the settings that change rows (not batch size, error policy or licence)."""
+        relevant = self.model_dump(mode="json", exclude=set(_ROW_NEUTRAL_FIELDS))
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class SourceInput(BaseModel):
+    """One input of a build: a source format and the directory holding it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: ReaderName = Field(description="Source format")
+    path: Path = Field(description="Input directory (ScanNet: a folder of scene exports; LeRobot: the dataset root)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipInput:
+    """One clip to process: its source, the input root, the clip's id in it and its content hash.
+
+    Attributes:
+        source: Source format.
+        root: Input root the reader opens.
+        clip_id: Clip id (ScanNet scene, LeRobot ``episode_000003``).
+        content_sha256: Content hash of the clip's inputs.
+    """
+
+    source: ReaderName
+    root: Path
+    clip_id: str
+    content_sha256: str

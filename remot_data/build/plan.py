@@ -1,0 +1,107 @@
+"""Plan a build: list and hash every input clip, assign splits, cut the work into batches. Reads files, writes none
+but the staging folder."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from remot_data.build.config import BuildConfig, ClipInput, SourceInput
+from remot_data.errors import RemotError
+from remot_data.records import SplitName
+from remot_data.sources.base import SourceReader
+from remot_data.sources.registry import get_reader
+from schemas import load_layout
+
+
+def reader_for(source: str, config: BuildConfig) -> SourceReader:
+    """Return the reader of a source, set up with the source options of the build config."""
+    return get_reader(source, lerobot_mapping=config.lerobot_mapping)
+
+
+def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput]:
+    """List and hash the clips of every input.
+
+    Raises:
+        ValueError: If two inputs yield the same clip id (splits and staging are keyed by it).
+    """
+    planned: list[ClipInput] = []
+    for item in inputs:
+        reader, root = reader_for(item.source, config), Path(item.path)
+        for clip_id in reader.list_clips(root):
+            try:
+                content = reader.hash_clip(root, clip_id)
+            except (RemotError, ValueError, OSError) as err:
+                # A clip that cannot even be hashed is still planned: reading it fails the same way and becomes a
+                # bad_clip rejects row (or stops the build with on_bad_clip="raise"), never a silent gap.
+                content = "unhashable-" + hashlib.sha256(str(err).encode()).hexdigest()
+            planned.append(ClipInput(source=item.source, root=root, clip_id=clip_id, content_sha256=content))
+    seen: dict[str, ClipInput] = {}
+    for clip in planned:
+        if clip.clip_id in seen:
+            raise ValueError(
+                f"clip id {clip.clip_id!r} occurs in {seen[clip.clip_id].root} and {clip.root}; "
+                "inputs must not share clip ids"
+            )
+        seen[clip.clip_id] = clip
+    return planned
+
+
+def assign_split(clip_id: str, config: BuildConfig) -> SplitName:
+    """Return the split of a clip from a hash of its id, so a clip never crosses splits and keeps its split.
+
+    Example:
+        >>> assign_split("scene0000_00", BuildConfig()) == assign_split("scene0000_00", BuildConfig())
+        True
+    """
+    u = int.from_bytes(hashlib.sha256(f"split\x1f{clip_id}".encode()).digest()[:8], "big") / 2**64
+    if u < config.test_fraction:
+        return "test"
+    if u < config.test_fraction + config.val_fraction:
+        return "val"
+    return "train"
+
+
+def staging_dir_for(out_dir: Path) -> Path:
+    """Return the staging folder of an output directory (a hidden sibling, kept across crashed runs)."""
+    return load_layout().hidden_sibling(Path(out_dir), "partial")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPlan:
+    """Everything the later steps need: the inputs, where to stage and publish, the config, the clips.
+
+    Attributes:
+        inputs: The build's inputs.
+        out_dir: Dataset directory to publish.
+        staging_dir: Hidden sibling holding finished clips' parts (what a rerun resumes from).
+        config: The build config.
+        clips: Every planned clip, in input order.
+    """
+
+    inputs: tuple[SourceInput, ...]
+    out_dir: Path
+    staging_dir: Path
+    config: BuildConfig
+    clips: tuple[ClipInput, ...]
+
+    @property
+    def batches(self) -> list[list[ClipInput]]:
+        """Return the clips cut into batches of ``config.batch_size``."""
+        size = self.config.batch_size
+        return [list(self.clips[i : i + size]) for i in range(0, len(self.clips), size)]
+
+
+def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> BuildPlan:
+    """Plan a build and create its staging folder.
+
+    Raises:
+        ValueError: If two inputs share a clip id.
+    """
+    clips = plan_clips(inputs, config)
+    staging = staging_dir_for(out_dir)
+    staging.mkdir(parents=True, exist_ok=True)
+    return BuildPlan(
+        inputs=tuple(inputs), out_dir=Path(out_dir), staging_dir=staging, config=config, clips=tuple(clips)
+    )

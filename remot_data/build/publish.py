@@ -1,0 +1,165 @@
+"""Publish a build: gather the staged parts, validate them, write the manifest, card and contact sheet, swap the
+dataset directory into place atomically. A table that fails validation, or a manifest that fails its schema, is
+never published."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+import remot_data
+from remot_data.build.plan import BuildPlan
+from remot_data.build.stage import staged_paths
+from remot_data.card import write_dataset_card
+from remot_data.contact_sheet import write_contact_sheet
+from remot_data.errors import ContractError
+from remot_data.rules.registry import load_rule_preset
+from remot_data.table import publish_directory, read_parquet, write_json, write_parquet, write_triplet_splits
+from remot_data.validation import find_violations
+from schemas import load_layout, load_manifest_schema, schema_version
+
+
+def code_version() -> str:
+    """Return the package version plus the git commit, when the code runs from a checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return f"{remot_data.__version__}+{commit}"
+
+
+def _counts(values: list[Any]) -> dict[str, int]:
+    return dict(sorted(Counter(values).items()))
+
+
+def summarise(table: pa.Table, rejects: pa.Table) -> dict[str, Any]:
+    """Return the counts that go to the manifest and the build summary."""
+    rows = table.select(["split", "family", "source", "labels", "negative_method"]).to_pylist()
+    # The label of a triplet is its 1->2 direction: (horizontal, vertical) for the camera family.
+    labels = [
+        f"{r['labels'][0]}/{r['labels'][2]}" if r["family"] == "camera_rotation" else r["labels"][0] for r in rows
+    ]
+    return {
+        "counts": {
+            "triplets": len(rows),
+            **{f"by_{key}": _counts([r[key] for r in rows]) for key in ("split", "family", "source")},
+            "by_label": _counts(labels),
+            "by_negative_method": _counts([r["negative_method"] for r in rows]),
+        },
+        "rejects": {
+            "total": len(rejects),
+            "by_reason": _counts(rejects.column("reason").to_pylist()),
+            "by_stage": _counts(rejects.column("stage").to_pylist()),
+        },
+    }
+
+
+def check_manifest(manifest: dict[str, Any]) -> None:
+    """Raise unless the manifest fits ``schemas/manifest.schema.json``.
+
+    Raises:
+        ContractError: Naming the field path and what the schema says.
+    """
+    import jsonschema
+
+    try:
+        jsonschema.validate(manifest, load_manifest_schema())
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        raise ContractError(f"manifest.json does not fit schemas/manifest.schema.json at {where}: {err.message}") from err
+
+
+def format_summary(manifest: dict[str, Any], out_dir: Path) -> str:
+    """Return the build summary as Markdown: what the CLI prints and the flow publishes as an artifact."""
+    counts, rejects = manifest["counts"], manifest["rejects"]
+    layout = load_layout()
+    lines = [
+        f"# remot dataset: {counts['triplets']} triplets written to {out_dir}",
+        "",
+        "| count | values |",
+        "|---|---|",
+    ]
+    for group in ("by_split", "by_family", "by_source", "by_negative_method", "by_label"):
+        lines.append(f"| {group[3:]} | " + ", ".join(f"{k}: {v}" for k, v in counts[group].items()) + " |")
+    lines.append(
+        f"| rejects | {rejects['total']}"
+        + "".join(f", {k}: {v}" for k, v in rejects["by_reason"].items())
+        + f" (`{layout.rejects}`) |"
+    )
+    files = [layout.triplet_glob.format(split="<split>"), layout.rejects, layout.manifest, layout.validation_report]
+    lines.append("| files | " + ", ".join(f"`{f}`" for f in [*files, layout.card, layout.contact_sheet]) + " |")
+    return "\n".join(lines)
+
+
+def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
+    """Validate the staged parts of a plan and publish the dataset directory atomically.
+
+    Writes the files of ``schemas/dataset.yaml`` (triplet parts per split, rejects, manifest, validation report,
+    dataset card, contact sheet). A table that fails validation is not published: the validation report is written
+    to the staging folder and ``ContractError`` is raised. The staging folder is removed after publishing.
+
+    Returns:
+        The manifest.
+
+    Raises:
+        ContractError: If the table fails the suite or the manifest its schema.
+    """
+    layout, config = load_layout(), plan.config
+    preset = load_rule_preset(config.preset)
+    parts = [staged_paths(plan.staging_dir, k) for k in keys]
+    triplets = pa.concat_tables([read_parquet(t, "triplets") for t, _ in parts])
+    rejects = pa.concat_tables([read_parquet(r, "rejects") for _, r in parts])
+    violations, n_expectations = find_violations(triplets, preset)
+    report = {
+        "success": not violations,
+        "expectations": n_expectations,
+        "rows": len(triplets),
+        "failed": [asdict(v) for v in violations],
+    }
+    if violations:
+        write_json(plan.staging_dir / layout.validation_report, report)
+        lines = "\n  ".join(str(v) for v in violations)
+        raise ContractError(
+            f"dataset not published: {len(violations)} of {n_expectations} expectations failed "
+            f"(report: {plan.staging_dir / layout.validation_report}):\n  {lines}"
+        )
+    manifest = {
+        "schema_version": schema_version("triplets"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "source": "+".join(sorted({i.source for i in plan.inputs})),
+        "input": {
+            "roots": [{"source": i.source, "path": str(Path(i.path).resolve())} for i in plan.inputs],
+            "clips": [
+                {"source": c.source, "clip_id": c.clip_id, "content_sha256": c.content_sha256} for c in plan.clips
+            ],
+        },
+        "preset": {"name": preset.name, "sha256": preset.sha256},
+        "config": config.model_dump(mode="json"),
+        **summarise(triplets, rejects),
+        "validation": {"success": True, "expectations": n_expectations, "failed": []},
+    }
+    check_manifest(manifest)
+    with publish_directory(plan.out_dir) as tmp:
+        split_files = write_triplet_splits(triplets, tmp)
+        write_parquet(rejects, tmp / layout.rejects)
+        write_json(tmp / layout.validation_report, report)
+        write_json(tmp / layout.manifest, manifest)
+        write_dataset_card(tmp, manifest, split_files)
+        write_contact_sheet(triplets, tmp / layout.contact_sheet)
+    shutil.rmtree(plan.staging_dir, ignore_errors=True)
+    return manifest

@@ -1,0 +1,167 @@
+"""Turn one clip into contract rows: read it, run the rules, render questions and pixels.
+
+``process_clip`` is the per-clip error boundary: any error there becomes one rejects row (or stops the build).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from remot_data.build.config import BuildConfig, ClipInput
+from remot_data.build.plan import assign_split, reader_for
+from remot_data.errors import RemotError
+from remot_data.frames import render_images
+from remot_data.questions.render import derive_seed, render_question
+from remot_data.records import Clip, ImageSpec, Reject, TripletCandidate
+from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
+from remot_data.rules.mirror import mirror_candidate
+from remot_data.rules.registry import RulePreset
+from remot_data.rules.state import find_gripper_triplets
+from schemas import IMAGE_COLUMNS, schema_version
+
+logger = logging.getLogger(__name__)
+
+
+def image_file_name(clip: Clip, spec: ImageSpec) -> str:
+    """Return the file name of a triplet image: clip, real frame index, and crop/mirror tags."""
+    name = f"{clip.clip_id}_{clip.frames[spec.frame_index].frame_index:06d}"
+    if spec.crop is not None:
+        name += "_crop" + hashlib.sha256(spec.key.encode()).hexdigest()[:6]
+    if spec.mirror:
+        name += "_mirror"
+    return name + ".jpg"
+
+
+def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandidate], list[Reject]]:
+    """Run every rule that applies to the clip's annotations (plus mirrored copies where the preset asks)."""
+    candidates: list[TripletCandidate] = []
+    rejects: list[Reject] = []
+    if clip.T_world_cam is not None:
+        found, dropped = find_camera_rotation_triplets(clip, preset.camera_rotation)
+        candidates += found
+        rejects += dropped
+    if any(name.endswith(".ee_xyz_m") or name.endswith(".gripper_closed") for name in clip.tracks):
+        manipulation: list[TripletCandidate] = []
+        for rule in (find_arm_direction_triplets, find_gripper_triplets):
+            found, dropped = rule(clip, preset.manipulation)
+            manipulation += found
+            rejects += dropped
+        if preset.manipulation.mirror:
+            manipulation += [mirror_candidate(c) for c in manipulation]
+        candidates += manipulation
+    if clip.T_world_cam is None and not clip.tracks:
+        rejects.append(
+            Reject(
+                stage="rule",
+                source=clip.source,
+                clip_id=clip.clip_id,
+                reason="no_rule_applies",
+                detail=f"clip {clip.clip_id} has no annotation any rule uses",
+            )
+        )
+    return candidates, rejects
+
+
+def make_rows(
+    clip: Clip, candidates: list[TripletCandidate], preset: RulePreset, config: BuildConfig
+) -> tuple[list[dict[str, Any]], list[Reject]]:
+    """Render questions and images for the candidates of one clip; return contract rows and frame rejects.
+
+    A candidate whose frames cannot be read (a truncated or unreadable video) becomes a rejects row naming the file
+    and the frames; it is never given a substitute image.
+    """
+    images, failed = render_images(clip, [spec for c in candidates for spec in c.images], config.frames)
+    split = assign_split(clip.clip_id, config)
+    rows, rejects = [], []
+    for c in candidates:
+        missing = [spec for spec in c.images if spec.key in failed]
+        if missing:
+            frames = sorted({clip.frames[s.frame_index].frame_index for s in missing})
+            frame = clip.frames[missing[0].frame_index]
+            rejects.append(
+                Reject(
+                    stage="frames",
+                    source=c.source,
+                    clip_id=c.clip_id,
+                    reason="unreadable_frames",
+                    path=str(frame.video_path or frame.image_path),
+                    frame_index=frames[0],
+                    detail=f"{c.family} triplet needs frames {frames}: {failed[missing[0].key]}",
+                )
+            )
+            continue
+        id_text = "\x1f".join(
+            [c.source, c.clip_id, c.family, c.subject, c.negative_method, preset.short_hash, *(s.key for s in c.images)]
+        )
+        triplet_id = hashlib.sha256(id_text.encode()).hexdigest()[:16]
+        question = render_question(c, seed=derive_seed(config.seed, triplet_id), preset=preset)
+        row: dict[str, Any] = {
+            "schema_version": schema_version("triplets"),
+            "triplet_id": triplet_id,
+            "split": split,
+            "source": c.source,
+            "clip_id": c.clip_id,
+            "family": c.family,
+            "rule": c.rule,
+            "subject": c.subject,
+            "negative_method": c.negative_method,
+            "mirrored": c.images[0].mirror,
+            "prompt": question.prompt,
+            "answer": question.answer,
+            "solution": question.solution,
+            "labels": list(question.labels),
+            "options": [list(o) for o in question.options],
+            "question_seed": question.seed,
+            "attribute_names": list(c.attribute_names),
+            "values_12": list(c.values_12),
+            "values_13": list(c.values_13),
+            "values_23": list(c.values_23),
+            "magnitude": c.magnitude,
+            "margin": c.margin,
+            "preset": preset.name,
+            "preset_hash": preset.short_hash,
+        }
+        for column, spec in zip(IMAGE_COLUMNS, c.images, strict=True):
+            role = column.removesuffix("_image")
+            row[f"{role}_frame_index"] = clip.frames[spec.frame_index].frame_index
+            row[column] = {"bytes": images[spec.key], "path": image_file_name(clip, spec)}
+        rows.append(row)
+    return rows, rejects
+
+
+def process_clip(
+    clip_input: ClipInput, preset: RulePreset, config: BuildConfig
+) -> tuple[list[dict[str, Any]], list[Reject]]:
+    """Read one clip, apply the rules, render questions and images.
+
+    This is the per-clip error boundary: with ``on_bad_clip="reject"`` any error becomes one rejects row with the
+    stage, reason ``bad_clip`` and the exception type, and the clip yields no triplets.
+
+    Returns:
+        ``(rows, rejects)``.
+    """
+    stage = "read"
+    try:
+        clip = reader_for(clip_input.source, config).read_clip(clip_input.root, clip_input.clip_id)
+        stage = "rule"
+        candidates, rejects = find_candidates(clip, preset)
+        stage = "frames"
+        rows, frame_rejects = make_rows(clip, candidates, preset, config)
+        return rows, [*clip.dropped, *rejects, *frame_rejects]
+    except Exception as err:  # the per-clip boundary: every failure becomes a rejects row
+        if config.on_bad_clip == "raise" or not isinstance(err, (RemotError, ValueError, OSError)):
+            raise
+        logger.warning("rejecting clip %s at stage %s: %s", clip_input.clip_id, stage, err)
+        return [], [
+            Reject(
+                stage=stage,
+                source=clip_input.source,
+                clip_id=clip_input.clip_id,
+                reason="bad_clip",
+                detail=str(err),
+                path=str(clip_input.root),
+                error_type=type(err).__name__,
+            )
+        ]

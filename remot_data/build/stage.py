@@ -1,0 +1,61 @@
+"""Stage finished clips as Parquet parts in the build's hidden staging folder, so a rerun resumes.
+
+A clip's parts are keyed by its content hash + preset hash + the digest of the row-changing config, and written
+under temporary names then renamed: a crash leaves whole parts or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from remot_data.build.config import BuildConfig, ClipInput
+from remot_data.build.rows import process_clip
+from remot_data.rules.registry import RulePreset, load_rule_preset
+from remot_data.table import rejects_to_table, rows_to_table, write_parquet
+from schemas import schema_version
+
+logger = logging.getLogger(__name__)
+
+TRIPLET_PART = "{key}.parquet"
+REJECTS_PART = "{key}.rejects.parquet"
+
+
+def part_key(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> str:
+    """Return the staging key of a clip: content hash + preset hash + config digest + contract version."""
+    text = "\x1f".join(
+        [clip_input.source, clip_input.content_sha256, preset.sha256, config.digest, str(schema_version("triplets"))]
+    )
+    return f"{clip_input.clip_id}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def staged_paths(staging_dir: Path, key: str) -> tuple[Path, Path]:
+    """Return the (triplets, rejects) part files of a staged clip."""
+    return staging_dir / TRIPLET_PART.format(key=key), staging_dir / REJECTS_PART.format(key=key)
+
+
+def process_batch(clip_inputs: list[ClipInput], config: BuildConfig, staging_dir: Path) -> list[str]:
+    """Process a batch of clips into staged Parquet parts, reusing parts a previous run finished.
+
+    Returns:
+        The part keys, one per clip.
+    """
+    preset = load_rule_preset(config.preset)
+    staging_dir = Path(staging_dir)
+    keys = []
+    for clip_input in clip_inputs:
+        key = part_key(clip_input, preset, config)
+        keys.append(key)
+        triplets_path, rejects_path = staged_paths(staging_dir, key)
+        if rejects_path.exists():
+            logger.info("reusing staged part %s", key)
+            continue
+        rows, rejects = process_clip(clip_input, preset, config)
+        tmp_triplets, tmp_rejects = (staging_dir / f".{p.name}.tmp" for p in (triplets_path, rejects_path))
+        write_parquet(rows_to_table(rows, "triplets"), tmp_triplets)
+        write_parquet(rejects_to_table(rejects), tmp_rejects)
+        tmp_triplets.replace(triplets_path)
+        # The rejects part is renamed last: its presence marks the clip as finished.
+        tmp_rejects.replace(rejects_path)
+    return keys
