@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,10 +158,47 @@ def encode_video(
         raise FrameExtractionError(f"{path}: ffmpeg could not encode {len(frames)} frames: {tail}") from error
 
 
+# ffmpeg 9's select filter fails ("Cannot allocate memory") on an expression of more than 100 terms.
+MAX_SELECT_TERMS = 100
+
+
+def frame_runs(wanted: list[int]) -> list[tuple[int, int]]:
+    """Return sorted distinct frame numbers as inclusive runs of consecutive numbers.
+
+    Example:
+        >>> frame_runs([1, 2, 3, 7, 9, 10])
+        [(1, 3), (7, 7), (9, 10)]
+    """
+    runs: list[tuple[int, int]] = []
+    for n in wanted:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def select_expression(wanted: list[int]) -> tuple[str, list[int]]:
+    """Return the ``select`` expression for the wanted frames and the frame numbers it emits, in order.
+
+    One term per run of consecutive frames (``eq`` or ``between``); past ``MAX_SELECT_TERMS`` runs, one ``between``
+    over the whole span: the frames in between are decoded anyway (one pass) and dropped while reading.
+
+    Example:
+        >>> select_expression([2, 3, 4, 9])
+        ('between(n,2,4)+eq(n,9)', [2, 3, 4, 9])
+    """
+    runs = frame_runs(wanted)
+    if len(runs) > MAX_SELECT_TERMS:
+        return f"between(n,{wanted[0]},{wanted[-1]})", list(range(wanted[0], wanted[-1] + 1))
+    terms = [f"eq(n,{a})" if a == b else f"between(n,{a},{b})" for a, b in runs]
+    return "+".join(terms), wanted
+
+
 def decode_video_frames(
     path: Path, frame_numbers: Iterable[int], *, start_s: float = 0.0, fps: float, exe: str | None = None
 ) -> dict[int, npt.NDArray[np.uint8]]:
-    """Decode the given frames of a video in one ffmpeg pass.
+    """Decode the given frames of a video in one ffmpeg pass, however many there are.
 
     Args:
         path: Video file.
@@ -180,22 +219,41 @@ def decode_video_frames(
     if not wanted:
         return {}
     info = probe_video(path, exe=exe)
-    expression = "+".join(f"eq(n,{n})" for n in wanted)
+    expression, emitted = select_expression(wanted)
+    keep = set(wanted)
     # Seek half a frame early: the first frame at or after that time is frame 0, even with rounded timestamps.
-    stream = (
+    command = (
         ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps))
         .filter("select", expression)
-        .output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+        # -frames:v stops ffmpeg after the last emitted frame instead of decoding the rest of a long file.
+        .output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", **{"frames:v": len(emitted)})
+        .global_args("-loglevel", "error", "-nostdin")
+        .compile(cmd=ffmpeg_exe(exe))
     )
-    try:
-        out, _ = stream.run(cmd=ffmpeg_exe(exe), capture_stdout=True, capture_stderr=True)
-    except ffmpeg.Error as error:
-        tail = error.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        raise FrameExtractionError(f"{path}: ffmpeg could not decode frames {wanted}: {tail}") from error
     size = info.width * info.height * 3
-    count = len(out) // size
-    arrays = np.frombuffer(out[: count * size], dtype=np.uint8).reshape(count, info.height, info.width, 3)
-    return {n: arrays[i] for i, n in enumerate(wanted[:count])}
+    frames: dict[int, npt.NDArray[np.uint8]] = {}
+    # Frames are read one at a time from the pipe and kept only when wanted: memory holds the wanted frames only,
+    # whatever the span decoded. stderr goes to a file, so ffmpeg never blocks on a full pipe.
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)
+        except OSError as err:
+            raise FrameExtractionError(f"{path}: cannot start ffmpeg {command[0]!r}: {err}") from err
+        with process:
+            for number in emitted:
+                data = process.stdout.read(size)
+                if len(data) < size:
+                    break
+                if number in keep:
+                    frames[number] = np.frombuffer(data, dtype=np.uint8).reshape(info.height, info.width, 3)
+            process.stdout.close()
+            code = process.wait()
+        stderr.seek(0)
+        tail = stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+    if code != 0 and not frames:
+        shown = wanted if len(wanted) <= 10 else [*wanted[:10], "..."]
+        raise FrameExtractionError(f"{path}: ffmpeg could not decode frames {shown} (exit status {code}): {tail}")
+    return frames
 
 
 def decode_video_frame(path: Path, timestamp_s: float, *, fps: float, exe: str | None = None) -> npt.NDArray[np.uint8]:

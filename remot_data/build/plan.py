@@ -1,5 +1,7 @@
-"""Plan a build: list and hash every input clip, assign splits, cut the work into batches. Reads files, writes none
-but the staging folder."""
+"""Plan a build: list and hash every input clip, assign splits, cut the work into batches.
+
+Reads the inputs; writes nothing but the (empty) staging folder.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Publish a build: gather the staged parts, validate them, write the manifest, card and contact sheet, swap the
-dataset directory into place atomically. A table that fails validation, or a manifest that fails its schema, is
-never published."""
+"""Publish a build: validate the staged parts, write manifest, card and contact sheet, swap the directory into place.
+
+A table that fails validation, or a manifest that fails its schema, is never published.
+"""
 
 from __future__ import annotations
 
@@ -80,7 +81,9 @@ def check_manifest(manifest: dict[str, Any]) -> None:
         jsonschema.validate(manifest, load_manifest_schema())
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
-        raise ContractError(f"manifest.json does not fit schemas/manifest.schema.json at {where}: {err.message}") from err
+        raise ContractError(
+            f"manifest.json does not fit schemas/manifest.schema.json at {where}: {err.message}"
+        ) from err
 
 
 def format_summary(manifest: dict[str, Any], out_dir: Path) -> str:

@@ -14,14 +14,24 @@ SMALL_LEROBOT = DemoLeRobotConfig(n_episodes=4, episodes_per_file=2, n_frames=60
 
 
 def make_index_video(path: Path, *, n_frames: int = 40, fps: int = 10, width: int = 64, height: int = 48) -> Path:
-    """Write an mp4 whose frame i is flat gray level 5*i (so a decoded frame says which frame it is)."""
-    encode_video([np.full((height, width, 3), 5 * i, np.uint8) for i in range(n_frames)], path, fps=fps, gop=8)
+    """Write an mp4 whose frame i shows i: top half gray 10 * (i % 25), bottom half gray 10 * (i // 25) (< 650 frames).
+
+    Steps of 10 gray levels survive H.264 (flat areas come back within a few levels).
+    """
+    frames = []
+    for i in range(n_frames):
+        frame = np.full((height, width, 3), 10 * (i % 25), np.uint8)
+        frame[height // 2 :] = 10 * (i // 25)
+        frames.append(frame)
+    encode_video(frames, path, fps=fps, gop=8)
     return path
 
 
 def frame_number_of(pixels: np.ndarray) -> int:
-    """Return the frame index shown by a frame of ``make_index_video``."""
-    return int(round(float(pixels.mean()) / 5))
+    """Return the frame index shown by a frame of ``make_index_video`` (read away from the halves' edge)."""
+    h = pixels.shape[0]
+    top, bottom = pixels[: h // 4].mean(), pixels[3 * h // 4 :].mean()
+    return int(round(float(bottom) / 10)) * 25 + int(round(float(top) / 10))
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,22 @@ def test_one_pass_equals_decoding_each_frame_alone(index_video):
         np.testing.assert_array_equal(together[n], alone)
 
 
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    return make_index_video(tmp_path_factory.mktemp("video") / "long.mp4", n_frames=450, fps=30, width=32, height=24)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3], ids=["every frame", "every other", "every third"])
+def test_hundreds_of_frames_come_from_one_pass(long_video, step):
+    # one select term per run of frames: every other frame of 450 is 150+ terms, past ffmpeg's 100-term limit
+    wanted = list(range(10, 440, step))
+    frames = decode_video_frames(long_video, wanted, fps=30)
+    assert sorted(frames) == wanted
+    assert [frame_number_of(frames[n]) for n in wanted] == wanted
+    for n in wanted[::37]:  # pixel-identical to decoding that frame alone
+        np.testing.assert_array_equal(frames[n], decode_video_frame(long_video, n / 30, fps=30))
+
+
 def test_frames_past_the_end_are_missing_not_invented(index_video):
     frames = decode_video_frames(index_video, [5, 45, 60], fps=10)
     assert sorted(frames) == [5]
