@@ -21,7 +21,7 @@ from remot_data.build import find_candidates
 from remot_data.demo.lerobot import write_demo_lerobot
 from remot_data.frames import FrameConfig, decode_video_frame, load_clip_frames
 from remot_data.rules.registry import load_rule_preset
-from remot_data.sources.lerobot import LeRobotMapping, list_lerobot_episodes, read_lerobot_episode
+from remot_data.sources.lerobot import list_lerobot_episodes, load_lerobot_mapping, read_lerobot_episode
 
 
 def needed_frames(root: Path) -> list[tuple]:
@@ -29,7 +29,7 @@ def needed_frames(root: Path) -> list[tuple]:
     preset = load_rule_preset("v1")
     out = []
     for clip_id in list_lerobot_episodes(root):
-        clip = read_lerobot_episode(root, clip_id, LeRobotMapping())
+        clip = read_lerobot_episode(root, clip_id, load_lerobot_mapping("remot_demo"))
         candidates, _ = find_candidates(clip, preset)
         out.append((clip, sorted({spec.frame_index for c in candidates for spec in c.images})))
     return out

@@ -20,6 +20,7 @@ from remot_train.cli_args import add_config_arguments, config_from_args
 DEMO_CORPUS = Path("demo_data/corpus")
 DEMO_DATASET = Path("demo_data/dataset")
 DEMO_LICENSE = "apache-2.0"  # the demo corpus is synthetic: remot's own licence applies
+DEMO_LEROBOT_MAPPING = "remot_demo"  # shipped in remot_data/robots/
 
 
 def run_build(inputs: list, out_dir: Path, config) -> dict:
@@ -42,8 +43,17 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise ValueError(
             f"give --source and --input in pairs; got {len(args.source)} sources, {len(args.input)} inputs"
         )
+    mappings = list(args.lerobot_mapping or [])
+    n_lerobot = args.source.count("lerobot")
+    if len(mappings) != n_lerobot:
+        raise ValueError(
+            f"give one --lerobot-mapping per --source lerobot, in the same order; got {len(mappings)} for {n_lerobot}"
+        )
     config = config_from_args(BuildConfig, args)
-    inputs = [SourceInput(source=s, path=i) for s, i in zip(args.source, args.input, strict=True)]
+    inputs = [
+        SourceInput(source=s, path=i, lerobot_mapping=mappings.pop(0) if s == "lerobot" else None)
+        for s, i in zip(args.source, args.input, strict=True)
+    ]
     run_build(inputs, args.out, config)
     return 0
 
@@ -58,7 +68,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not (args.corpus / "COMPLETE").exists():
         print(f"writing the demo corpus to {args.corpus} ...")
     paths = write_demo_corpus(args.corpus, seed=config.seed)
-    inputs = [SourceInput(source=source, path=path) for source, path in paths.items()]
+    inputs = [
+        SourceInput(source=source, path=path, lerobot_mapping=DEMO_LEROBOT_MAPPING if source == "lerobot" else None)
+        for source, path in paths.items()
+    ]
     run_build(inputs, args.out, config)
     print(f"look at {args.out / load_layout().contact_sheet}")
     return 0
@@ -127,13 +140,19 @@ def make_parser() -> argparse.ArgumentParser:
         type=Path,
         help="input directory (a folder of ScanNet scene exports, or a LeRobot dataset root)",
     )
+    build.add_argument(
+        "--lerobot-mapping",
+        action="append",
+        help="for each --source lerobot, in order: a shipped mapping name (so101, unitree_g1_inspire, ...) or a "
+        "YAML file naming each arm's end-effector/joint features, gripper and camera",
+    )
     build.add_argument("--out", required=True, type=Path, help="dataset directory to publish")
     add_config_arguments(build, BuildConfig)
     build.set_defaults(func=cmd_build)
     demo = sub.add_parser("demo", help="write the demo corpus (if absent) and build a dataset from it")
     demo.add_argument("--corpus", default=DEMO_CORPUS, type=Path, help=f"demo corpus directory (default {DEMO_CORPUS})")
     demo.add_argument("--out", default=DEMO_DATASET, type=Path, help=f"dataset directory (default {DEMO_DATASET})")
-    add_config_arguments(demo, BuildConfig, exclude=("lerobot_mapping",))
+    add_config_arguments(demo, BuildConfig)
     demo.set_defaults(func=cmd_demo)
     export = sub.add_parser("export", help="write the ReMoT JSONL export of a dataset directory")
     export.add_argument("dataset_dir", type=Path, help="what `remot build --out` wrote")

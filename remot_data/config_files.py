@@ -44,11 +44,20 @@ def load_yaml_model(model: type[ModelT], path: Path, what: str, *, extra: dict[s
         FileNotFoundError: If the file does not exist.
         ValueError: One line per problem: the file, the field, what is wrong, the value found.
     """
+    return validate_document(model, {**read_yaml_mapping(path), **(extra or {})}, source=str(path), what=what)
+
+
+def validate_document(model: type[ModelT], document: dict[str, Any], *, source: str, what: str) -> ModelT:
+    """Validate a parsed document with a pydantic model.
+
+    Raises:
+        ValueError: One line per problem: ``source``, the field, what is wrong, the value found.
+    """
     try:
-        return model.model_validate({**read_yaml_mapping(path), **(extra or {})})
+        return model.model_validate(document)
     except ValidationError as err:
         problems = [
-            f"{path}: {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
+            f"{source}: {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
             + ("" if e["type"] == "missing" else f", got {e['input']!r}")
             for e in err.errors(include_url=False)
         ]

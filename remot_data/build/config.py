@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from remot_data.frames import FrameConfig
-from remot_data.sources.lerobot import LeRobotMapping
+from remot_data.sources.lerobot_mapping import LeRobotMapping, load_lerobot_mapping, shipped_mappings
 
 # Sources that have a reader (a subset of the contract's ``source`` values; tests/schemas ties them).
 ReaderName = Literal["scannet", "lerobot"]
@@ -41,11 +41,6 @@ class BuildConfig(BaseModel):
         "reject", description="reject: record a bad clip in rejects.parquet and go on; raise: stop the build"
     )
     license: str | None = Field(None, description="Licence id for the dataset card (default: the source's usual one)")
-    lerobot_mapping: LeRobotMapping = Field(
-        default_factory=LeRobotMapping,
-        description="YAML file of the LeRobot source's options (state names per arm, gripper sign, camera)",
-        json_schema_extra={"cli_file": True},
-    )
 
     @model_validator(mode="after")
     def _check_fractions(self) -> BuildConfig:
@@ -63,12 +58,36 @@ class BuildConfig(BaseModel):
 
 
 class SourceInput(BaseModel):
-    """One input of a build: a source format and the directory holding it."""
+    """One input of a build: a source format, the directory holding it, and that source's options."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: ReaderName = Field(description="Source format")
     path: Path = Field(description="Input directory (ScanNet: a folder of scene exports; LeRobot: the dataset root)")
+    lerobot_mapping: LeRobotMapping | None = Field(
+        None,
+        description="LeRobot inputs: the mapping (a shipped name such as so101, a YAML path, or the mapping itself)",
+    )
+
+    @field_validator("lerobot_mapping", mode="before")
+    @classmethod
+    def _load_named_mapping(cls, value: object) -> object:
+        return load_lerobot_mapping(value) if isinstance(value, str | Path) else value
+
+    @model_validator(mode="after")
+    def _options_fit_the_source(self) -> SourceInput:
+        if self.source == "lerobot" and self.lerobot_mapping is None:
+            raise ValueError(
+                f"LeRobot input {self.path} needs a lerobot_mapping (shipped: {shipped_mappings()}, or a YAML file)"
+            )
+        if self.source != "lerobot" and self.lerobot_mapping is not None:
+            raise ValueError(f"{self.source} input {self.path} takes no lerobot_mapping")
+        return self
+
+    @property
+    def options_digest(self) -> str:
+        """Return a hash of the source's options (part of each staged clip's key)."""
+        return self.lerobot_mapping.digest() if self.lerobot_mapping is not None else ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,9 +99,13 @@ class ClipInput:
         root: Input root the reader opens.
         clip_id: Clip id (ScanNet scene, LeRobot ``episode_000003``).
         content_sha256: Content hash of the clip's inputs.
+        lerobot_mapping: The input's LeRobot mapping (LeRobot clips).
+        options_digest: Hash of the input's source options.
     """
 
     source: ReaderName
     root: Path
     clip_id: str
     content_sha256: str
+    lerobot_mapping: LeRobotMapping | None = None
+    options_digest: str = ""

@@ -17,20 +17,22 @@ from remot_data.sources.registry import get_reader
 from schemas import load_layout
 
 
-def reader_for(source: str, config: BuildConfig) -> SourceReader:
-    """Return the reader of a source, set up with the source options of the build config."""
-    return get_reader(source, lerobot_mapping=config.lerobot_mapping)
+def reader_for(item: SourceInput | ClipInput) -> SourceReader:
+    """Return the reader of an input's source, set up with that input's options."""
+    return get_reader(item.source, lerobot_mapping=item.lerobot_mapping)
 
 
-def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput]:
-    """List and hash the clips of every input.
+def plan_clips(inputs: list[SourceInput]) -> list[ClipInput]:
+    """Check each input as a whole, then list and hash its clips.
 
     Raises:
+        SourceFormatError: If an input does not fit its source options (one message, before any clip is read).
         ValueError: If two inputs yield the same clip id (splits and staging are keyed by it).
     """
     planned: list[ClipInput] = []
     for item in inputs:
-        reader, root = reader_for(item.source, config), Path(item.path)
+        reader, root = reader_for(item), Path(item.path)
+        reader.check_input(root)
         for clip_id in reader.list_clips(root):
             try:
                 content = reader.hash_clip(root, clip_id)
@@ -38,7 +40,16 @@ def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput
                 # A clip that cannot even be hashed is still planned: reading it fails the same way and becomes a
                 # bad_clip rejects row (or stops the build with on_bad_clip="raise"), never a silent gap.
                 content = "unhashable-" + hashlib.sha256(str(err).encode()).hexdigest()
-            planned.append(ClipInput(source=item.source, root=root, clip_id=clip_id, content_sha256=content))
+            planned.append(
+                ClipInput(
+                    source=item.source,
+                    root=root,
+                    clip_id=clip_id,
+                    content_sha256=content,
+                    lerobot_mapping=item.lerobot_mapping,
+                    options_digest=item.options_digest,
+                )
+            )
     seen: dict[str, ClipInput] = {}
     for clip in planned:
         if clip.clip_id in seen:
@@ -101,7 +112,7 @@ def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) ->
     Raises:
         ValueError: If two inputs share a clip id.
     """
-    clips = plan_clips(inputs, config)
+    clips = plan_clips(inputs)
     staging = staging_dir_for(out_dir)
     staging.mkdir(parents=True, exist_ok=True)
     return BuildPlan(

@@ -146,7 +146,14 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
         "code_version": code_version(),
         "source": "+".join(sorted({i.source for i in plan.inputs})),
         "input": {
-            "roots": [{"source": i.source, "path": str(Path(i.path).resolve())} for i in plan.inputs],
+            "roots": [
+                {
+                    "source": i.source,
+                    "path": str(Path(i.path).resolve()),
+                    **({"lerobot_mapping": i.lerobot_mapping.model_dump(mode="json")} if i.lerobot_mapping else {}),
+                }
+                for i in plan.inputs
+            ],
             "clips": [
                 {"source": c.source, "clip_id": c.clip_id, "content_sha256": c.content_sha256} for c in plan.clips
             ],

@@ -144,7 +144,7 @@ def process_clip(
     """
     stage = "read"
     try:
-        clip = reader_for(clip_input.source, config).read_clip(clip_input.root, clip_input.clip_id)
+        clip = reader_for(clip_input).read_clip(clip_input.root, clip_input.clip_id)
         stage = "rule"
         candidates, rejects = find_candidates(clip, preset)
         stage = "frames"

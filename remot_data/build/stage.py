@@ -23,9 +23,16 @@ REJECTS_PART = "{key}.rejects.parquet"
 
 
 def part_key(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> str:
-    """Return the staging key of a clip: content hash + preset hash + config digest + contract version."""
+    """Return the staging key of a clip: content + source options + preset + config digest + contract version."""
     text = "\x1f".join(
-        [clip_input.source, clip_input.content_sha256, preset.sha256, config.digest, str(schema_version("triplets"))]
+        [
+            clip_input.source,
+            clip_input.content_sha256,
+            clip_input.options_digest,
+            preset.sha256,
+            config.digest,
+            str(schema_version("triplets")),
+        ]
     )
     return f"{clip_input.clip_id}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 

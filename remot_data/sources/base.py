@@ -24,3 +24,7 @@ class SourceReader(Protocol):
     def hash_clip(self, root: Path, clip_id: str) -> str:
         """Return a content hash of the clip's inputs (the cache key)."""
         ...
+
+    def check_input(self, root: Path) -> None:
+        """Raise ``SourceFormatError`` once if a mistake affects the whole input (before any clip is read)."""
+        ...

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from remot_data.records import Clip
 from remot_data.sources import lerobot, scannet
 from remot_data.sources.base import SourceReader
+from remot_data.sources.lerobot_mapping import LeRobotMapping, shipped_mappings
 
 SOURCES = ("scannet", "lerobot")
 
@@ -34,13 +35,20 @@ class ScanNetReader:
         """Hash one scene's inputs."""
         return scannet.hash_scannet_scene(self._scene(root, clip_id))
 
+    def check_input(self, root: Path) -> None:
+        """Nothing to hold against the whole input: every scene is checked as it is read."""
+
 
 @dataclass(frozen=True)
 class LeRobotReader:
-    """LeRobot v3.0 reader: one clip per episode."""
+    """LeRobot reader (v3.0, v2.x): one clip per episode, read as the dataset's mapping says."""
 
-    mapping: lerobot.LeRobotMapping = field(default_factory=lerobot.LeRobotMapping)
+    mapping: LeRobotMapping
     name: str = "lerobot"
+
+    def check_input(self, root: Path) -> None:
+        """Hold the mapping against the dataset once, before any episode is read."""
+        lerobot.check_lerobot_dataset(root, self.mapping)
 
     def list_clips(self, root: Path) -> list[str]:
         """Return the episode clip ids."""
@@ -55,14 +63,19 @@ class LeRobotReader:
         return lerobot.hash_lerobot_episode(root, clip_id, self.mapping)
 
 
-def get_reader(name: str, *, lerobot_mapping: lerobot.LeRobotMapping | None = None) -> SourceReader:
+def get_reader(name: str, *, lerobot_mapping: LeRobotMapping | None = None) -> SourceReader:
     """Return the reader for source ``name``.
 
     Raises:
-        ValueError: If no reader has that name; the message lists the choices.
+        ValueError: If no reader has that name (the message lists the choices), or a LeRobot input has no mapping.
     """
     if name == "scannet":
         return ScanNetReader()
     if name == "lerobot":
-        return LeRobotReader(mapping=lerobot_mapping or lerobot.LeRobotMapping())
+        if lerobot_mapping is None:
+            raise ValueError(
+                "a LeRobot input needs a mapping (--lerobot-mapping NAME|FILE; shipped: "
+                f"{shipped_mappings()}): which features hold each arm and gripper, and which camera to use"
+            )
+        return LeRobotReader(mapping=lerobot_mapping)
     raise ValueError(f"unknown source {name!r}; expected one of {list(SOURCES)}")

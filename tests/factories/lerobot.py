@@ -9,7 +9,9 @@ import pytest
 
 from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
 from remot_data.frames import encode_video
+from remot_data.sources.lerobot_mapping import load_lerobot_mapping
 
+DEMO_MAPPING = load_lerobot_mapping("remot_demo")
 SMALL_LEROBOT = DemoLeRobotConfig(n_episodes=4, episodes_per_file=2, n_frames=60, width=96, height=72, seed=2)
 
 
@@ -47,5 +49,7 @@ def built_robot_dataset(demo_lerobot_root, tmp_path_factory) -> Path:
     from tests.factories.scannet import SMALL_BUILD
 
     out = tmp_path_factory.mktemp("built_robot") / "dataset"
-    build_dataset([SourceInput(source="lerobot", path=str(demo_lerobot_root))], out, SMALL_BUILD)
+    build_dataset(
+        [SourceInput(source="lerobot", path=demo_lerobot_root, lerobot_mapping=DEMO_MAPPING)], out, SMALL_BUILD
+    )
     return out

@@ -18,7 +18,9 @@ def test_prefect_yaml_parameters_become_the_config_type():
     doc = yaml.safe_load((REPO / "prefect.yaml").read_text())
     [deployment] = [d for d in doc["deployments"] if d["name"] == "rebuild"]
     params = build_dataset.validate_parameters(deployment["parameters"])
-    assert params["inputs"][1] == SourceInput(source="lerobot", path="demo_data/corpus/lerobot")
+    assert params["inputs"][1] == SourceInput(
+        source="lerobot", path="demo_data/corpus/lerobot", lerobot_mapping="remot_demo"
+    )
     params = build_dataset.validate_parameters({**deployment["parameters"], "config": {"frames": {"max_side_px": 336}}})
     assert isinstance(params["config"], BuildConfig)
     assert params["config"].frames == FrameConfig(max_side_px=336)  # the rest: the model's defaults
@@ -81,7 +83,9 @@ def test_cli_builds_from_two_sources_with_a_mapping_file(
 ):
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(
-        "gripper_closed_is: low\narms:\n  left: {x: left_ee_x, y: left_ee_y, z: left_ee_z, gripper: left_gripper}\n"
+        "video_key: observation.images.head\narms:\n  left:\n"
+        "    position: {kind: position, x: left_ee_x, y: left_ee_y, z: left_ee_z}\n"
+        "    gripper: {name: left_gripper, closed_is: low}\n"
     )  # the left arm only
     out = tmp_path / "ds"
     code = main(
@@ -109,6 +113,6 @@ def test_cli_builds_from_two_sources_with_a_mapping_file(
     rows = read_triplets(out).select(["source", "subject", "mirrored"]).to_pylist()
     subjects = {(r["subject"], r["mirrored"]) for r in rows if r["source"] == "lerobot"}
     assert subjects == {("left", False), ("right", True)}  # the left arm; its mirrored copies show it as the right
-    assert manifest["config"]["lerobot_mapping"]["arms"].keys() == {"left"}
+    assert manifest["input"]["roots"][1]["lerobot_mapping"]["arms"].keys() == {"left"}
     assert main(["build", "--source", "scannet", "--input", "a", "--input", "b", "--out", str(tmp_path / "x")]) == 2
     assert "give --source and --input in pairs" in capsys.readouterr().err

@@ -108,7 +108,7 @@ def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
 def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
     import remot_data.build.stage as stage
 
-    inputs = plan_clips(_scannet(demo_scannet_root), SMALL_BUILD)[:3]
+    inputs = plan_clips(_scannet(demo_scannet_root))[:3]
     staging = tmp_path / "staging"
     staging.mkdir()
     calls = []

@@ -10,6 +10,7 @@ from remot_data.build import BuildConfig, SourceInput, build_dataset
 from remot_data.demo.lerobot import render_robot
 from remot_data.frames import FrameConfig
 from remot_data.table import read_triplets
+from tests.factories.lerobot import DEMO_MAPPING
 from tests.factories.scannet import SMALL_BUILD
 
 
@@ -63,7 +64,7 @@ def test_truncated_video_rejects_only_the_triplets_it_breaks(demo_lerobot_root, 
     data = video.read_bytes()
     video.write_bytes(data[: int(len(data) * 0.6)])
     manifest = build_dataset(
-        [SourceInput(source="lerobot", path=str(root))],
+        [SourceInput(source="lerobot", path=root, lerobot_mapping=DEMO_MAPPING)],
         tmp_path / "out",
         BuildConfig(frames=FrameConfig(max_side_px=64)),
     )
@@ -80,7 +81,7 @@ def test_truncated_video_rejects_only_the_triplets_it_breaks(demo_lerobot_root, 
 def test_two_sources_in_one_build(demo_lerobot_root, demo_scannet_root, tmp_path):
     inputs = [
         SourceInput(source="scannet", path=str(demo_scannet_root)),
-        SourceInput(source="lerobot", path=str(demo_lerobot_root)),
+        SourceInput(source="lerobot", path=demo_lerobot_root, lerobot_mapping=DEMO_MAPPING),
     ]
     manifest = build_dataset(inputs, tmp_path / "out", SMALL_BUILD)
     assert manifest["source"] == "lerobot+scannet"
@@ -95,7 +96,9 @@ def test_missing_data_file_becomes_bad_clip_rows(demo_lerobot_root, tmp_path):
     root = tmp_path / "robot"
     shutil.copytree(demo_lerobot_root, root)
     (root / "data/chunk-000/file-001.parquet").unlink()  # episodes 2 and 3
-    manifest = build_dataset([SourceInput(source="lerobot", path=str(root))], tmp_path / "out", SMALL_BUILD)
+    manifest = build_dataset(
+        [SourceInput(source="lerobot", path=root, lerobot_mapping=DEMO_MAPPING)], tmp_path / "out", SMALL_BUILD
+    )
     bad = [r for r in pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist() if r["reason"] == "bad_clip"]
     assert sorted(r["clip_id"] for r in bad) == ["episode_000002", "episode_000003"]
     assert all("file-001.parquet" in r["detail"] and r["error_type"] == "SourceFormatError" for r in bad)

@@ -49,7 +49,7 @@ def test_public_build_flags_keep_their_names():
     for action in parser._actions:
         flags.update(action.option_strings)
     assert {"--max-side", "--jpeg-quality", "--ffmpeg", "--preset", "--batch-size", "--seed"} <= flags
-    assert {"--on-bad-clip", "--license", "--lerobot-mapping", "--config"} <= flags
+    assert {"--on-bad-clip", "--license", "--config"} <= flags
     # one flag per field: every option of the model is reachable
     assert len([p for p, _ in iter_cli_fields(BuildConfig)]) == len(flags - {"-h", "--help", "--config"})
 
@@ -78,14 +78,3 @@ def test_two_options_with_one_flag_are_refused():
 
     with pytest.raises(ValueError, match="both want the flag --x"):
         add_config_arguments(argparse.ArgumentParser(), Clash)
-
-
-def test_a_source_options_file_is_validated_by_its_model(tmp_path):
-    mapping = tmp_path / "robot.yaml"
-    mapping.write_text("state_keys: observation.state\n")
-    with pytest.raises(
-        ConfigError, match=r"--lerobot-mapping .*robot\.yaml: lerobot_mapping\.state_keys: Extra inputs"
-    ):
-        _parse(BuildConfig, ["--lerobot-mapping", str(mapping)])
-    mapping.write_text("gripper_closed_is: high\n")
-    assert _parse(BuildConfig, ["--lerobot-mapping", str(mapping)]).lerobot_mapping.gripper_closed_is == "high"

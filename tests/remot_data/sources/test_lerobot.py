@@ -15,6 +15,7 @@ from remot_data.sources.lerobot import (
     load_lerobot_mapping,
     read_lerobot_episode,
 )
+from tests.factories.lerobot import DEMO_MAPPING as DEMO
 from tests.factories.lerobot import SMALL_LEROBOT
 
 
@@ -23,7 +24,7 @@ def test_lists_every_episode(demo_lerobot_root):
 
 
 def test_episode_round_trip_tracks_match_the_written_state(demo_lerobot_root):
-    clip = read_lerobot_episode(demo_lerobot_root, "episode_000003", LeRobotMapping())
+    clip = read_lerobot_episode(demo_lerobot_root, "episode_000003", DEMO)
     state = make_episode_state(SMALL_LEROBOT, 3)
     assert len(clip.frames) == SMALL_LEROBOT.n_frames and clip.fps == SMALL_LEROBOT.fps
     assert_allclose(clip.tracks["left.ee_xyz_m"], state[:, 0:3], atol=1e-6)  # float32 on disk
@@ -34,7 +35,7 @@ def test_episode_round_trip_tracks_match_the_written_state(demo_lerobot_root):
 
 def test_second_episode_of_a_file_starts_at_its_from_timestamp(demo_lerobot_root):
     # episodes 2 and 3 share data/video file 1; episode 3 starts after episode 2's 60 frames at 10 fps
-    clip = read_lerobot_episode(demo_lerobot_root, "episode_000003", LeRobotMapping())
+    clip = read_lerobot_episode(demo_lerobot_root, "episode_000003", DEMO)
     assert clip.frames[0].video_path.name == "file-001.mp4"
     assert clip.frames[0].timestamp_s == pytest.approx(6.0)
     assert clip.frames[10].timestamp_s == pytest.approx(7.0, abs=1e-5)
@@ -43,7 +44,7 @@ def test_second_episode_of_a_file_starts_at_its_from_timestamp(demo_lerobot_root
 def test_timestamps_map_to_the_right_video_frames(demo_lerobot_root):
     # Decode frame 10 of episode 3 through the clip's timestamp and compare with the same frame decoded from the
     # start of the shared file (2 episodes x 60 frames): frame 60 + 10.
-    clip = read_lerobot_episode(demo_lerobot_root, "episode_000003", LeRobotMapping())
+    clip = read_lerobot_episode(demo_lerobot_root, "episode_000003", DEMO)
     video = clip.frames[0].video_path
     via_clip = decode_video_frames(video, [10], start_s=clip.frames[0].timestamp_s, fps=clip.fps)[10]
     from_start = decode_video_frames(video, [70], fps=clip.fps)[70]
@@ -65,7 +66,7 @@ def test_nan_state_drops_frames_with_rejects(demo_lerobot_root, tmp_path):
         pa.array(states, type=table.schema.field("observation.state").type),
     )
     pq.write_table(table, path)
-    clip = read_lerobot_episode(root, "episode_000000", LeRobotMapping())
+    clip = read_lerobot_episode(root, "episode_000000", DEMO)
     assert len(clip.frames) == SMALL_LEROBOT.n_frames - 1 and 5 not in [f.frame_index for f in clip.frames]
     [reject] = clip.dropped
     assert (reject.reason, reject.frame_index, reject.stage) == ("non_finite_state", 5, "read")
@@ -76,14 +77,14 @@ def test_nan_state_drops_frames_with_rejects(demo_lerobot_root, tmp_path):
     "mutate, match",
     [
         (
-            lambda info: info.update(codebase_version="v2.0"),
-            r"info\.json: codebase_version must be 'v3.0' \(or 'v2.1'\), got 'v2.0'",
+            lambda info: info.update(codebase_version="v1.6"),
+            r"info\.json: codebase_version must be 'v3.0' \(or one of \['v2.0', 'v2.1'\]\), got 'v1.6'",
         ),
         (lambda info: info.update(fps=0), r"info\.json: fps must be positive"),
         (lambda info: info["features"]["observation.state"].update(names=None), r"names must list one name per value"),
         (
             lambda info: info["features"]["observation.state"]["names"].__setitem__(0, "l_x"),
-            r"has no 'left_ee_x' \(left arm\)",
+            r"info\.json: observation\.state has no \['left_ee_x'\]",
         ),
         (lambda info: info.pop("features"), r"field 'features' must be"),
     ],
@@ -98,32 +99,65 @@ def test_bad_info_json_names_the_file_and_field(demo_lerobot_root, tmp_path, mut
     mutate(info)
     (root / "meta/info.json").write_text(json.dumps(info))
     with pytest.raises(SourceFormatError, match=match):
-        read_lerobot_episode(root, "episode_000000", LeRobotMapping())
+        read_lerobot_episode(root, "episode_000000", DEMO)
+
+
+def with_gripper(mapping, **gripper):
+    """Return the mapping with every arm's gripper options replaced (same value names)."""
+    doc = mapping.model_dump()
+    for arm in doc["arms"].values():
+        arm["gripper"] = {"name": arm["gripper"]["name"], **gripper}
+    return LeRobotMapping.model_validate(doc)
 
 
 def test_gripper_sign_follows_the_mapping(demo_lerobot_root):
-    low = read_lerobot_episode(demo_lerobot_root, "episode_000001", LeRobotMapping(gripper_closed_is="low"))
-    high = read_lerobot_episode(demo_lerobot_root, "episode_000001", LeRobotMapping(gripper_closed_is="high"))
+    by_values = read_lerobot_episode(demo_lerobot_root, "episode_000001", DEMO)  # 0.08 m open .. 0 m closed
+    low = read_lerobot_episode(demo_lerobot_root, "episode_000001", with_gripper(DEMO, closed_is="low"))
+    high = read_lerobot_episode(demo_lerobot_root, "episode_000001", with_gripper(DEMO, closed_is="high"))
     assert_allclose(low.tracks["right.gripper_closed"], 1 - high.tracks["right.gripper_closed"])
+    # the demo's grippers reach both ends, so the dataset's range and the declared one agree
+    assert_allclose(low.tracks["right.gripper_closed"], by_values.tracks["right.gripper_closed"], atol=1e-6)
+    opening = read_lerobot_episode(
+        demo_lerobot_root, "episode_000001", with_gripper(DEMO, open_value=0.0, closed_value=0.08)
+    )
+    assert_allclose(opening.tracks["right.gripper_closed"], 1 - by_values.tracks["right.gripper_closed"], atol=1e-6)
+
+
+AGIBOT = """\
+# AgiBot World's own LeRobot conversion: end effector and gripper in separate features
+video_key: observation.images.head
+arms:
+  left:
+    position: {kind: position, feature: observation.state.end.position, x: left_x, y: left_y, z: left_z}
+    gripper: {feature: observation.state.effector.position, name: left_gripper, closed_is: high}
+"""
 
 
 def test_mapping_from_yaml(tmp_path):
     path = tmp_path / "agibot.yaml"
-    path.write_text(
-        "state_key: observation.state\ngripper_closed_is: high\narms:\n  left: {x: l_x, y: l_y, z: l_z, gripper: l_g}\n"
-    )
+    path.write_text(AGIBOT)
     mapping = load_lerobot_mapping(path)
-    assert mapping.gripper_closed_is == "high" and list(mapping.arms) == ["left"] and mapping.arms["left"].y == "l_y"
+    assert list(mapping.arms) == ["left"] and mapping.arms["left"].position.y == "left_y"
+    assert mapping.feature_of(mapping.arms["left"].gripper) == "observation.state.effector.position"
+    assert mapping.feature_of(mapping.arms["left"].position) == "observation.state.end.position"
+    position = "position: {kind: position, x: a, y: b, z: c}"
     for text, match in (
-        ("arms:\n  middle: {x: a, y: b, z: c, gripper: d}\n", r"agibot\.yaml: arms\.middle\.\[key\]: .*got 'middle'"),
-        ("gripper_closed_is: hihg\n", r"agibot\.yaml: gripper_closed_is: Input should be 'high' or 'low', got 'hihg'"),
+        (f"arms:\n  middle: {{{position}}}\n", r"agibot\.yaml: arms\.middle\.\[key\]: .*got 'middle'"),
+        (f"arms:\n  left: {{{position}, gripper: {{name: g, closed_is: hihg}}}}\n", r"closed_is: Input should be"),
+        (f"arms:\n  left: {{{position}, gripper: {{name: g}}}}\n", r"say which way the gripper closes"),
+        (f"arms:\n  left: {{{position}, gripper: {{name: g, open_value: 1}}}}\n", r"go together"),
         ("state_keys: observation.state\n", r"agibot\.yaml: state_keys: Extra inputs are not permitted"),
-        ("arms:\n  left: {x: a, y: b, z: c}\n", r"agibot\.yaml: arms\.left\.gripper: Field required$"),
+        (
+            "arms:\n  left: {position: {kind: joints, urdf: x.urdf}}\n",
+            r"arms\.left\.position\.joints\.units: Field required",
+        ),
         ("arms: [left\n", r"agibot\.yaml:2: not valid YAML"),
     ):
         path.write_text(text)
         with pytest.raises(ValueError, match=match):
             load_lerobot_mapping(path)
+    with pytest.raises(FileNotFoundError, match="shipped: .*so101"):
+        load_lerobot_mapping("so100")
 
 
 def write_v21_dataset(root, config=SMALL_LEROBOT):
@@ -169,10 +203,16 @@ def write_v21_dataset(root, config=SMALL_LEROBOT):
 def test_v21_layout_reads_like_v30(demo_lerobot_root, tmp_path):
     legacy = write_v21_dataset(tmp_path / "v21")
     assert list_lerobot_episodes(legacy) == list_lerobot_episodes(demo_lerobot_root)
-    old = read_lerobot_episode(legacy, "episode_000003", LeRobotMapping())
-    new = read_lerobot_episode(demo_lerobot_root, "episode_000003", LeRobotMapping())
+    old = read_lerobot_episode(legacy, "episode_000003", DEMO)
+    new = read_lerobot_episode(demo_lerobot_root, "episode_000003", DEMO)
     for name in new.tracks:
-        assert_allclose(old.tracks[name], new.tracks[name], atol=1e-5)  # gripper range from the data: no stats.json
+        assert_allclose(old.tracks[name], new.tracks[name], atol=1e-5)
+    ranged = with_gripper(DEMO, closed_is="low")  # the gripper range from the data files: no stats.json in v2.1
+    assert_allclose(
+        read_lerobot_episode(legacy, "episode_000003", ranged).tracks["left.gripper_closed"],
+        read_lerobot_episode(demo_lerobot_root, "episode_000003", ranged).tracks["left.gripper_closed"],
+        atol=1e-5,
+    )
     assert old.frames[0].video_path.name == "episode_000003.mp4" and old.frames[0].timestamp_s == 0.0
     pixels_old = decode_video_frames(old.frames[0].video_path, [12], fps=old.fps)[12]
     pixels_new = decode_video_frames(new.frames[0].video_path, [12], start_s=new.frames[0].timestamp_s, fps=new.fps)[12]
@@ -193,5 +233,5 @@ def test_bad_stats_json_names_the_file(demo_lerobot_root, tmp_path, text, match)
     root = tmp_path / "robot"
     shutil.copytree(demo_lerobot_root, root)
     (root / "meta/stats.json").write_text(text)
-    with pytest.raises(SourceFormatError, match=match):
-        read_lerobot_episode(root, "episode_000000", LeRobotMapping())
+    with pytest.raises(SourceFormatError, match=match):  # the dataset's range is read when no values are declared
+        read_lerobot_episode(root, "episode_000000", with_gripper(DEMO, closed_is="low"))

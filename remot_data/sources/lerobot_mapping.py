@@ -1,0 +1,158 @@
+"""The LeRobot source's options: which features hold each arm's end effector (or joints) and gripper, and the camera.
+
+Each quantity names its own feature, so layouts that keep end effector and gripper apart (AgiBot World) map as they
+are. An arm's position is either recorded (``kind: position``: x/y/z names, metres in the robot base frame) or
+computed from joint positions by forward kinematics over a URDF (``kind: joints``). Shipped mappings for robots
+with openly licensed URDFs live in ``remot_data/robots/`` and are named by file stem (``--lerobot-mapping so101``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from remot_data.config_files import read_yaml_mapping, validate_document
+
+ROBOTS_DIR = Path(__file__).resolve().parents[1] / "robots"
+ArmName = Literal["left", "right"]
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PositionNames(_Options):
+    """An end-effector position the dataset records: three names of one feature (metres, robot base frame)."""
+
+    kind: Literal["position"] = "position"
+    feature: str | None = Field(None, description="Feature holding the values (default: the mapping's state_key)")
+    x: str = Field(description="Name of the forward coordinate")
+    y: str = Field(description="Name of the left coordinate")
+    z: str = Field(description="Name of the up coordinate")
+
+    def names(self) -> tuple[str, ...]:
+        """Return the names this source reads, in column order."""
+        return (self.x, self.y, self.z)
+
+
+class JointKinematics(_Options):
+    """An end-effector position computed by forward kinematics from recorded joint positions."""
+
+    kind: Literal["joints"] = "joints"
+    feature: str | None = Field(None, description="Feature holding the joint values (default: the mapping's state_key)")
+    urdf: Path = Field(description="URDF file; a relative path is resolved next to the mapping file, or in robots/")
+    joints: dict[str, str] = Field(
+        min_length=1, description="Recorded joint name -> URDF joint name (the recorded order does not matter)"
+    )
+    units: Literal["rad", "deg"] = Field(description="Unit of the recorded joint values (no default: say it)")
+    base_frame: str = Field(description="URDF frame the positions are expressed in: x forward, y left, z up")
+    ee_frame: str = Field(description="URDF frame whose origin is the end effector")
+
+    @field_validator("urdf")
+    @classmethod
+    def _shipped_urdf(cls, path: Path) -> Path:
+        # A relative path that is not next to a mapping file (inline options) names a shipped URDF.
+        return ROBOTS_DIR / path if not path.is_absolute() and (ROBOTS_DIR / path).is_file() else path
+
+    def names(self) -> tuple[str, ...]:
+        """Return the recorded joint names this source reads, in column order."""
+        return tuple(self.joints)
+
+
+class GripperSource(_Options):
+    """Where a gripper's value is and which way is closed.
+
+    Either ``open_value`` and ``closed_value`` (the robot's physical range: normalised by it, so a still gripper's
+    noise never becomes a label) or ``closed_is`` (normalised over the dataset's range, which must reach
+    ``min_range``).
+    """
+
+    feature: str | None = Field(None, description="Feature holding the value (default: the mapping's state_key)")
+    name: str = Field(description="Name of the gripper value in the feature")
+    open_value: float | None = Field(None, description="Recorded value of a fully open gripper")
+    closed_value: float | None = Field(None, description="Recorded value of a fully closed gripper")
+    closed_is: Literal["high", "low"] | None = Field(
+        None, description="Without open/closed values: high = larger values are more closed (DROID), low = an opening"
+    )
+    min_range: float = Field(
+        0.0, ge=0.0, description="With closed_is: the dataset's range of the value must reach this (recorded units)"
+    )
+
+    @model_validator(mode="after")
+    def _one_sign(self) -> GripperSource:
+        values = (self.open_value is not None, self.closed_value is not None)
+        if values == (True, True):
+            if self.closed_is is not None:
+                raise ValueError("give either open_value and closed_value or closed_is, not both")
+            if self.open_value == self.closed_value:
+                raise ValueError(f"open_value and closed_value must differ, both are {self.open_value!r}")
+        elif any(values):
+            raise ValueError("open_value and closed_value go together")
+        elif self.closed_is is None:
+            raise ValueError("say which way the gripper closes: open_value and closed_value, or closed_is high|low")
+        return self
+
+
+class ArmMapping(_Options):
+    """One arm: its end-effector position and its gripper (optional: an arm without one gets no grab_release)."""
+
+    position: Annotated[PositionNames | JointKinematics, Field(discriminator="kind")]
+    gripper: GripperSource | None = None
+
+
+class LeRobotMapping(_Options):
+    """How a LeRobot dataset's features map to arms, and which camera is the head/front view."""
+
+    robot: str = Field("", description="Robot name, for people (e.g. so101, unitree_g1)")
+    state_key: str = Field("observation.state", description="Default feature of every quantity that names none")
+    video_key: str | None = Field(
+        None, description="Head/front camera feature; may be omitted only when the dataset has one video feature"
+    )
+    arms: dict[ArmName, ArmMapping] = Field(min_length=1, description="Arm (left/right) -> its sources")
+
+    def feature_of(self, source: PositionNames | JointKinematics | GripperSource) -> str:
+        """Return the feature a quantity is read from."""
+        return source.feature or self.state_key
+
+    def digest(self) -> str:
+        """Return a hash of the mapping and the URDF files it uses (part of every staged clip's key)."""
+        digest = hashlib.sha256(self.model_dump_json().encode())
+        for arm in self.arms.values():
+            if isinstance(arm.position, JointKinematics) and arm.position.urdf.is_file():
+                digest.update(arm.position.urdf.read_bytes())
+        return digest.hexdigest()[:16]
+
+
+def shipped_mappings() -> list[str]:
+    """Return the names of the mappings shipped in ``remot_data/robots/``."""
+    return sorted(p.stem for p in ROBOTS_DIR.glob("*.yaml"))
+
+
+def load_lerobot_mapping(name_or_path: str | Path) -> LeRobotMapping:
+    """Load a mapping by shipped name (``so101``) or from a YAML file; relative URDF paths resolve next to the file.
+
+    Raises:
+        FileNotFoundError: If there is no such file or shipped mapping (the message lists the shipped ones).
+        ValueError: Naming the file, the field and the value that is wrong.
+    """
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        if str(name_or_path) not in shipped_mappings():
+            raise FileNotFoundError(
+                f"LeRobot mapping {str(name_or_path)!r} is neither a YAML file nor shipped; "
+                f"shipped: {shipped_mappings()}"
+            )
+        path = ROBOTS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: LeRobot mapping file not found")
+    doc = read_yaml_mapping(path)
+    for arm in (doc.get("arms") or {}).values():
+        position = arm.get("position") if isinstance(arm, dict) else None
+        if isinstance(position, dict) and isinstance(position.get("urdf"), str):
+            urdf = Path(position["urdf"])
+            if not urdf.is_absolute() and (path.parent / urdf).is_file():
+                position["urdf"] = str((path.parent / urdf).resolve())
+    return validate_document(LeRobotMapping, doc, source=str(path), what="LeRobot mapping")
