@@ -64,7 +64,9 @@ class SourceInput(BaseModel):
 
     source: ReaderName = Field(description="Source format")
     path: Path = Field(description="Input directory (ScanNet: a folder of scene exports; LeRobot: the dataset root)")
-    lerobot_mapping: LeRobotMapping | None = Field(
+    # ``str`` is in the type so that a deployment's JSON schema accepts a shipped name or a path; the validator below
+    # always turns it into a LeRobotMapping.
+    lerobot_mapping: LeRobotMapping | str | None = Field(
         None,
         description="LeRobot inputs: the mapping (a shipped name such as so101, a YAML path, or the mapping itself)",
     )

@@ -41,6 +41,11 @@ STATE_NAMES = [
     "right_ee_z",
     "right_gripper",
 ]
+# The joint-space twin records, per arm, the joints of remot_data/robots/remot_demo/two_arm.urdf instead.
+ARM_JOINTS = ("shoulder_yaw", "shoulder_pitch", "elbow_pitch")
+JOINT_STATE_NAMES = [f"{side}_{name}" for side in ("left", "right") for name in (*ARM_JOINTS, "gripper")]
+SHOULDER_XYZ_M = {"left": (0.0, 0.27, 0.10), "right": (0.0, -0.27, 0.10)}
+LINK_M = 0.35  # upper arm and forearm of two_arm.urdf
 MAX_OPENING_M = 0.08
 # Per arm: lateral (y) range and vertical (z) range of the end effector, metres.
 Y_RANGE = {"left": (0.12, 0.42), "right": (-0.42, -0.12)}
@@ -73,11 +78,13 @@ class DemoLeRobotConfig:
         width: Image width.
         height: Image height.
         seed: Seed of trajectories.
+        joint_space: Record joint angles of ``two_arm.urdf`` (the same motion) instead of end-effector positions.
     """
 
     n_episodes: int = 8
     episodes_per_file: int = 4
     n_frames: int = 100
+    joint_space: bool = False
     fps: int = 10
     width: int = 192
     height: int = 144
@@ -110,6 +117,37 @@ def make_episode_state(config: DemoLeRobotConfig, episode: int) -> npt.NDArray[n
                 t += 1
             y, z, opening = y1, z1, o1
     return state
+
+
+def arm_joint_angles(ee_xyz_m: npt.NDArray[np.float64], arm: str) -> npt.NDArray[np.float64]:
+    """Return the joints (shoulder yaw, shoulder pitch, elbow pitch; radians) that put an arm's end effector there.
+
+    Closed-form inverse of ``two_arm.urdf`` (elbow up): yaw points the arm at the target, then a two-link planar arm
+    reaches it. Pitch joints turn about +y, so a positive angle lowers the link (elevation = -angle).
+
+    Args:
+        ee_xyz_m: End-effector positions (N, 3), base frame.
+        arm: ``left`` or ``right``.
+
+    Returns:
+        Joint angles (N, 3).
+    """
+    d = np.asarray(ee_xyz_m, dtype=np.float64) - np.asarray(SHOULDER_XYZ_M[arm])
+    yaw = np.arctan2(d[:, 1], d[:, 0])
+    reach, height = np.hypot(d[:, 0], d[:, 1]), d[:, 2]
+    cos_elbow = (reach**2 + height**2 - 2 * LINK_M**2) / (2 * LINK_M**2)
+    elbow = -np.arccos(np.clip(cos_elbow, -1.0, 1.0))  # elevation of the forearm relative to the upper arm
+    shoulder = np.arctan2(height, reach) - np.arctan2(LINK_M * np.sin(elbow), LINK_M + LINK_M * np.cos(elbow))
+    return np.stack([yaw, -shoulder, -elbow], axis=1)
+
+
+def to_joint_state(state: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Return the joint-space state (N, 8) (``JOINT_STATE_NAMES``) of an end-effector state (N, 8) (``STATE_NAMES``)."""
+    out = np.zeros_like(state)
+    for a, arm in enumerate(("left", "right")):
+        out[:, 4 * a : 4 * a + 3] = arm_joint_angles(state[:, 4 * a : 4 * a + 3], arm)
+        out[:, 4 * a + 3] = state[:, 4 * a + 3]
+    return out
 
 
 def render_robot(state: npt.NDArray[np.float64], *, width: int, height: int) -> npt.NDArray[np.uint8]:
@@ -147,11 +185,12 @@ def write_demo_lerobot(root: Path, config: DemoLeRobotConfig | None = None) -> P
         rows, frames, offset = [], [], 0.0
         for e in members:
             n = len(states[e])
+            recorded = to_joint_state(states[e]) if config.joint_space else states[e]
             for i in range(n):
                 rows.append(
                     {
-                        "observation.state": states[e][i].astype(np.float32).tolist(),
-                        "action": states[e][i].astype(np.float32).tolist(),
+                        "observation.state": recorded[i].tolist(),
+                        "action": recorded[i].tolist(),
                         "timestamp": np.float32(i / config.fps),
                         "frame_index": i,
                         "episode_index": e,
@@ -187,8 +226,9 @@ def write_demo_lerobot(root: Path, config: DemoLeRobotConfig | None = None) -> P
         )
     write_parquet(pa.Table.from_pylist(episodes), root / DEFAULT_EPISODES_PATH.format(chunk_index=0, file_index=0))
     write_parquet(pa.table({"task_index": [0], "task": ["move the arms"]}), root / TASKS_PATH)
-    every = np.concatenate(states)
-    vector = {"dtype": "float32", "shape": [len(STATE_NAMES)], "names": STATE_NAMES}
+    every = np.concatenate([to_joint_state(s) for s in states] if config.joint_space else states)
+    names = JOINT_STATE_NAMES if config.joint_space else STATE_NAMES
+    vector = {"dtype": "float64", "shape": [len(names)], "names": names}
     info = {
         "codebase_version": CODEBASE_VERSION,
         "robot_type": "remot_demo_two_arm",

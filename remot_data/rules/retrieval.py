@@ -13,6 +13,8 @@ import numpy.typing as npt
 
 from remot_data.records import Clip, FamilyName, ImageSpec, Reject, RuleName, TripletCandidate
 
+TIE_DECIMALS = 9  # selection criteria are compared at 1e-9 of their units
+
 
 @dataclass(frozen=True, kw_only=True)
 class RetrievalWindow:
@@ -109,7 +111,10 @@ def find_retrieval_triplets(
         if not valid.any():
             rejects.append((i, "no_positive_in_window"))
             continue
-        order = np.lexsort((np.abs(np.arange(len(main)) - i), -np.where(valid, margin, -np.inf)))
+        # Criteria are compared at TIE_DECIMALS: float noise (forward kinematics, unit conversions) never breaks a
+        # tie; ties go to the frame nearest the anchor.
+        distance = np.abs(np.arange(len(main)) - i)
+        order = np.lexsort((distance, -np.round(np.where(valid, margin, -np.inf), TIE_DECIMALS)))
         j = int(order[0])
         sign = np.sign(delta[j])
         size_j = float(np.linalg.norm(delta[j]))
@@ -123,7 +128,7 @@ def find_retrieval_triplets(
         if not opposite.any():
             rejects.append((i, "no_opposite_frame"))
             continue
-        k = int(np.argmin(np.where(opposite, np.abs(sizes - size_j), np.inf)))
+        k = int(np.lexsort((distance, np.where(opposite, np.round(np.abs(sizes - size_j), TIE_DECIMALS), np.inf)))[0])
         triplets.append(
             RetrievedTriplet(
                 anchor=i,

@@ -24,6 +24,20 @@ def find_gripper_triplets(clip: Clip, config: ManipulationConfig) -> tuple[list[
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []
     for arm in sorted({name.split(".")[0] for name in clip.tracks if name.endswith(".gripper_closed")}):
+        track = clip.tracks[f"{arm}.gripper_closed"]
+        if float(track.max() - track.min()) < config.gripper_min_delta:
+            # A gripper that never moves by a stated change has no grab_release: say so once, not per anchor.
+            rejects.append(
+                Reject(
+                    stage="rule",
+                    source=clip.source,
+                    clip_id=clip.clip_id,
+                    reason="gripper_still",
+                    detail=f"{arm} gripper closedness spans [{track.min():.3f}, {track.max():.3f}] in this clip, "
+                    f"less than gripper_min_delta {config.gripper_min_delta}: no grab_release triplets",
+                )
+            )
+            continue
         found, dropped = find_retrieval_triplets(
             clip.tracks[f"{arm}.gripper_closed"][:, None], None, window, anchor_stride=config.anchor_stride
         )

@@ -116,3 +116,12 @@ def test_cli_builds_from_two_sources_with_a_mapping_file(
     assert manifest["input"]["roots"][1]["lerobot_mapping"]["arms"].keys() == {"left"}
     assert main(["build", "--source", "scannet", "--input", "a", "--input", "b", "--out", str(tmp_path / "x")]) == 2
     assert "give --source and --input in pairs" in capsys.readouterr().err
+    lerobot = ["build", "--source", "lerobot", "--input", str(demo_lerobot_root), "--out", str(tmp_path / "y")]
+    assert main(lerobot) == 2  # no mapping: refused, never guessed
+    assert "give one --lerobot-mapping per --source lerobot" in capsys.readouterr().err
+    assert main([*lerobot, "--lerobot-mapping", "so100"]) == 2
+    assert "'so100' is neither a YAML file nor shipped; shipped: ['remot_demo'" in capsys.readouterr().err
+    assert main([*lerobot, "--lerobot-mapping", "so101"]) == 2  # a shipped robot that is not this one
+    err = capsys.readouterr().err
+    assert "the LeRobot mapping for so101 does not fit this dataset" in err and "shoulder_pan.pos" in err
+    assert not (tmp_path / "y").exists()

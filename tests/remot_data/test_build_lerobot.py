@@ -1,9 +1,12 @@
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from PIL import Image
 
 from remot_data.build import BuildConfig, SourceInput, build_dataset
@@ -103,3 +106,85 @@ def test_missing_data_file_becomes_bad_clip_rows(demo_lerobot_root, tmp_path):
     assert sorted(r["clip_id"] for r in bad) == ["episode_000002", "episode_000003"]
     assert all("file-001.parquet" in r["detail"] and r["error_type"] == "SourceFormatError" for r in bad)
     assert manifest["counts"]["triplets"] > 0
+
+
+def _as_degrees(root):
+    """Rewrite a joint-space dataset's joint angles in degrees (grippers untouched)."""
+    for path in (root / "data").rglob("*.parquet"):
+        table = pq.read_table(path)
+        for column in ("observation.state", "action"):
+            values = np.array(table.column(column).to_pylist())
+            values[:, [0, 1, 2, 4, 5, 6]] = np.rad2deg(values[:, [0, 1, 2, 4, 5, 6]])
+            table = table.set_column(table.schema.get_field_index(column), column, pa.array(values.tolist()))
+        pq.write_table(table, path)
+
+
+def test_joint_space_twin_gives_the_same_triplets(tmp_path):
+    # The same drawn motion recorded twice: end-effector positions, and joint angles of its URDF (forward kinematics)
+    from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
+    from remot_data.sources.lerobot_mapping import load_lerobot_mapping
+
+    config = DemoLeRobotConfig(n_episodes=2, episodes_per_file=2, n_frames=60, width=96, height=72, seed=5)
+    ee = write_demo_lerobot(tmp_path / "ee", config)
+    joints = write_demo_lerobot(tmp_path / "joints", DemoLeRobotConfig(**{**config.__dict__, "joint_space": True}))
+    degrees = write_demo_lerobot(tmp_path / "deg", DemoLeRobotConfig(**{**config.__dict__, "joint_space": True}))
+    _as_degrees(degrees)
+    radians_mapping = load_lerobot_mapping("remot_demo_joints")
+    doc = radians_mapping.model_dump()
+    for arm in doc["arms"].values():
+        arm["position"]["units"] = "deg"
+    built = {}
+    for name, root, mapping in (
+        ("ee", ee, "remot_demo"),
+        ("joints", joints, radians_mapping),
+        ("deg", degrees, type(radians_mapping).model_validate(doc)),
+    ):
+        build_dataset(
+            [SourceInput(source="lerobot", path=root, lerobot_mapping=mapping)], tmp_path / f"o_{name}", SMALL_BUILD
+        )
+        rows = read_triplets(tmp_path / f"o_{name}").select(["triplet_id", "labels", "answer"]).to_pylist()
+        built[name] = sorted((r["triplet_id"], tuple(r["labels"])) for r in rows)
+    assert len(built["ee"]) > 20
+    assert built["joints"] == built["ee"] == built["deg"]
+
+
+REAL_G1 = Path(__file__).resolve().parents[1] / "data" / "lerobot_g1"
+
+
+def test_real_g1_dataset_builds_from_joint_space(tmp_path):
+    # A public LeRobot v2.1 export of a Unitree G1 (tests/data/lerobot_g1/README.md): joints only, AV1, 255 frames
+    from remot_data.motion.kinematics import KinematicChain, end_effector_positions
+    from remot_data.sources.lerobot_mapping import ROBOTS_DIR
+
+    manifest = build_dataset(
+        [SourceInput(source="lerobot", path=REAL_G1, lerobot_mapping="unitree_g1_inspire")],
+        tmp_path / "out",
+        SMALL_BUILD,
+    )
+    rows = [r for r in read_triplets(tmp_path / "out").to_pylist() if not r["mirrored"]]
+    assert manifest["counts"]["by_family"] == {"move_lr": 2 * len(rows)} and len(rows) >= 3
+    # the right hand reaches left for the bottle, then carries it right: both directions are there
+    assert {r["labels"][0] for r in rows} == {"Left", "Right"} and {r["subject"] for r in rows} == {"right"}
+    # each stated change is the right arm's own: forward kinematics of joints 7-13 of the raw rows (radians)
+    state = np.array(
+        pq.read_table(REAL_G1 / "data/chunk-000/episode_000001.parquet").column("observation.state").to_pylist()
+    )
+    joints = [
+        f"right_{j}_joint"
+        for j in ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_roll", "wrist_pitch", "wrist_yaw")
+    ]
+    chain = KinematicChain(
+        urdf=ROBOTS_DIR / "unitree_g1/g1_29dof_rev_1_0.urdf",
+        joints=tuple(joints),
+        base_frame="torso_link",
+        ee_frame="right_rubber_hand",
+    )
+    y = end_effector_positions(chain, state[:, 7:14])[:, 1]
+    for r in rows:
+        a, p, n = r["anchor_frame_index"], r["positive_frame_index"], r["negative_frame_index"]
+        assert r["values_12"][0] == pytest.approx(y[p] - y[a], abs=1e-6)
+        assert r["values_13"][0] == pytest.approx(y[n] - y[a], abs=1e-6)
+    rejects = pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()
+    [still] = [r for r in rejects if r["reason"] == "gripper_still"]
+    assert still["detail"].startswith("left gripper closedness spans")  # the left hand never moves
+    assert not [r for r in rejects if r["reason"] in ("unreadable_frames", "bad_clip")]
