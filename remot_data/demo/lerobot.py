@@ -19,7 +19,7 @@ import pyarrow as pa
 from PIL import Image, ImageDraw
 
 from remot_data.frames import encode_video
-from remot_data.sources.lerobot import (
+from remot_data.sources.lerobot_layout import (
     CODEBASE_VERSION,
     DEFAULT_DATA_PATH,
     DEFAULT_EPISODES_PATH,

@@ -37,6 +37,17 @@ class PositionNames(_Options):
         """Return the names this source reads, in column order."""
         return (self.x, self.y, self.z)
 
+    @model_validator(mode="after")
+    def _not_joint_names(self) -> PositionNames:
+        # LeRobot names motor readings "<motor>.pos" (SO-100/101, Koch, ALOHA): joint angles, not metres.
+        joints = [n for n in self.names() if n.endswith(".pos") or "joint" in n.lower()]
+        if joints:
+            raise ValueError(
+                f"{joints} look like joint positions, not end-effector metres: map them with kind: joints and the "
+                "robot's URDF (shipped: so101, unitree_g1_inspire)"
+            )
+        return self
+
 
 class JointKinematics(_Options):
     """An end-effector position computed by forward kinematics from recorded joint positions."""

@@ -13,7 +13,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from remot_data.motion.kinematics import KinematicChain, check_chain, end_effector_positions
-from remot_data.sources.lerobot import _chain
+from remot_data.sources.lerobot import kinematic_chain
 from remot_data.sources.lerobot_mapping import load_lerobot_mapping
 
 
@@ -81,7 +81,7 @@ def _cases(n_joints, seed):
 )
 def test_shipped_robots_match_the_reference(mapping, arm):
     position = load_lerobot_mapping(mapping).arms[arm].position
-    chain = _chain(position)
+    chain = kinematic_chain(position)
     qs = np.array(_cases(len(chain.joints), seed=len(mapping)))
     ours = end_effector_positions(chain, qs)
     for q, got in zip(qs, ours, strict=True):
@@ -92,7 +92,7 @@ def test_shipped_robots_match_the_reference(mapping, arm):
 
 
 def test_known_answers_of_the_demo_arm():
-    chain = _chain(load_lerobot_mapping("remot_demo_joints").arms["left"].position)
+    chain = kinematic_chain(load_lerobot_mapping("remot_demo_joints").arms["left"].position)
     q = np.array(
         [
             [0.0, 0.0, 0.0],  # straight ahead: shoulder (0, 0.27, 0.10) + 0.70 m along x

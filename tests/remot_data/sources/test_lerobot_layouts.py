@@ -206,3 +206,11 @@ def test_each_lerobot_input_has_its_own_mapping(tmp_path):
     assert "feature" not in roots[0]["lerobot_mapping"]["arms"]["left"]["position"] or (
         roots[0]["lerobot_mapping"]["arms"]["left"]["position"]["feature"] is None
     )
+
+
+def test_joint_readings_are_not_taken_for_metres():
+    arm = {"position": {"kind": "position", "x": "shoulder_pan.pos", "y": "elbow_flex.pos", "z": "wrist_flex.pos"}}
+    with pytest.raises(
+        ValueError, match=r"look like joint positions, not end-effector metres: map them with kind: joints"
+    ):
+        LeRobotMapping.model_validate({"arms": {"right": arm}})
