@@ -139,8 +139,12 @@ class ImageSpec:
 
     @property
     def key(self) -> str:
-        """Return a stable key naming this image inside its clip (used for file names and sharing)."""
-        parts = [f"{self.frame_index:06d}"]
+        """Return a key naming this image inside its clip by frame position (shares decoded frames in a build)."""
+        return self.key_with(self.frame_index)
+
+    def key_with(self, frame_number: int) -> str:
+        """Return the key of this image with ``frame_number`` in place of the position (ids use source numbers)."""
+        parts = [f"{frame_number:06d}"]
         if self.crop is not None:
             parts.append(f"c{self.crop.x0:.4f}_{self.crop.y0:.4f}_{self.crop.x1:.4f}_{self.crop.y1:.4f}")
         if self.mirror:

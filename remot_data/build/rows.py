@@ -24,11 +24,16 @@ from schemas import IMAGE_COLUMNS, schema_version
 logger = logging.getLogger(__name__)
 
 
+def source_image_key(clip: Clip, spec: ImageSpec) -> str:
+    """Return an image's key by its source frame number (plus crop and mirror), stable when other frames drop out."""
+    return spec.key_with(clip.frames[spec.frame_index].frame_index)
+
+
 def image_file_name(clip: Clip, spec: ImageSpec) -> str:
     """Return the file name of a triplet image: clip, real frame index, and crop/mirror tags."""
     name = f"{clip.clip_id}_{clip.frames[spec.frame_index].frame_index:06d}"
     if spec.crop is not None:
-        name += "_crop" + hashlib.sha256(spec.key.encode()).hexdigest()[:6]
+        name += "_crop" + hashlib.sha256(source_image_key(clip, spec).encode()).hexdigest()[:6]
     if spec.mirror:
         name += "_mirror"
     return name + ".jpg"
@@ -92,8 +97,18 @@ def make_rows(
                 )
             )
             continue
+        # The id names source frame numbers (not positions in the clip, which shift when a frame is dropped), so
+        # an id always means the same three images.
         id_text = "\x1f".join(
-            [c.source, c.clip_id, c.family, c.subject, c.negative_method, preset.short_hash, *(s.key for s in c.images)]
+            [
+                c.source,
+                c.clip_id,
+                c.family,
+                c.subject,
+                c.negative_method,
+                preset.short_hash,
+                *(source_image_key(clip, s) for s in c.images),
+            ]
         )
         triplet_id = hashlib.sha256(id_text.encode()).hexdigest()[:16]
         question = render_question(c, seed=derive_seed(config.seed, triplet_id), preset=preset)

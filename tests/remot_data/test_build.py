@@ -147,3 +147,32 @@ def test_failed_validation_publishes_nothing_and_keeps_the_old_dataset(demo_scan
     assert (out / "manifest.json").read_text() == before
     assert json.loads((staging_dir_for(out) / "validation.json").read_text())["success"] is False
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_triplet_ids_name_source_frames_and_survive_a_missing_frame(demo_scannet_root, tmp_path):
+    # ids hash source frame numbers: a dropped frame must never make an id point at other images
+    import shutil
+
+    scene = sorted(demo_scannet_root.iterdir())[0]
+    shutil.copytree(scene, tmp_path / "a" / scene.name)
+    shutil.copytree(scene, tmp_path / "b" / scene.name)
+    before = read_triplets_by_id(
+        build_dataset(_scannet(tmp_path / "a"), tmp_path / "out_a", SMALL_BUILD), tmp_path / "out_a"
+    )
+    frames = sorted(int(p.stem) for p in (tmp_path / "b" / scene.name / "color").glob("*.jpg"))
+    dropped = frames[len(frames) // 2]
+    (tmp_path / "b" / scene.name / "pose" / f"{dropped}.txt").write_text("-inf -inf -inf -inf\n" * 4)
+    after = read_triplets_by_id(
+        build_dataset(_scannet(tmp_path / "b"), tmp_path / "out_b", SMALL_BUILD), tmp_path / "out_b"
+    )
+    shared = set(before) & set(after)
+    assert shared and len(shared) < len(before)  # some triplets used the dropped frame, most did not
+    for triplet_id in shared:
+        assert before[triplet_id] == after[triplet_id]  # same id, same three source frames
+
+
+def read_triplets_by_id(manifest, out):
+    rows = read_triplets(out).select(
+        ["triplet_id", "anchor_frame_index", "positive_frame_index", "negative_frame_index"]
+    )
+    return {r.pop("triplet_id"): r for r in rows.to_pylist()}
