@@ -58,7 +58,7 @@ def validate_document(model: type[ModelT], document: dict[str, Any], *, source: 
     except ValidationError as err:
         problems = [
             f"{source}: {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
-            + ("" if e["type"] == "missing" else f", got {e['input']!r}")
+            + ("" if e["type"] == "missing" or not e["loc"] else f", got {e['input']!r}")
             for e in err.errors(include_url=False)
         ]
         raise ValueError(f"invalid {what}:\n  " + "\n  ".join(problems)) from err

@@ -17,3 +17,7 @@ class ContractError(RemotError, ValueError):
 
 class FrameExtractionError(RemotError, RuntimeError):
     """Frames could not be read: the message names the file, the frames and the decoder's complaint."""
+
+
+class OutputError(RemotError, ValueError):
+    """An output path remot must not write: an input, inside or above one, not remot's own, or being written."""

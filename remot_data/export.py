@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from remot_data.errors import ContractError
+from remot_data.outputs import check_output_path, mark_output
 from remot_data.table import publish_directory, read_triplets
 from schemas import IMAGE_COLUMNS, load_layout
 
@@ -26,11 +28,15 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
         Number of items written per split.
 
     Raises:
-        ContractError: If the dataset directory holds no valid triplet table.
+        OutputError: If ``export_dir`` is the dataset, inside or above it, or not a remot export.
+        ContractError: If the dataset holds no valid triplet table, or fewer rows than its manifest counts.
     """
+    check_output_path(export_dir, kind="export", inputs=[dataset_dir])
     table, layout = read_triplets(Path(dataset_dir)), load_layout()
+    check_against_manifest(table, Path(dataset_dir))
     counts: dict[str, int] = {}
     with publish_directory(Path(export_dir)) as tmp:
+        mark_output(tmp, kind="export")
         handles = {}
         try:
             # Row batches keep at most a few hundred triplets' image bytes in Python at a time.
@@ -58,3 +64,25 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
             for handle in handles.values():
                 handle.close()
     return counts
+
+
+def check_against_manifest(table, dataset_dir: Path) -> None:
+    """Raise unless the triplet table has exactly the rows per split that the dataset's manifest counts.
+
+    Raises:
+        ContractError: Naming each split whose part files hold a different number of rows (a part file missing).
+    """
+    layout = load_layout()
+    manifest_path = layout.resolve(dataset_dir) / layout.manifest
+    try:
+        expected = json.loads(manifest_path.read_text(encoding="utf-8"))["counts"]["by_split"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ContractError(f"{manifest_path}: cannot read the manifest's counts per split: {err}") from err
+    found: dict[str, int] = {}
+    for split in table.column("split").to_pylist():
+        found[split] = found.get(split, 0) + 1
+    wrong = {s: (found.get(s, 0), n) for s, n in expected.items() if found.get(s, 0) != n}
+    wrong |= {s: (n, 0) for s, n in found.items() if s not in expected}
+    if wrong:
+        lines = ", ".join(f"{s}: {got} rows, manifest says {want}" for s, (got, want) in sorted(wrong.items()))
+        raise ContractError(f"{dataset_dir}: the triplet files do not hold what {manifest_path.name} counts ({lines})")

@@ -283,7 +283,7 @@ def load_clip_frames(
         try:
             with Image.open(frame.image_path) as opened:
                 images[position] = opened.convert("RGB")
-        except (OSError, UnidentifiedImageError) as err:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
             failed[position] = f"{frame.image_path}: cannot decode frame {frame.frame_index}: {err}"
     for video, video_positions in by_video.items():
         if clip.fps is None:

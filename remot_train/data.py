@@ -76,5 +76,5 @@ def load_trl_dataset(data_dir: Path, *, split: str = "train") -> datasets.Datase
 
 def manifest_sha256(data_dir: Path) -> str | None:
     """Return the SHA-256 of the dataset's ``manifest.json`` (recorded in every run directory), or None."""
-    path = Path(data_dir) / load_layout().manifest
+    path = load_layout().resolve(Path(data_dir)) / load_layout().manifest
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

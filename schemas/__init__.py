@@ -200,7 +200,12 @@ class DatasetLayout:
         item_id: Template of the id an item carries outside the table (export, predictions).
         export_jsonl: Export file template per split.
         export_image: Export image path template (relative to the export directory).
-        hidden_kinds: Kinds of hidden sibling folders a build makes beside its output.
+        hidden_kinds: Kinds of hidden sibling folders made beside an export while it is replaced.
+        marker: File marking a directory as a remot output (its JSON says which kind).
+        lock: Lock file of the build writing an output.
+        staging: Folder of finished clips' parts inside an output.
+        versions: Folder of complete versions inside an output.
+        latest: Link to the newest version inside an output.
     """
 
     triplet_part: str
@@ -214,14 +219,24 @@ class DatasetLayout:
     export_jsonl: str
     export_image: str
     hidden_kinds: tuple[str, ...]
+    marker: str
+    lock: str
+    staging: str
+    versions: str
+    latest: str
+
+    def resolve(self, root: Path) -> Path:
+        """Return the directory holding a dataset's files: ``root/latest`` for a versioned output, else ``root``."""
+        latest = Path(root) / self.latest
+        return latest if latest.is_dir() else Path(root)
 
     def split_files(self, root: Path, split: str) -> list[Path]:
-        """Return the triplet parts of one split of the dataset directory ``root``, sorted."""
-        return sorted(Path(root).glob(self.triplet_glob.format(split=split)))
+        """Return the triplet parts of one split of the dataset at ``root`` (versioned or not), sorted."""
+        return sorted(self.resolve(root).glob(self.triplet_glob.format(split=split)))
 
     def all_triplet_files(self, root: Path) -> list[Path]:
-        """Return the triplet parts of every split of ``root``, sorted."""
-        return sorted(Path(root).glob(self.triplet_glob.format(split="*")))
+        """Return the triplet parts of every split of the dataset at ``root`` (versioned or not), sorted."""
+        return sorted(self.resolve(root).glob(self.triplet_glob.format(split="*")))
 
     def make_item_id(self, split: str, triplet_id: str) -> str:
         """Return the id of a triplet outside the table.
@@ -270,6 +285,7 @@ def load_layout() -> DatasetLayout:
         export_jsonl=doc["export"]["jsonl"],
         export_image=doc["export"]["image"],
         hidden_kinds=tuple(doc["hidden_siblings"]["kinds"]),
+        **{k: doc["output"][k] for k in ("marker", "lock", "staging", "versions", "latest")},
     )
 
 

@@ -18,6 +18,7 @@ from remot_data.build.plan import BuildPlan, assign_split, plan_build, plan_clip
 from remot_data.build.publish import format_summary, publish_dataset
 from remot_data.build.rows import find_candidates, make_rows, process_clip
 from remot_data.build.stage import process_batch
+from remot_data.outputs import claim_output, output_lock, recover_output
 
 __all__ = [
     "BatchMapper",
@@ -51,7 +52,7 @@ def build_dataset(
 
     Args:
         inputs: Source + path of each input.
-        out_dir: Dataset directory to publish (replaced atomically).
+        out_dir: Output directory: versions under ``out_dir/versions``, the newest linked as ``out_dir/latest``.
         config: The build config.
         map_batches: How batches run: ``map`` (serially, here) or a function with ``map``'s signature that runs
             them elsewhere (the flow's Prefect tasks).
@@ -59,7 +60,11 @@ def build_dataset(
     Returns:
         The manifest.
     """
-    plan = plan_build(inputs, Path(out_dir), config)
-    run_batch = functools.partial(process_batch, config=config, staging_dir=plan.staging_dir)
-    keys = [key for batch_keys in map_batches(run_batch, plan.batches) for key in batch_keys]
-    return publish_dataset(plan, keys)
+    plan = plan_build(inputs, Path(out_dir), config)  # every whole-input check, before anything is written
+    claim_output(plan.out_dir, kind="dataset")
+    with output_lock(plan.out_dir):
+        recover_output(plan.out_dir)
+        plan.staging_dir.mkdir(exist_ok=True)
+        run_batch = functools.partial(process_batch, config=config, staging_dir=plan.staging_dir)
+        keys = [key for batch_keys in map_batches(run_batch, plan.batches) for key in batch_keys]
+        return publish_dataset(plan, keys)

@@ -21,7 +21,9 @@ from remot_data.sources.lerobot_mapping import LeRobotMapping, load_lerobot_mapp
 ReaderName = Literal["scannet", "lerobot"]
 OnBadClip = Literal["raise", "reject"]
 # Fields that change no row: they do not enter the staging key.
-_ROW_NEUTRAL_FIELDS = frozenset({"batch_size", "on_bad_clip", "license"})
+_ROW_NEUTRAL_FIELDS = frozenset(
+    {"batch_size", "on_bad_clip", "license", "keep_versions", "max_triplet_loss", "max_bad_clip_share"}
+)
 
 
 class BuildConfig(BaseModel):
@@ -41,6 +43,17 @@ class BuildConfig(BaseModel):
         "reject", description="reject: record a bad clip in rejects.parquet and go on; raise: stop the build"
     )
     license: str | None = Field(None, description="Licence id for the dataset card (default: the source's usual one)")
+    keep_versions: int = Field(3, ge=1, description="Published versions kept under OUT/versions (the newest is latest)")
+    max_triplet_loss: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Refuse to publish when the new version has fewer than (1 - this) x the previous version's "
+        "triplets (a broken setting, not bad clips); 1 turns the check off",
+    )
+    max_bad_clip_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="Refuse to publish when more than this share of the clips are bad_clip rejects"
+    )
 
     @model_validator(mode="after")
     def _check_fractions(self) -> BuildConfig:

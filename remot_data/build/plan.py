@@ -1,6 +1,6 @@
 """Plan a build: list and hash every input clip, assign splits, cut the work into batches.
 
-Reads the inputs; writes nothing but the (empty) staging folder.
+Reads the inputs and checks the output path; writes nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from remot_data.build.config import BuildConfig, ClipInput, SourceInput
 from remot_data.errors import RemotError
+from remot_data.outputs import check_output_path
 from remot_data.records import SplitName
 from remot_data.sources.base import SourceReader
 from remot_data.sources.registry import get_reader
@@ -77,8 +78,8 @@ def assign_split(clip_id: str, config: BuildConfig) -> SplitName:
 
 
 def staging_dir_for(out_dir: Path) -> Path:
-    """Return the staging folder of an output directory (a hidden sibling, kept across crashed runs)."""
-    return load_layout().hidden_sibling(Path(out_dir), "partial")
+    """Return the staging folder of an output directory (inside it, kept across crashed runs)."""
+    return Path(out_dir) / load_layout().staging
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,14 +108,22 @@ class BuildPlan:
 
 
 def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> BuildPlan:
-    """Plan a build and create its staging folder.
+    """Check the output and every input as a whole, then list and hash the clips; writes nothing.
 
     Raises:
-        ValueError: If two inputs share a clip id.
+        OutputError: If ``out_dir`` is an input, inside or above one, or not a remot dataset.
+        SourceFormatError: If an input does not fit its source options.
+        ValueError: If there are no clips, or two inputs share a clip id.
     """
+    check_output_path(out_dir, kind="dataset", inputs=[i.path for i in inputs])
     clips = plan_clips(inputs)
-    staging = staging_dir_for(out_dir)
-    staging.mkdir(parents=True, exist_ok=True)
+    if not clips:
+        roots = ", ".join(f"{i.source} {i.path}" for i in inputs)
+        raise ValueError(f"no clips in the inputs ({roots}): nothing to build")
     return BuildPlan(
-        inputs=tuple(inputs), out_dir=Path(out_dir), staging_dir=staging, config=config, clips=tuple(clips)
+        inputs=tuple(inputs),
+        out_dir=Path(out_dir),
+        staging_dir=staging_dir_for(out_dir),
+        config=config,
+        clips=tuple(clips),
     )

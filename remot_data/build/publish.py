@@ -5,6 +5,7 @@ A table that fails validation, or a manifest that fails its schema, is never pub
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections import Counter
@@ -21,8 +22,9 @@ from remot_data.build.stage import staged_paths
 from remot_data.card import write_dataset_card
 from remot_data.contact_sheet import write_contact_sheet
 from remot_data.errors import ContractError
+from remot_data.outputs import latest_version, new_version_id, publish_version
 from remot_data.rules.registry import load_rule_preset
-from remot_data.table import publish_directory, read_parquet, write_json, write_parquet, write_triplet_splits
+from remot_data.table import read_parquet, write_json, write_parquet, write_triplet_splits
 from remot_data.validation import find_violations
 from schemas import load_layout, load_manifest_schema, schema_version
 
@@ -108,12 +110,52 @@ def format_summary(manifest: dict[str, Any], out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _top_reasons(rejects: pa.Table, n: int = 3) -> str:
+    rows = rejects.select(["reason", "detail"]).to_pylist()
+    counts = Counter(r["reason"] for r in rows)
+    example = {r["reason"]: r["detail"] for r in reversed(rows)}
+    return "; ".join(f"{reason} x{count} (e.g. {example[reason][:160]})" for reason, count in counts.most_common(n))
+
+
+def check_build_quality(plan: BuildPlan, triplets: pa.Table, rejects: pa.Table) -> None:
+    """Refuse to publish an empty build, one that lost most of its clips, or one far smaller than the last version.
+
+    These are signs of a wrong setting rather than bad clips, and the nightly rebuild must not replace a good
+    dataset with them.
+
+    Raises:
+        ContractError: Naming the numbers, the threshold, and the most frequent reject reasons with an example.
+    """
+    config = plan.config
+    bad = len({r["clip_id"] for r in rejects.select(["clip_id", "reason"]).to_pylist() if r["reason"] == "bad_clip"})
+    if bad > config.max_bad_clip_share * len(plan.clips):
+        raise ContractError(
+            f"dataset not published: {bad} of {len(plan.clips)} clips are bad_clip rejects, more than "
+            f"max_bad_clip_share={config.max_bad_clip_share}; top reject reasons: {_top_reasons(rejects)}"
+        )
+    if len(triplets) == 0:
+        raise ContractError(
+            f"dataset not published: 0 triplets from {len(plan.clips)} clips; top reject reasons: "
+            f"{_top_reasons(rejects) or 'none'}"
+        )
+    previous = latest_version(plan.out_dir)
+    if previous is not None and config.max_triplet_loss < 1.0:
+        before = json.loads((previous / load_layout().manifest).read_text(encoding="utf-8"))["counts"]["triplets"]
+        if len(triplets) < (1.0 - config.max_triplet_loss) * before:
+            raise ContractError(
+                f"dataset not published: {len(triplets)} triplets against {before} in the current version "
+                f"{previous.name}, a loss above max_triplet_loss={config.max_triplet_loss} (raise it if intended); "
+                f"top reject reasons: {_top_reasons(rejects)}"
+            )
+
+
 def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
-    """Validate the staged parts of a plan and publish the dataset directory atomically.
+    """Validate the staged parts of a plan and publish them as a new version of the output, switched in atomically.
 
     Writes the files of ``schemas/dataset.yaml`` (triplet parts per split, rejects, manifest, validation report,
-    dataset card, contact sheet). A table that fails validation is not published: the validation report is written
-    to the staging folder and ``ContractError`` is raised. The staging folder is removed after publishing.
+    dataset card, contact sheet) into ``OUT/versions/<id>`` and points ``OUT/latest`` at it. An empty or degraded
+    build, or a table that fails validation, is not published (the validation report is written to the staging
+    folder) and ``ContractError`` is raised. The staging folder is removed after publishing.
 
     Returns:
         The manifest.
@@ -126,6 +168,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     parts = [staged_paths(plan.staging_dir, k) for k in keys]
     triplets = pa.concat_tables([read_parquet(t, "triplets") for t, _ in parts])
     rejects = pa.concat_tables([read_parquet(r, "rejects") for _, r in parts])
+    check_build_quality(plan, triplets, rejects)
     violations, n_expectations = find_violations(triplets, preset)
     report = {
         "success": not violations,
@@ -140,8 +183,10 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
             f"dataset not published: {len(violations)} of {n_expectations} expectations failed "
             f"(report: {plan.staging_dir / layout.validation_report}):\n  {lines}"
         )
+    version_id = new_version_id()
     manifest = {
         "schema_version": schema_version("triplets"),
+        "version": version_id,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "source": "+".join(sorted({i.source for i in plan.inputs})),
@@ -164,7 +209,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
         "validation": {"success": True, "expectations": n_expectations, "failed": []},
     }
     check_manifest(manifest)
-    with publish_directory(plan.out_dir) as tmp:
+    with publish_version(plan.out_dir, version_id, keep=config.keep_versions) as tmp:
         split_files = write_triplet_splits(triplets, tmp)
         write_parquet(rejects, tmp / layout.rejects)
         write_json(tmp / layout.validation_report, report)

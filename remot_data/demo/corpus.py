@@ -7,6 +7,7 @@ from pathlib import Path
 
 from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
 from remot_data.demo.scannet import DemoScanNetConfig, write_demo_scannet
+from remot_data.outputs import check_output_path, claim_output, is_output
 
 COMPLETE_MARKER = "COMPLETE"
 
@@ -14,14 +15,20 @@ COMPLETE_MARKER = "COMPLETE"
 def write_demo_corpus(root: Path, *, seed: int = 0) -> dict[str, Path]:
     """Write the demo corpus under ``root`` unless a complete one is there; return ``{source: input path}``.
 
-    A half-written corpus (no ``COMPLETE`` marker) is removed and written again.
+    A half-written corpus (remot's marker, no ``COMPLETE``) is written again; a folder remot did not make is refused.
+
+    Raises:
+        OutputError: If ``root`` exists and is not a remot demo corpus.
     """
     root = Path(root)
     paths = {"scannet": root / "scannet", "lerobot": root / "lerobot"}
+    check_output_path(root, kind="corpus")  # never a folder remot did not make
     if (root / COMPLETE_MARKER).exists():
         return paths
-    if root.exists():
-        shutil.rmtree(root)
+    if is_output(root, kind="corpus"):  # ours, half-written: its parts go, nothing else was ever in it
+        for path in paths.values():
+            shutil.rmtree(path, ignore_errors=True)
+    claim_output(root, kind="corpus")
     write_demo_scannet(paths["scannet"], DemoScanNetConfig(seed=seed))
     write_demo_lerobot(paths["lerobot"], DemoLeRobotConfig(seed=seed))
     (root / COMPLETE_MARKER).write_text("demo corpus written by remot\n")

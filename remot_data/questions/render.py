@@ -101,6 +101,9 @@ def camera_labels(
     return out
 
 
+MAX_DISTRACTOR_DRAWS = 10_000
+
+
 def _angle_options(label: str, rng: np.random.Generator, config: QuestionConfig) -> list[str]:
     """Return "No rotation", the correct angle (if any) and random distractor angles: 3 or 4 options, unshuffled."""
     n_options = int(rng.integers(3, 5))
@@ -108,13 +111,17 @@ def _angle_options(label: str, rng: np.random.Generator, config: QuestionConfig)
     if label != NO_ROTATION:
         taken.append(int(label.split()[0]))
     n_numbers = n_options - 1
-    while len(taken) < n_numbers:
+    for _ in range(MAX_DISTRACTOR_DRAWS):  # bounded: the preset's check makes this enough by a wide margin
+        if len(taken) >= n_numbers:
+            break
         angle = int(rng.integers(1, config.angle_distractor_max_deg + 1))
-        if all(
-            abs(angle - t) >= max(config.angle_distractor_min_gap_deg, config.angle_distractor_min_gap_ratio * t)
-            for t in taken
-        ):
+        if config.keeps_gap(angle, taken):
             taken.append(angle)
+    else:
+        raise ValueError(
+            f"cannot draw {n_numbers} angle options around {label!r} in {MAX_DISTRACTOR_DRAWS} draws: the preset's "
+            "questions.angle_distractor_* settings leave no room"
+        )
     return [NO_ROTATION] + [DEGREES.format(angle=t) for t in taken]
 
 

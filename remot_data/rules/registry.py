@@ -18,7 +18,7 @@ PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
 
 class _PresetSection(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class CameraRotationConfig(_PresetSection):
@@ -92,6 +92,13 @@ class QuestionConfig(_PresetSection):
             )
         return self
 
+    def keeps_gap(self, angle: int, taken: list[int]) -> bool:
+        """Return whether an angle option keeps the gap from every option already taken."""
+        return all(
+            abs(angle - t) >= max(self.angle_distractor_min_gap_deg, self.angle_distractor_min_gap_ratio * t)
+            for t in taken
+        )
+
 
 class ManipulationConfig(_PresetSection):
     """Thresholds of the robot-arm families (meanings in ``presets/v1.yaml``).
@@ -156,6 +163,27 @@ class RulePreset(_PresetSection):
     camera_rotation: CameraRotationConfig
     manipulation: ManipulationConfig
     questions: QuestionConfig
+
+    @model_validator(mode="after")
+    def _options_can_be_drawn(self) -> RulePreset:
+        # Every stated camera angle needs two more angle options (three when the answer is "No rotation") that keep
+        # the questions' gaps: checked here for each whole degree in the window, so rendering never searches in vain.
+        q = self.questions
+        answers = [None, *range(max(1, round(self.camera_rotation.min_deg)), round(self.camera_rotation.max_deg) + 1)]
+        for answer in answers:
+            taken = [] if answer is None else [answer]
+            for angle in range(1, q.angle_distractor_max_deg + 1):
+                if len(taken) == 3:
+                    break
+                if q.keeps_gap(angle, taken):
+                    taken.append(angle)
+            if len(taken) < 3:
+                raise ValueError(
+                    f"questions: angle options for a {answer or 'no'}-degree answer cannot be drawn: "
+                    f"angle_distractor_max_deg={q.angle_distractor_max_deg} leaves no room for the gaps "
+                    f"(min_gap_deg={q.angle_distractor_min_gap_deg}, min_gap_ratio={q.angle_distractor_min_gap_ratio})"
+                )
+        return self
 
     @property
     def short_hash(self) -> str:

@@ -27,9 +27,10 @@ RIGID_TOLERANCE = 1e-3
 
 
 def list_scannet_scenes(root: Path) -> list[Path]:
-    """Return the scene directories under ``root`` (those with a ``pose/`` folder), sorted by name.
+    """Return the scene directories under ``root`` (those with a ``pose/`` or ``color/`` folder), sorted by name.
 
-    ``root`` may itself be one scene.
+    ``root`` may itself be one scene. A scene with colour frames but no poses is listed, so reading it fails into a
+    rejects row instead of vanishing.
 
     Raises:
         SourceFormatError: If ``root`` does not exist or holds no scene.
@@ -39,7 +40,10 @@ def list_scannet_scenes(root: Path) -> list[Path]:
         raise SourceFormatError(f"{root}: ScanNet input must be a directory of scene exports, but it does not exist")
     if (root / POSE_DIR).is_dir():
         return [root]
-    scenes = sorted(p for p in root.iterdir() if (p / POSE_DIR).is_dir())
+    try:
+        scenes = sorted(p for p in root.iterdir() if (p / POSE_DIR).is_dir() or (p / COLOR_DIR).is_dir())
+    except OSError as err:
+        raise SourceFormatError(f"{root}: cannot list the ScanNet input: {err}") from err
     if not scenes:
         raise SourceFormatError(
             f"{root}: no ScanNet scene found; expected sub-directories holding "
@@ -120,6 +124,8 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
     """
     scene_dir = Path(scene_dir)
     clip_id = scene_dir.name
+    if not (scene_dir / POSE_DIR).is_dir():
+        raise SourceFormatError(f"{scene_dir / POSE_DIR}: scene has no {POSE_DIR}/ folder of camera poses")
     pose_files = sorted(
         (p for p in (scene_dir / POSE_DIR).glob("*.txt") if _frame_number(p) is not None), key=_frame_number
     )
@@ -173,7 +179,7 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
     try:
         with Image.open(frames[0].image_path) as im:
             width, height = (int(v) for v in im.size)
-    except (OSError, UnidentifiedImageError) as err:
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
         raise SourceFormatError(f"{frames[0].image_path}: colour image cannot be opened: {err}") from err
     return Clip(
         source="scannet",

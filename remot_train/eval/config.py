@@ -33,6 +33,9 @@ class ReferenceConfig(BaseModel):
         None, description="Folder that a JSONL's relative (or foreign absolute) image paths are resolved against"
     )
     task: str | None = Field(None, description="Task name when the data does not tell it")
+    strict: bool = Field(
+        False, description="Fail when predictions miss reference ids, repeat ids or hold ids the reference lacks"
+    )
 
 
 class EvalConfig(ReferenceConfig):

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
@@ -136,10 +137,44 @@ def score_files(predictions: Path, reference: Path, out_dir: Path, config: Refer
         task=config.task or predictions_path.resolve().parent.name,
     )
     predicted = read_predictions(predictions_path)
-    control_items = [c for c in make_controls(items, get_args(ControlKind)) if c.id in predicted]
+    all_controls = make_controls(items, get_args(ControlKind))
+    control_items = [c for c in all_controls if c.id in predicted]
     metrics = score_predictions(items, control_items, predicted)
+    metrics["id_check"] = check_prediction_ids(predictions_path, items + all_controls, [i.id for i in items])
+    if config.strict and any(metrics["id_check"].values()):
+        raise ValueError(f"{predictions_path}: predictions do not match {reference}: {describe_id_check(metrics)}")
     write_reports(metrics, Path(out_dir), title=f"remot scores of {predictions_path.name}")
     return metrics
+
+
+def check_prediction_ids(path: Path, known: list[ReferenceItem], expected: list[str]) -> dict[str, list[str]]:
+    """Return the ids a predictions file misses, repeats, or holds although the reference lacks them (first 10 each)."""
+    ids = [
+        str(json.loads(line).get("id")) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    counts = Counter(ids)
+    known_ids = {i.id for i in known}
+    return {
+        "missing": [i for i in expected if i not in counts][:10],
+        "duplicated": sorted(i for i, n in counts.items() if n > 1)[:10],
+        "unknown": sorted(i for i in counts if i not in known_ids)[:10],
+    }
+
+
+def describe_id_check(metrics: dict) -> str:
+    """Return the id problems of a scoring run as one line (empty when there are none)."""
+    check = metrics.get("id_check") or {}
+    parts = []
+    if check.get("missing"):
+        parts.append(
+            f"{metrics.get('missing_predictions', len(check['missing']))} reference items have no prediction "
+            f"(e.g. {check['missing'][:3]})"
+        )
+    if check.get("duplicated"):
+        parts.append(f"ids predicted more than once (the last line counts): {check['duplicated'][:3]}")
+    if check.get("unknown"):
+        parts.append(f"ids the reference does not have (another split or file?): {check['unknown'][:3]}")
+    return "; ".join(parts)
 
 
 def run_command(args: argparse.Namespace) -> dict:
@@ -162,6 +197,9 @@ def print_summary(metrics: dict, out_dir: str) -> None:
     )
     print(json.dumps({k: {m: round(100 * v, 1) for m, v in c.items()} for k, c in metrics["table1"].items()}))
     print(f"reports in {out_dir}: metrics.json, report.md, report.png")
+    problems = describe_id_check(metrics)
+    if problems:
+        print(f"warning: {problems} (--strict makes this an error)")
 
 
 def main(argv: list[str] | None = None) -> int:

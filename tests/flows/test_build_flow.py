@@ -64,7 +64,7 @@ def test_cli_build_and_export(prefect_harness, demo_scannet_root, tmp_path, caps
     )
     assert code == 0
     printed = capsys.readouterr().out
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
     assert f"{manifest['counts']['triplets']} triplets written to {out}" in printed
     assert "rejects" in printed and "camera_rotation" in printed
     assert main(["export", str(out), "--out", str(tmp_path / "export")]) == 0
@@ -108,7 +108,7 @@ def test_cli_builds_from_two_sources_with_a_mapping_file(
         ]
     )
     assert code == 0
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
     assert manifest["source"] == "lerobot+scannet"
     rows = read_triplets(out).select(["source", "subject", "mirrored"]).to_pylist()
     subjects = {(r["subject"], r["mirrored"]) for r in rows if r["source"] == "lerobot"}

@@ -126,4 +126,4 @@ def test_rebuild_deployment_runs_on_a_process_worker(prefect_server, demo_scanne
         worker_log.close()
     table = read_triplets(out)
     assert len(table) > 20
-    assert json.loads((out / "manifest.json").read_text())["config"]["frames"]["max_side_px"] == 64
+    assert json.loads((out / "latest" / "manifest.json").read_text())["config"]["frames"]["max_side_px"] == 64

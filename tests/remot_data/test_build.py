@@ -24,14 +24,18 @@ def _scannet(root):
 
 
 def test_published_directory_layout(built_dataset):
-    names = {p.name for p in built_dataset.iterdir()}
+    assert {p.name for p in built_dataset.iterdir()} == {".remot-output.json", ".lock", "versions", "latest"}
+    latest = built_dataset / "latest"
+    assert latest.is_symlink() and latest.resolve().parent == built_dataset / "versions"
+    names = {p.name for p in latest.iterdir()}
     assert names == {"data", "rejects.parquet", "manifest.json", "validation.json", "README.md", "contact_sheet.png"}
+    assert json.loads((latest / "manifest.json").read_text())["version"] == latest.resolve().name
     assert not staging_dir_for(built_dataset).exists()  # staging is removed after publishing
-    assert Image.open(built_dataset / "contact_sheet.png").size[0] > 600
+    assert Image.open(built_dataset / "latest" / "contact_sheet.png").size[0] > 600
 
 
 def test_manifest_counts_match_the_table(built_dataset):
-    manifest = json.loads((built_dataset / "manifest.json").read_text())
+    manifest = json.loads((built_dataset / "latest" / "manifest.json").read_text())
     table = read_triplets(built_dataset)
     assert manifest["counts"]["triplets"] == len(table) > 20
     assert sum(manifest["counts"]["by_split"].values()) == len(table)
@@ -39,7 +43,7 @@ def test_manifest_counts_match_the_table(built_dataset):
     assert len(manifest["input"]["clips"]) == SMALL_DEMO.n_scenes
     assert manifest["source"] == "scannet" and manifest["input"]["roots"][0]["source"] == "scannet"
     assert all(len(c["content_sha256"]) == 64 for c in manifest["input"]["clips"])
-    rejects = pq.read_table(built_dataset / "rejects.parquet")
+    rejects = pq.read_table(built_dataset / "latest" / "rejects.parquet")
     assert manifest["rejects"]["total"] == len(rejects)
     assert manifest["validation"]["success"] is True
 
@@ -54,7 +58,7 @@ def test_splits_are_per_clip(built_dataset):
 
 def test_round_trip_through_hf_datasets_gives_pil_images(built_dataset):
     datasets = pytest.importorskip("datasets")  # a dev dependency: always installed by `make test`
-    loaded = datasets.load_dataset("parquet", data_dir=str(built_dataset))
+    loaded = datasets.load_dataset("parquet", data_dir=str(built_dataset / "latest"))
     table = read_triplets(built_dataset)
     assert sum(len(loaded[s]) for s in loaded) == len(table)
     assert set(loaded) <= {"train", "validation", "test"}
@@ -84,7 +88,7 @@ def test_bad_pose_file_becomes_a_rejects_row_and_the_rest_is_built(demo_scannet_
     bad = root / "scene0001_00" / "pose" / "7.txt"
     bad.write_text("1 0 0\n")
     manifest = build_dataset(_scannet(root), tmp_path / "out", SMALL_BUILD)
-    rejects = pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()
+    rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
     [bad_clip] = [r for r in rejects if r["reason"] == "bad_clip"]
     assert bad_clip["clip_id"] == "scene0001_00" and bad_clip["stage"] == "read"
     assert bad_clip["error_type"] == "SourceFormatError" and "pose/7.txt" in bad_clip["detail"]
@@ -102,7 +106,7 @@ def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
 
     with pytest.raises(SourceFormatError, match="pose/3.txt"):
         build_dataset(_scannet(tmp_path / "corpus"), tmp_path / "out", BuildConfig(on_bad_clip="raise"))
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out" / "latest").exists()  # nothing published (finished clips stay staged for a rerun)
 
 
 def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
@@ -133,7 +137,7 @@ def test_failed_validation_publishes_nothing_and_keeps_the_old_dataset(demo_scan
     shutil.copytree(scene, tmp_path / "corpus" / scene.name)
     out = tmp_path / "out"
     build_dataset(_scannet(tmp_path / "corpus"), out, SMALL_BUILD)
-    before = (out / "manifest.json").read_text()
+    before = (out / "latest" / "manifest.json").read_text()
     real_make_rows = rows.make_rows
 
     def corrupt(*args, **kwargs):
@@ -144,9 +148,9 @@ def test_failed_validation_publishes_nothing_and_keeps_the_old_dataset(demo_scan
     monkeypatch.setattr(rows, "make_rows", corrupt)
     with pytest.raises(ContractError, match="check_labels_match_values"):
         build_dataset(_scannet(tmp_path / "corpus"), out, BuildConfig(frames=SMALL_BUILD.frames, seed=1))
-    assert (out / "manifest.json").read_text() == before
+    assert (out / "latest" / "manifest.json").read_text() == before
     assert json.loads((staging_dir_for(out) / "validation.json").read_text())["success"] is False
-    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    assert not [p for p in (out / "versions").iterdir() if ".tmp-" in p.name]
 
 
 def test_triplet_ids_name_source_frames_and_survive_a_missing_frame(demo_scannet_root, tmp_path):
@@ -176,3 +180,28 @@ def read_triplets_by_id(manifest, out):
         ["triplet_id", "anchor_frame_index", "positive_frame_index", "negative_frame_index"]
     )
     return {r.pop("triplet_id"): r for r in rows.to_pylist()}
+
+
+def test_hostile_scene_files_become_rejects_not_crashes(demo_scannet_root, tmp_path):
+    # a header claiming 30000 x 30000 pixels (PIL's decompression-bomb guard), and a scene without poses
+    import shutil
+
+    from PIL import Image
+
+    root = tmp_path / "corpus"
+    scenes = sorted(demo_scannet_root.iterdir())[:3]
+    for scene in scenes:
+        shutil.copytree(scene, root / scene.name)
+    bomb = root / scenes[0].name / "color" / "0.jpg"
+    Image.new("1", (30000, 30000)).save(bomb.with_suffix(".png"))
+    bomb.with_suffix(".png").replace(bomb)
+    shutil.rmtree(root / scenes[1].name / "pose")
+    tolerant = SMALL_BUILD.model_copy(update={"max_bad_clip_share": 1.0})  # 2 of 3 clips are bad on purpose
+    manifest = build_dataset(_scannet(root), tmp_path / "out", tolerant)
+    rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
+    bad = {r["clip_id"]: r["detail"] for r in rejects if r["reason"] == "bad_clip"}
+    assert "0.jpg: colour image cannot be opened" in bad[scenes[0].name]
+    assert "has no pose/ folder" in bad[scenes[1].name]
+    assert manifest["counts"]["triplets"] > 0 and set(
+        read_triplets(tmp_path / "out").column("clip_id").to_pylist()
+    ) == {scenes[2].name}

@@ -71,7 +71,7 @@ def test_truncated_video_rejects_only_the_triplets_it_breaks(demo_lerobot_root, 
         tmp_path / "out",
         BuildConfig(frames=FrameConfig(max_side_px=64)),
     )
-    rejects = pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()
+    rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
     broken = [r for r in rejects if r["reason"] == "unreadable_frames"]
     assert broken and all(r["stage"] == "frames" and r["path"].endswith("file-001.mp4") for r in broken)
     assert all(r["clip_id"] == "episode_000003" for r in broken)  # the tail of the file: the second episode
@@ -90,9 +90,12 @@ def test_two_sources_in_one_build(demo_lerobot_root, demo_scannet_root, tmp_path
     assert manifest["source"] == "lerobot+scannet"
     assert set(manifest["counts"]["by_source"]) == {"scannet", "lerobot"}
     assert "camera_rotation" in manifest["counts"]["by_family"] and "move_lr" in manifest["counts"]["by_family"]
-    card = (tmp_path / "out" / "README.md").read_text()
+    card = (tmp_path / "out" / "latest" / "README.md").read_text()
     assert card.startswith("---\n") and "license: other" in card  # mixed sources: no single licence
-    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["input"]["roots"][1]["source"] == "lerobot"
+    assert (
+        json.loads((tmp_path / "out" / "latest" / "manifest.json").read_text())["input"]["roots"][1]["source"]
+        == "lerobot"
+    )
 
 
 def test_missing_data_file_becomes_bad_clip_rows(demo_lerobot_root, tmp_path):
@@ -102,7 +105,11 @@ def test_missing_data_file_becomes_bad_clip_rows(demo_lerobot_root, tmp_path):
     manifest = build_dataset(
         [SourceInput(source="lerobot", path=root, lerobot_mapping=DEMO_MAPPING)], tmp_path / "out", SMALL_BUILD
     )
-    bad = [r for r in pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist() if r["reason"] == "bad_clip"]
+    bad = [
+        r
+        for r in pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
+        if r["reason"] == "bad_clip"
+    ]
     assert sorted(r["clip_id"] for r in bad) == ["episode_000002", "episode_000003"]
     assert all("file-001.parquet" in r["detail"] and r["error_type"] == "SourceFormatError" for r in bad)
     assert manifest["counts"]["triplets"] > 0
@@ -184,7 +191,7 @@ def test_real_g1_dataset_builds_from_joint_space(tmp_path):
         a, p, n = r["anchor_frame_index"], r["positive_frame_index"], r["negative_frame_index"]
         assert r["values_12"][0] == pytest.approx(y[p] - y[a], abs=1e-6)
         assert r["values_13"][0] == pytest.approx(y[n] - y[a], abs=1e-6)
-    rejects = pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()
+    rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
     [still] = [r for r in rejects if r["reason"] == "gripper_still"]
     assert still["detail"].startswith("left gripper closedness spans")  # the left hand never moves
     assert not [r for r in rejects if r["reason"] in ("unreadable_frames", "bad_clip")]

@@ -1,7 +1,9 @@
 import json
 
+import pytest
 from PIL import Image
 
+from remot_data.errors import ContractError, OutputError
 from remot_data.export import export_remot_jsonl
 from remot_data.table import read_triplets
 
@@ -29,9 +31,32 @@ def test_export_has_release_shape_and_relative_paths(built_dataset, tmp_path):
                 Image.open(file).verify()
 
 
-def test_export_replaces_an_existing_export(built_dataset, tmp_path):
+def test_export_replaces_its_own_export_and_nothing_else(built_dataset, tmp_path):
     out = tmp_path / "export"
-    out.mkdir()
-    (out / "stale.jsonl").write_text("old\n")
     export_remot_jsonl(built_dataset, out)
-    assert not (out / "stale.jsonl").exists()
+    (out / "train.jsonl").write_text("stale\n")
+    export_remot_jsonl(built_dataset, out)  # a remot export: replaced whole
+    assert (out / "train.jsonl").read_text() != "stale\n"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me\n")
+    with pytest.raises(OutputError, match="is not a remot export"):
+        export_remot_jsonl(built_dataset, mine)
+    assert (mine / "notes.txt").read_text() == "keep me\n"
+    with pytest.raises(OutputError, match="the output is the input"):
+        export_remot_jsonl(built_dataset, built_dataset)
+    with pytest.raises(OutputError, match="lies inside the input"):
+        export_remot_jsonl(built_dataset, built_dataset / "export")
+    assert read_triplets(built_dataset).num_rows > 0
+
+
+def test_export_refuses_a_dataset_missing_a_part_file(built_dataset, tmp_path):
+    import shutil
+
+    copy = tmp_path / "ds"
+    shutil.copytree(built_dataset, copy, symlinks=True)
+    [part] = list((copy / "latest" / "data" / "test").glob("*.parquet"))
+    part.unlink()
+    with pytest.raises(ContractError, match=r"test: 0 rows, manifest says \d+"):
+        export_remot_jsonl(copy, tmp_path / "export")
+    assert not (tmp_path / "export").exists()

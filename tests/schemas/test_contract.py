@@ -107,7 +107,6 @@ def test_layout_ids_round_trip_and_hidden_siblings(tmp_path):
     layout = load_layout()
     assert layout.parse_item_id(layout.make_item_id("val", "0123456789abcdef")) == ("val", "0123456789abcdef")
     assert layout.parse_item_id("remot_val_0123") is None
-    assert layout.hidden_sibling(tmp_path / "ds", "partial") == tmp_path / ".ds.partial"
     assert layout.hidden_sibling(tmp_path / "ds", "tmp", "ab12") == tmp_path / ".ds.tmp-ab12"
     with pytest.raises(ValueError, match="hidden sibling kind must be one of"):
         layout.hidden_sibling(tmp_path / "ds", "backup")
@@ -120,7 +119,7 @@ def test_published_manifest_fits_its_schema(built_dataset):
     from remot_data.errors import ContractError
     from schemas import load_manifest_schema
 
-    manifest = json.loads((built_dataset / "manifest.json").read_text())
+    manifest = json.loads((built_dataset / "latest" / "manifest.json").read_text())
     jsonschema.validate(manifest, load_manifest_schema())
     broken = {**manifest, "counts": {**manifest["counts"], "triplets": "many"}}
     with pytest.raises(ContractError, match="counts/triplets"):
@@ -132,5 +131,5 @@ def test_published_manifest_fits_its_schema(built_dataset):
 def test_manifest_config_is_the_build_config(built_dataset):
     from remot_data.build import BuildConfig
 
-    manifest = json.loads((built_dataset / "manifest.json").read_text())
+    manifest = json.loads((built_dataset / "latest" / "manifest.json").read_text())
     assert BuildConfig.model_validate(manifest["config"]).model_dump(mode="json") == manifest["config"]

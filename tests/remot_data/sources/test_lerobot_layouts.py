@@ -2,6 +2,7 @@
 
 import json
 import logging
+import shutil
 
 import numpy as np
 import pyarrow as pa
@@ -214,3 +215,30 @@ def test_joint_readings_are_not_taken_for_metres():
         ValueError, match=r"look like joint positions, not end-effector metres: map them with kind: joints"
     ):
         LeRobotMapping.model_validate({"arms": {"right": arm}})
+
+
+@pytest.mark.parametrize(
+    "template, match",
+    [
+        ("../outside/episode_{episode_index:06d}.parquet", r"data_path gives '\.\./outside/episode_000000\.parquet'"),
+        ("/etc/passwd", r"data_path gives '/etc/passwd', which resolves outside the dataset root"),
+    ],
+    ids=["parent", "absolute"],
+)
+def test_paths_from_the_dataset_stay_inside_it(tmp_path, template, match):
+    root = write_legacy_dataset(tmp_path / "r", n_episodes=1)
+    (tmp_path / "outside").mkdir()
+    shutil.copy(next((root / "data").rglob("*.parquet")), tmp_path / "outside" / "episode_000000.parquet")
+    info = json.loads((root / "meta/info.json").read_text())
+    (root / "meta/info.json").write_text(json.dumps({**info, "data_path": template}))
+    with pytest.raises(SourceFormatError, match=match):
+        _tracks(root, clip="episode_000000")
+
+
+def test_a_symbolic_link_out_of_the_dataset_is_refused(tmp_path):
+    root = write_legacy_dataset(tmp_path / "r", n_episodes=1)
+    outside = tmp_path / "elsewhere"
+    (root / "videos").rename(outside)
+    (root / "videos").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(SourceFormatError, match=r"video_path gives .* which resolves outside the dataset root"):
+        _tracks(root, clip="episode_000000")

@@ -1,0 +1,191 @@
+"""The directories remot writes: owned (a marker), kept apart from the inputs, one writer at a time, versioned.
+
+A dataset output ``OUT`` holds complete versions under ``OUT/versions/<id>/`` and ``OUT/latest``, a link switched
+atomically to the newest one, so a reader sees one whole version and a crash at any point leaves the previous one
+readable. remot replaces or removes nothing it did not create: a directory without its marker is never touched.
+Layout names come from ``schemas/dataset.yaml``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from remot_data.errors import OutputError
+from schemas import load_layout
+
+logger = logging.getLogger(__name__)
+
+OutputKind = Literal["dataset", "export", "corpus"]
+TMP_PREFIX = ".tmp-"
+
+
+def _marker_kind(path: Path) -> str | None:
+    marker = path / load_layout().marker
+    if not marker.is_file():
+        return None
+    try:
+        return str(json.loads(marker.read_text(encoding="utf-8")).get("kind"))
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+        return "unreadable"
+
+
+def check_output_path(out: Path, *, kind: OutputKind, inputs: Sequence[Path] = ()) -> None:
+    """Refuse an output that would overwrite, contain or sit inside an input, or that remot does not own.
+
+    Allowed: a path that does not exist, an empty directory, or a directory carrying remot's marker of ``kind``.
+
+    Raises:
+        OutputError: Naming the path and why it is refused.
+    """
+    out = Path(out).resolve()
+    for item in inputs:
+        source = Path(item).resolve()
+        if out == source:
+            raise OutputError(f"{out}: the output is the input {source}; choose another output directory")
+        if out.is_relative_to(source):
+            raise OutputError(f"{out}: the output lies inside the input {source}; choose a directory outside it")
+        if source.is_relative_to(out):
+            raise OutputError(f"{out}: the output contains the input {source}; choose a directory beside it")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"{out}: exists and is a file, not a remot {kind}; choose another output path")
+    found = _marker_kind(out)
+    if found == kind:
+        return
+    if found is not None:
+        raise OutputError(f"{out}: is a remot {found} output, not a {kind}; choose another output path")
+    if any(out.iterdir()):
+        raise OutputError(
+            f"{out}: exists and is not a remot {kind} (no {load_layout().marker}); remot replaces only what it "
+            "created: choose another output path or empty this one (an output of remot before 0.2 has no marker: "
+            "move it away)"
+        )
+
+
+def claim_output(out: Path, *, kind: OutputKind) -> Path:
+    """Create ``out`` (checked by ``check_output_path`` first) and mark it as a remot output of ``kind``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / load_layout().marker).is_file():
+        mark_output(out, kind=kind)
+    return out
+
+
+def mark_output(folder: Path, *, kind: OutputKind) -> None:
+    """Write remot's marker into a folder it creates: what kind of output it is and when it was made."""
+    marker = Path(folder) / load_layout().marker
+    marker.write_text(json.dumps({"kind": kind, "created_utc": _now().isoformat(timespec="seconds")}) + "\n")
+
+
+def is_output(folder: Path, *, kind: OutputKind) -> bool:
+    """Return whether a folder carries remot's marker of ``kind``."""
+    return _marker_kind(Path(folder)) == kind
+
+
+@contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold the output's lock while a build writes it; a second writer fails at once, naming the holder.
+
+    Raises:
+        OutputError: If another process holds the lock.
+    """
+    path = Path(out) / load_layout().lock
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise OutputError(f"{out}: another build is writing it ({holder}); wait for it to finish") from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {_now().isoformat(timespec='seconds')}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_version_id() -> str:
+    """Return a new version name: UTC time of publishing plus random hex, so names sort by time."""
+    return f"{_now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def versions_of(out: Path) -> list[Path]:
+    """Return the complete versions of an output (those holding a manifest), oldest first."""
+    layout = load_layout()
+    root = Path(out) / layout.versions
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".") and (p / layout.manifest).is_file())
+
+
+def latest_version(out: Path) -> Path | None:
+    """Return the version ``OUT/latest`` points at, or None."""
+    latest = Path(out) / load_layout().latest
+    return latest.resolve() if latest.is_dir() else None
+
+
+def _switch_latest(out: Path, version: Path) -> None:
+    layout = load_layout()
+    link = Path(out) / layout.latest
+    tmp = Path(out) / f"{TMP_PREFIX}{layout.latest}-{uuid.uuid4().hex[:6]}"
+    tmp.symlink_to(Path(layout.versions) / version.name, target_is_directory=True)
+    os.replace(tmp, link)  # atomic: readers see the old link or the new one
+
+
+def recover_output(out: Path) -> None:
+    """Clean what a crashed publish left in an output remot owns, and point ``latest`` at the newest version."""
+    layout = load_layout()
+    out = Path(out)
+    for leftover in [*(out / layout.versions).glob(f"{TMP_PREFIX}*"), *out.glob(f"{TMP_PREFIX}*")]:
+        logger.warning("removing %s left by an interrupted publish", leftover)
+        if leftover.is_symlink() or leftover.is_file():
+            leftover.unlink()
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+    complete = versions_of(out)
+    if complete and latest_version(out) not in [v.resolve() for v in complete]:
+        logger.warning("%s: latest did not point at a complete version; restored to %s", out, complete[-1].name)
+        _switch_latest(out, complete[-1])
+
+
+@contextmanager
+def publish_version(out: Path, version_id: str, *, keep: int) -> Iterator[Path]:
+    """Yield a folder for a new version; on normal exit make it ``OUT/latest`` and keep the newest ``keep`` versions.
+
+    The folder is ``versions/.tmp-<id>`` until complete, then renamed to ``versions/<id>`` and linked: a crash
+    before the switch leaves the previous version as ``latest``; ``recover_output`` removes the leftover.
+    """
+    layout = load_layout()
+    root = Path(out) / layout.versions
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f"{TMP_PREFIX}{version_id}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    final = root / version_id
+    os.replace(tmp, final)
+    _switch_latest(out, final)
+    for old in versions_of(out)[:-keep]:
+        if old.resolve() != final.resolve():
+            shutil.rmtree(old, ignore_errors=True)

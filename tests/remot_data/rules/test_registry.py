@@ -1,0 +1,48 @@
+"""Rule presets are validated as a whole: types, unknown keys, NaN, ordered thresholds, satisfiable options."""
+
+import pytest
+
+from remot_data.rules.registry import PRESET_DIR, load_rule_preset
+
+
+def _variant(tmp_path, old, new):
+    text = (PRESET_DIR / "v1.yaml").read_text()
+    assert old in text
+    path = tmp_path / "variant.yaml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize(
+    "old, new, match",
+    [
+        ("min_deg: 5.0", "min_deg: .nan", r"camera_rotation\.min_deg: Input should be a finite number"),
+        (
+            "crop_fraction: 0.6",
+            "crop_fraction: 0.6\n  crop_fracton: 0.5",
+            r"crop_fracton: Extra inputs are not permitted",
+        ),
+        ("min_deg: 5.0", "min_deg: 50.0", r"need 0 <= dead_band_deg <= min_deg < max_deg <= 90"),
+        (
+            "frame_gap: 20",
+            "frame_gap: twenty",
+            r"camera_rotation\.frame_gap: Input should be a valid integer",
+        ),
+        (
+            "angle_distractor_min_gap_ratio: 0.25",
+            "angle_distractor_min_gap_ratio: 5.0",
+            r"questions: angle options for a \d+-degree answer cannot be drawn",
+        ),
+    ],
+    ids=["nan", "typo key", "disordered", "type", "unsatisfiable distractors"],
+)
+def test_a_bad_preset_names_its_file_and_field(tmp_path, old, new, match):
+    path = _variant(tmp_path, old, new)
+    with pytest.raises(ValueError, match=match) as caught:
+        load_rule_preset(path)
+    assert "variant.yaml" in str(caught.value)
+
+
+def test_unknown_preset_lists_the_shipped_ones():
+    with pytest.raises(FileNotFoundError, match=r"shipped presets: \['v1'\]"):
+        load_rule_preset("v9")
