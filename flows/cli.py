@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,8 +27,9 @@ DEMO_LEROBOT_MAPPING = "remot_demo"  # shipped in remot_data/robots/
 def run_build(inputs: list, out_dir: Path, config) -> dict:
     """Run the build flow and print its summary."""
     from flows.build_dataset import build_dataset
-    from remot_data.build import format_summary
+    from remot_data.build import format_summary, preflight
 
+    preflight(inputs, out_dir, config)  # whole-input mistakes stop here, before Prefect starts
     start = time.perf_counter()
     manifest = build_dataset(inputs, out_dir, config, progress=True)
     print("\n" + format_summary(manifest, out_dir))
@@ -77,6 +79,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """``remot inspect``: read a source without building and report what a build would get from it (no Prefect)."""
+    from remot_data.build import SourceInput
+    from remot_data.inspection import format_report, inspect_source
+    from remot_data.rules.registry import load_rule_preset
+
+    item = SourceInput(source=args.source, path=args.input, lerobot_mapping=args.lerobot_mapping)
+    report = inspect_source(item, load_rule_preset(args.preset), limit=args.limit)
+    print(format_report(report))
+    return 0 if report.buildable else 2
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """``remot export``: write the ReMoT JSONL export of a dataset directory."""
     from remot_data.export import export_remot_jsonl
@@ -124,6 +138,7 @@ def make_parser() -> argparse.ArgumentParser:
     from remot_train.eval.config import make_parser as make_eval_parser
 
     parser = argparse.ArgumentParser(prog="remot", description="remot: motion-contrast triplets, training, evaluation")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one line per error")
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build a triplet dataset (Prefect flow build-dataset)")
     build.add_argument(
@@ -154,6 +169,13 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default=DEMO_DATASET, type=Path, help=f"dataset directory (default {DEMO_DATASET})")
     add_config_arguments(demo, BuildConfig)
     demo.set_defaults(func=cmd_demo)
+    inspect = sub.add_parser("inspect", help="read a source without building: clips, ranges, candidates, problems")
+    inspect.add_argument("--source", required=True, choices=list(ReaderName.__args__), help="input format")
+    inspect.add_argument("--input", required=True, type=Path, help="input directory")
+    inspect.add_argument("--lerobot-mapping", default=None, help="LeRobot inputs: shipped mapping name or YAML file")
+    inspect.add_argument("--preset", default=BuildConfig.model_fields["preset"].default, help="rule preset")
+    inspect.add_argument("--limit", type=int, default=None, help="inspect only the first N clips")
+    inspect.set_defaults(func=cmd_inspect)
     export = sub.add_parser("export", help="write the ReMoT JSONL export of a dataset directory")
     export.add_argument("dataset_dir", type=Path, help="what `remot build --out` wrote")
     export.add_argument("--out", required=True, type=Path, help="export directory")
@@ -169,13 +191,36 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Prefect settings the command line needs on any machine: a busy 2-core machine takes longer than Prefect's default
+# 20 s to start the ephemeral API (migrations on a fresh database), and offline telemetry only logs errors.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+class _NoTraceback(logging.Filter):
+    """Drop tracebacks from Prefect's run loggers: the CLI prints the one useful line (``--debug`` keeps them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``remot`` command line."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     args = make_parser().parse_args(argv)
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the summary
+    if not args.debug:
+        for name in ("prefect.flow_runs", "prefect.task_runs"):
+            logging.getLogger(name).addFilter(_NoTraceback())
     try:
         return args.func(args)
     except (RemotError, FileNotFoundError, ValueError) as err:
+        if args.debug:
+            raise
         print(f"remot {args.command}: error: {err}", file=sys.stderr)
         return 2
 

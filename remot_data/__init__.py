@@ -3,4 +3,9 @@
 It never imports prefect, torch or anything under ``flows/`` or ``remot_train/``.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("remot")  # one place: pyproject.toml
+except PackageNotFoundError:  # running from a checkout that is not installed
+    __version__ = "0+unknown"

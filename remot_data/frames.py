@@ -82,6 +82,22 @@ def ffmpeg_exe(path: str | None = None) -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def check_ffmpeg(path: str | None = None) -> str:
+    """Run ``ffmpeg -version`` once; return its first line.
+
+    Raises:
+        FrameExtractionError: Naming the binary when it cannot be run (a wrong ``--ffmpeg``).
+    """
+    exe = ffmpeg_exe(path)
+    try:
+        done = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise FrameExtractionError(f"ffmpeg {exe!r} cannot be run: {err}") from err
+    if done.returncode != 0 or not done.stdout.startswith("ffmpeg"):
+        raise FrameExtractionError(f"ffmpeg {exe!r} does not answer -version like ffmpeg: {done.stderr.strip()[-200:]}")
+    return done.stdout.splitlines()[0]
+
+
 @dataclass(frozen=True, kw_only=True)
 class VideoInfo:
     """What ``probe_video`` reads from ffmpeg's stream header.

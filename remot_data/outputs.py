@@ -154,7 +154,12 @@ def recover_output(out: Path) -> None:
     """Clean what a crashed publish left in an output remot owns, and point ``latest`` at the newest version."""
     layout = load_layout()
     out = Path(out)
-    for leftover in [*(out / layout.versions).glob(f"{TMP_PREFIX}*"), *out.glob(f"{TMP_PREFIX}*")]:
+    leftovers = [
+        *(out / layout.versions).glob(f"{TMP_PREFIX}*"),
+        *out.glob(f"{TMP_PREFIX}*"),
+        *(out / layout.staging).glob(".*.tmp"),  # parts a crash left half-written (stage.py's temporary names)
+    ]
+    for leftover in leftovers:
         logger.warning("removing %s left by an interrupted publish", leftover)
         if leftover.is_symlink() or leftover.is_file():
             leftover.unlink()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from remot_data.build.config import BuildConfig, ClipInput, OnBadClip, ReaderName, SourceInput
-from remot_data.build.plan import BuildPlan, assign_split, plan_build, plan_clips, staging_dir_for
+from remot_data.build.plan import BuildPlan, assign_split, plan_build, plan_clips, preflight, staging_dir_for
 from remot_data.build.publish import format_summary, publish_dataset
 from remot_data.build.rows import find_candidates, make_rows, process_clip
 from remot_data.build.stage import process_batch
@@ -35,6 +35,7 @@ __all__ = [
     "make_rows",
     "plan_build",
     "plan_clips",
+    "preflight",
     "process_batch",
     "process_clip",
     "publish_dataset",

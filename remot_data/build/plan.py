@@ -11,8 +11,10 @@ from pathlib import Path
 
 from remot_data.build.config import BuildConfig, ClipInput, SourceInput
 from remot_data.errors import RemotError
+from remot_data.frames import check_ffmpeg
 from remot_data.outputs import check_output_path
 from remot_data.records import SplitName
+from remot_data.rules.registry import load_rule_preset
 from remot_data.sources.base import SourceReader
 from remot_data.sources.registry import get_reader
 from schemas import load_layout
@@ -24,16 +26,14 @@ def reader_for(item: SourceInput | ClipInput) -> SourceReader:
 
 
 def plan_clips(inputs: list[SourceInput]) -> list[ClipInput]:
-    """Check each input as a whole, then list and hash its clips.
+    """List and hash the clips of every input (``preflight`` has checked each input as a whole).
 
     Raises:
-        SourceFormatError: If an input does not fit its source options (one message, before any clip is read).
         ValueError: If two inputs yield the same clip id (splits and staging are keyed by it).
     """
     planned: list[ClipInput] = []
     for item in inputs:
         reader, root = reader_for(item), Path(item.path)
-        reader.check_input(root)
         for clip_id in reader.list_clips(root):
             try:
                 content = reader.hash_clip(root, clip_id)
@@ -107,15 +107,32 @@ class BuildPlan:
         return [list(self.clips[i : i + size]) for i in range(0, len(self.clips), size)]
 
 
+def preflight(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> None:
+    """Run every check that concerns the whole build before any work: output path, preset, ffmpeg, each input.
+
+    Raises:
+        OutputError: If ``out_dir`` is an input, inside or above one, or not a remot dataset.
+        FileNotFoundError, ValueError: For a preset that does not exist or does not validate.
+        FrameExtractionError: If a video source needs ffmpeg and the configured one cannot run.
+        SourceFormatError: If an input does not fit its source options.
+    """
+    check_output_path(out_dir, kind="dataset", inputs=[i.path for i in inputs])
+    load_rule_preset(config.preset)
+    if any(i.source == "lerobot" for i in inputs):
+        check_ffmpeg(config.frames.ffmpeg_path)
+    for item in inputs:
+        reader_for(item).check_input(Path(item.path))
+
+
 def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> BuildPlan:
-    """Check the output and every input as a whole, then list and hash the clips; writes nothing.
+    """Run ``preflight``, then list and hash the clips; writes nothing.
 
     Raises:
         OutputError: If ``out_dir`` is an input, inside or above one, or not a remot dataset.
         SourceFormatError: If an input does not fit its source options.
         ValueError: If there are no clips, or two inputs share a clip id.
     """
-    check_output_path(out_dir, kind="dataset", inputs=[i.path for i in inputs])
+    preflight(inputs, out_dir, config)
     clips = plan_clips(inputs)
     if not clips:
         roots = ", ".join(f"{i.source} {i.path}" for i in inputs)

@@ -10,6 +10,9 @@ import hashlib
 import logging
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from remot_data.build.config import BuildConfig, ClipInput
 from remot_data.build.rows import process_clip
 from remot_data.rules.registry import RulePreset, load_rule_preset
@@ -42,6 +45,16 @@ def staged_paths(staging_dir: Path, key: str) -> tuple[Path, Path]:
     return staging_dir / TRIPLET_PART.format(key=key), staging_dir / REJECTS_PART.format(key=key)
 
 
+def staged_part_is_readable(*paths: Path) -> bool:
+    """Return whether every staged file is a readable Parquet file (footer and schema)."""
+    try:
+        for path in paths:
+            pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return True
+
+
 def process_batch(clip_inputs: list[ClipInput], config: BuildConfig, staging_dir: Path) -> list[str]:
     """Process a batch of clips into staged Parquet parts, reusing parts a previous run finished.
 
@@ -56,8 +69,13 @@ def process_batch(clip_inputs: list[ClipInput], config: BuildConfig, staging_dir
         keys.append(key)
         triplets_path, rejects_path = staged_paths(staging_dir, key)
         if rejects_path.exists():
-            logger.info("reusing staged part %s", key)
-            continue
+            if staged_part_is_readable(triplets_path, rejects_path):
+                logger.info("reusing staged part %s", key)
+                continue
+            # A damaged part (disk full, a copy gone wrong) is redone, not a reason for every rerun to fail.
+            logger.warning("staged part %s is damaged; processing clip %s again", key, clip_input.clip_id)
+            triplets_path.unlink(missing_ok=True)
+            rejects_path.unlink(missing_ok=True)
         rows, rejects = process_clip(clip_input, preset, config)
         tmp_triplets, tmp_rejects = (staging_dir / f".{p.name}.tmp" for p in (triplets_path, rejects_path))
         write_parquet(rows_to_table(rows, "triplets"), tmp_triplets)

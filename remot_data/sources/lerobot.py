@@ -79,6 +79,8 @@ def _value_range(root: str, stamp: tuple[int, ...], feature: str, column: int) -
             stats = json.loads(stats_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise SourceFormatError(f"{stats_path}:{err.lineno}: invalid JSON: {err.msg}") from err
+        except (UnicodeDecodeError, OSError) as err:
+            raise SourceFormatError(f"{stats_path}: cannot read as UTF-8 JSON: {err}") from err
         entry = stats.get(feature, {}) if isinstance(stats, dict) else {}
         if isinstance(entry, dict) and "min" in entry and "max" in entry:
             try:

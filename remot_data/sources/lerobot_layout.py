@@ -10,14 +10,14 @@ from __future__ import annotations
 import functools
 import json
 import string
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remot_data.errors import SourceFormatError
 
@@ -37,27 +37,18 @@ EPISODE_PREFIX = "episode_"
 PATH_FIELDS = ("chunk_index", "file_index", "episode_chunk", "episode_index", "video_key")
 
 
-@dataclass(frozen=True, kw_only=True)
-class LeRobotInfo:
-    """Typed ``meta/info.json``.
+class LeRobotInfo(BaseModel):
+    """Typed ``meta/info.json`` (keys remot does not use are ignored; the ones it uses are checked)."""
 
-    Attributes:
-        codebase_version: Format version (``v3.0``).
-        fps: Frames per second.
-        features: Feature name -> ``{dtype, shape, names, info}``.
-        data_path: Data file template.
-        video_path: Video file template.
-        total_episodes: Number of episodes.
-        chunks_size: Episodes per chunk folder (v2.1 paths use it).
-    """
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
-    codebase_version: str
-    fps: float
-    features: dict[str, Any]
-    data_path: str
-    video_path: str | None
-    total_episodes: int
-    chunks_size: int = 1000
+    codebase_version: Literal["v3.0", "v2.1", "v2.0"] = Field(description="Format version")
+    fps: float = Field(gt=0, description="Frames per second")
+    features: dict[str, Any] = Field(description="Feature name -> {dtype, shape, names, info}")
+    data_path: str = Field(DEFAULT_DATA_PATH, description="Data file template")
+    video_path: str | None = Field(DEFAULT_VIDEO_PATH, description="Video file template")
+    total_episodes: int = Field(ge=0, description="Number of episodes")
+    chunks_size: int = Field(1000, ge=1, description="Episodes per chunk folder (v2.x paths use it)")
 
     @property
     def video_features(self) -> list[str]:
@@ -118,6 +109,8 @@ def read_lerobot_info(root: Path) -> LeRobotInfo:
         raise SourceFormatError(f"{path}: not a LeRobot dataset (no {INFO_PATH})") from err
     except json.JSONDecodeError as err:
         raise SourceFormatError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from err
+    except (UnicodeDecodeError, OSError) as err:
+        raise SourceFormatError(f"{path}: cannot read as UTF-8 JSON: {err}") from err
     if not isinstance(raw, dict):
         raise SourceFormatError(f"{path}: must hold a JSON object, got a {type(raw).__name__}")
     version = raw.get("codebase_version")
@@ -126,20 +119,14 @@ def read_lerobot_info(root: Path) -> LeRobotInfo:
             f"{path}: codebase_version must be {CODEBASE_VERSION!r} (or one of {list(LEGACY_VERSIONS)}), got "
             f"{version!r} (convert older datasets with lerobot's conversion scripts)"
         )
-    for key, kind in (("fps", (int, float)), ("features", dict), ("total_episodes", int)):
-        if not isinstance(raw.get(key), kind):
-            raise SourceFormatError(f"{path}: field {key!r} must be {kind}, got {raw.get(key)!r}")
-    if raw["fps"] <= 0:
-        raise SourceFormatError(f"{path}: fps must be positive, got {raw['fps']!r}")
-    return LeRobotInfo(
-        codebase_version=version,
-        fps=float(raw["fps"]),
-        features=raw["features"],
-        data_path=raw.get("data_path", DEFAULT_DATA_PATH),
-        video_path=raw.get("video_path", DEFAULT_VIDEO_PATH),
-        total_episodes=raw["total_episodes"],
-        chunks_size=int(raw.get("chunks_size", 1000)),
-    )
+    try:
+        return LeRobotInfo.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"field {'.'.join(str(p) for p in e['loc'])!r}: {e['msg']}, got {e.get('input')!r}"
+            for e in err.errors(include_url=False)
+        )
+        raise SourceFormatError(f"{path}: {problems}") from err
 
 
 def _read_legacy_episodes(root: Path, info: LeRobotInfo) -> list[dict[str, Any]]:
@@ -151,6 +138,8 @@ def _read_legacy_episodes(root: Path, info: LeRobotInfo) -> list[dict[str, Any]]
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as err:
         raise SourceFormatError(f"{path}: a {info.codebase_version} dataset needs {LEGACY_EPISODES_PATH}") from err
+    except (UnicodeDecodeError, OSError) as err:
+        raise SourceFormatError(f"{path}: cannot read as UTF-8 text: {err}") from err
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,40 @@ def test_cli_builds_from_two_sources_with_a_mapping_file(
     err = capsys.readouterr().err
     assert "the LeRobot mapping for so101 does not fit this dataset" in err and "shoulder_pan.pos" in err
     assert not (tmp_path / "y").exists()
+
+
+def test_cli_stops_whole_input_mistakes_before_prefect_in_one_line(tmp_path, capsys):
+    mine = tmp_path / "results"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep\n")
+    argv = ["build", "--source", "scannet", "--input", str(tmp_path / "in"), "--out", str(mine)]
+    (tmp_path / "in").mkdir()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a remot dataset" in err and "Traceback" not in err
+    assert (mine / "notes.txt").read_text() == "keep\n"
+    with pytest.raises(Exception, match="is not a remot dataset"):
+        main(["--debug", *argv])  # --debug lets the exception through, traceback and all
+    lerobot = ["build", "--source", "lerobot", "--input", str(tmp_path / "in"), "--lerobot-mapping", "remot_demo"]
+    assert main([*lerobot, "--ffmpeg", "/bin/false", "--out", str(tmp_path / "o")]) == 2
+    assert "ffmpeg '/bin/false' does not answer -version like ffmpeg" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_inspect_reports_what_a_build_would_get_and_fails_when_nothing(demo_scannet_root, tmp_path, capsys):
+    real_g1 = REPO / "tests" / "data" / "lerobot_g1"
+    assert (
+        main(["inspect", "--source", "lerobot", "--input", str(real_g1), "--lerobot-mapping", "unitree_g1_inspire"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "episode_000001: 255 frames" in out and "candidates {'move_lr':" in out and "'gripper_still': 1" in out
+    assert main(["inspect", "--source", "lerobot", "--input", str(real_g1), "--lerobot-mapping", "so101"]) == 2
+    assert "cannot be built: " in capsys.readouterr().out
+    broken = tmp_path / "scenes"
+    shutil.copytree(sorted(demo_scannet_root.iterdir())[0], broken / "scene0000_00")
+    (broken / "scene0000_00" / "pose" / "0.txt").write_text("1 2 3\n")
+    assert main(["inspect", "--source", "scannet", "--input", str(broken)]) == 2
+    out = capsys.readouterr().out
+    assert "scene0000_00: bad clip: SourceFormatError:" in out and "pose/0.txt" in out
+    assert not (tmp_path / "out").exists()

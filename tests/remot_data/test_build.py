@@ -205,3 +205,18 @@ def test_hostile_scene_files_become_rejects_not_crashes(demo_scannet_root, tmp_p
     assert manifest["counts"]["triplets"] > 0 and set(
         read_triplets(tmp_path / "out").column("clip_id").to_pylist()
     ) == {scenes[2].name}
+
+
+def test_a_damaged_staged_part_is_redone_not_sticky(demo_scannet_root, tmp_path):
+    import shutil
+
+    scene = sorted(demo_scannet_root.iterdir())[0]
+    shutil.copytree(scene, tmp_path / "corpus" / scene.name)
+    inputs = plan_clips(_scannet(tmp_path / "corpus"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    [key] = process_batch(inputs, SMALL_BUILD, staging)
+    reference = pq.read_table(staging / f"{key}.parquet").column("triplet_id").to_pylist()
+    (staging / f"{key}.parquet").write_bytes(b"PAR1 truncated by a full disk")
+    assert process_batch(inputs, SMALL_BUILD, staging) == [key]
+    assert pq.read_table(staging / f"{key}.parquet").column("triplet_id").to_pylist() == reference

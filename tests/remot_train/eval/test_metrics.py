@@ -180,3 +180,29 @@ def test_release_absolute_image_paths_resolve_under_image_root(tmp_path):
     assert item.images[0] == str(images / "a.png")  # found by its trailing components
     assert item.images[1] == str(tmp_path / "imgs" / "rel" / "b.png")
     assert item.images[2] == "/nowhere/c.png"  # left as given: opening it names it
+
+
+def test_score_names_missing_duplicated_and_unknown_ids(tmp_path, capsys):
+    from flows.cli import main
+
+    items = [json.loads(line) for line in (RELEASE / "agibot_sample.jsonl").read_text().splitlines()]
+    rows = [
+        {"id": items[0]["id"], "model_response": items[0]["solution"]},
+        {"id": items[0]["id"], "model_response": items[0]["solution"]},  # predicted twice
+        {"id": "remot_val_0123456789abcdef", "model_response": "<answer>A</answer>"},  # another split's item
+    ]
+    preds = _write(tmp_path / "agibot" / "predictions.jsonl", rows)
+    argv = ["score", str(preds), "--reference", str(RELEASE / "agibot_sample.jsonl"), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "warning: 11 reference items have no prediction" in printed
+    assert f"ids predicted more than once (the last line counts): ['{items[0]['id']}']" in printed
+    assert "ids the reference does not have (another split or file?): ['remot_val_0123456789abcdef']" in printed
+    assert main([*argv, "--strict"]) == 2
+    assert "predictions do not match" in capsys.readouterr().err
+    empty = _write(tmp_path / "agibot" / "empty.jsonl", [])
+    assert (
+        main(["score", str(empty), "--reference", str(RELEASE / "agibot_sample.jsonl"), "--out", str(tmp_path / "o2")])
+        == 0
+    )
+    assert "warning: 12 reference items have no prediction" in capsys.readouterr().out
