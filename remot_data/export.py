@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 from remot_data.errors import ContractError
-from remot_data.outputs import check_output_path, mark_output
-from remot_data.table import publish_directory, read_triplets
+from remot_data.outputs import check_output_path, replace_output
+from remot_data.table import read_triplets
 from schemas import IMAGE_COLUMNS, load_layout
 
 
@@ -35,8 +35,7 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
     table, layout = read_triplets(Path(dataset_dir)), load_layout()
     check_against_manifest(table, Path(dataset_dir))
     counts: dict[str, int] = {}
-    with publish_directory(Path(export_dir)) as tmp:
-        mark_output(tmp, kind="export")
+    with replace_output(Path(export_dir), kind="export") as tmp:
         handles = {}
         try:
             # Row batches keep at most a few hundred triplets' image bytes in Python at a time.

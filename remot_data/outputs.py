@@ -194,3 +194,35 @@ def publish_version(out: Path, version_id: str, *, keep: int) -> Iterator[Path]:
     for old in versions_of(out)[:-keep]:
         if old.resolve() != final.resolve():
             shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def replace_output(out: Path, *, kind: OutputKind) -> Iterator[Path]:
+    """Yield a marked temporary sibling; on normal exit it replaces ``out`` (checked: absent, empty or ours).
+
+    The swap is two renames on one file system, so readers see the old directory or the new one. Siblings an
+    earlier crash left (``.<name>.tmp-*`` / ``.<name>.old-*`` carrying remot's marker) are removed first.
+    """
+    layout = load_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for kind_name in layout.hidden_kinds:
+        for stale in out.parent.glob(f".{out.name}.{kind_name}-*"):
+            if _marker_kind(stale) == kind:
+                logger.warning("removing %s left by an interrupted %s", stale, kind)
+                shutil.rmtree(stale, ignore_errors=True)
+    tmp = layout.hidden_sibling(out, "tmp", uuid.uuid4().hex[:8])
+    tmp.mkdir()
+    mark_output(tmp, kind=kind)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = layout.hidden_sibling(out, "old", uuid.uuid4().hex[:8])
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,17 +1,12 @@
 """Records -> Arrow tables cast to the contract, and the only code that writes Parquet.
 
-A dataset directory is published atomically: everything is written to a sibling temporary directory, which is
-renamed into place only when complete, so a crash never leaves a half-written dataset.
+Where the files go, and how a directory is switched in atomically, is ``outputs.py``'s job.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -111,29 +106,3 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write a JSON document (UTF-8, indented, keys in insertion order)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-@contextmanager
-def publish_directory(out_dir: Path):
-    """Yield a temporary sibling directory; on normal exit replace ``out_dir`` with it, on error delete it.
-
-    The swap is two renames on one file system: an existing ``out_dir`` is moved aside first and removed only
-    after the new one is in place, so readers see the old dataset or the new one, never a partial one.
-    """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    layout = load_layout()
-    tmp = layout.hidden_sibling(out_dir, "tmp", uuid.uuid4().hex[:8])
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if out_dir.exists():
-        old = layout.hidden_sibling(out_dir, "old", uuid.uuid4().hex[:8])
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -62,7 +62,10 @@ def _column_values(
     unknown = [n for n in wanted if n not in names]
     if unknown:
         raise SourceFormatError(f"{info_path}: {feature} has no {unknown} (the mapping reads it); its names: {names}")
-    values = np.asarray(table.column(feature).to_pylist(), dtype=np.float64)
+    try:
+        values = np.asarray(table.column(feature).to_pylist(), dtype=np.float64)
+    except (ValueError, TypeError) as err:  # text, ragged rows, nulls
+        raise SourceFormatError(f"{path}: {feature} must hold rows of {len(names)} numbers: {err}") from err
     if values.ndim == 1:
         values = values[:, None]
     if values.shape[1] != len(names):
@@ -192,6 +195,25 @@ def _timestamps(table: pa.Table, fps: float, where: str) -> npt.NDArray[np.float
     return timestamp
 
 
+def check_video_span(meta: dict, video_key: str, timestamp: npt.NDArray[np.float64], fps: float, where: Path) -> None:
+    """Refuse an episode whose rows reach past its span of the video file (they would show another episode).
+
+    v3.0 episode metadata gives ``from_timestamp`` and ``to_timestamp`` of each episode in its video file.
+
+    Raises:
+        SourceFormatError: Naming the episode, its rows' span and the video span.
+    """
+    start, end = meta.get(f"videos/{video_key}/from_timestamp"), meta.get(f"videos/{video_key}/to_timestamp")
+    if start is None or end is None:
+        return
+    last = float(start) + float(timestamp.max())
+    if last > float(end) + 0.5 / fps:
+        raise SourceFormatError(
+            f"{where.parent / 'episodes'}: episode {meta['episode_index']}'s rows run to {last:.3f} s of its video, "
+            f"past the episode's span [{float(start):.3f}, {float(end):.3f}] s: they would show another episode"
+        )
+
+
 def read_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> Clip:
     """Read one episode into a Clip with tracks ``<arm>.ee_xyz_m`` (N, 3) and ``<arm>.gripper_closed`` (N,).
 
@@ -231,6 +253,7 @@ def read_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> C
     }
     frame_index = table.column("frame_index").to_numpy()
     timestamp = _timestamps(table, info.fps, f"{data_path} episode {meta['episode_index']}")
+    check_video_span(meta, video_key, timestamp, info.fps, root / INFO_PATH)
     finite = np.all([np.isfinite(v).all(axis=1) for v in values.values()], axis=0)
     dropped = [
         Reject(

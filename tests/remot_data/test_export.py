@@ -60,3 +60,17 @@ def test_export_refuses_a_dataset_missing_a_part_file(built_dataset, tmp_path):
     with pytest.raises(ContractError, match=r"test: 0 rows, manifest says \d+"):
         export_remot_jsonl(copy, tmp_path / "export")
     assert not (tmp_path / "export").exists()
+
+
+def test_export_cleans_what_an_interrupted_export_left(built_dataset, tmp_path):
+    from remot_data.outputs import mark_output
+
+    out = tmp_path / "export"
+    stale = tmp_path / ".export.tmp-deadbeef"
+    stale.mkdir()
+    mark_output(stale, kind="export")
+    foreign = tmp_path / ".export.old-cafe0000"  # not remot's: left alone
+    foreign.mkdir()
+    export_remot_jsonl(built_dataset, out)
+    assert not stale.exists() and foreign.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".export.old-cafe0000", "export"]

@@ -235,3 +235,37 @@ def test_bad_stats_json_names_the_file(demo_lerobot_root, tmp_path, text, match)
     (root / "meta/stats.json").write_text(text)
     with pytest.raises(SourceFormatError, match=match):  # the dataset's range is read when no values are declared
         read_lerobot_episode(root, "episode_000000", with_gripper(DEMO, closed_is="low"))
+
+
+def test_rows_past_the_episodes_video_span_are_refused(demo_lerobot_root, tmp_path):
+    # episodes share a v3.0 video file: rows beyond to_timestamp would show the next episode's frames
+    import shutil
+
+    root = tmp_path / "robot"
+    shutil.copytree(demo_lerobot_root, root)
+    path = next((root / "meta" / "episodes").rglob("*.parquet"))
+    table = pq.read_table(path)
+    column = "videos/observation.images.head/to_timestamp"
+    ends = table.column(column).to_pylist()
+    ends[0] -= 1.0  # episode 0 claims to end a second early
+    table = table.set_column(
+        table.schema.get_field_index(column), column, pa.array(ends, type=table.schema.field(column).type)
+    )
+    pq.write_table(table, path)
+    with pytest.raises(SourceFormatError, match=r"episode 0's rows run to .* past the episode's span"):
+        read_lerobot_episode(root, "episode_000000", DEMO)
+    read_lerobot_episode(root, "episode_000001", DEMO)  # the others are fine
+
+
+def test_state_stored_as_text_names_the_file(demo_lerobot_root, tmp_path):
+    import shutil
+
+    root = tmp_path / "robot"
+    shutil.copytree(demo_lerobot_root, root)
+    path = root / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(path)
+    rows = [[str(v) + "m" for v in row] for row in table.column("observation.state").to_pylist()]
+    table = table.set_column(table.schema.get_field_index("observation.state"), "observation.state", pa.array(rows))
+    pq.write_table(table, path)
+    with pytest.raises(SourceFormatError, match=r"file-000\.parquet: observation\.state must hold rows of 8 numbers"):
+        read_lerobot_episode(root, "episode_000000", DEMO)
