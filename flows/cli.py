@@ -223,6 +223,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"remot {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        if args.debug or "Failed to reach API" not in str(err):
+            raise
+        url = os.environ.get("PREFECT_API_URL", "the configured Prefect API")
+        print(
+            f"remot {args.command}: error: {err} Start that server, or unset PREFECT_API_URL ({url}) to let remot "
+            "run its own temporary one.",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from remot_data.frames import FrameConfig
+from remot_data.records import SplitName
 from remot_data.sources.lerobot_mapping import LeRobotMapping, load_lerobot_mapping, shipped_mappings
 
 # Sources that have a reader (a subset of the contract's ``source`` values; tests/schemas ties them).
@@ -31,13 +32,23 @@ class BuildConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    preset: str = Field("v1", description="Rule preset name (remot_data/rules/presets/<name>.yaml) or a YAML path")
+    preset: str = Field("v2", description="Rule preset name (remot_data/rules/presets/<name>.yaml) or a YAML path")
     frames: FrameConfig = Field(default_factory=FrameConfig, description="How triplet images are stored")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of clips hashed to the val split")
     test_fraction: float = Field(
         0.2, ge=0.0, lt=1.0, description="Fraction of clips hashed to the test split (the rest is train)"
     )
     seed: int = Field(0, ge=0, description="Seed mixed into every question's option shuffle")
+    split_file: Path | None = Field(
+        None,
+        description="Fixed splits: a CSV of 'id,split' rows (id = clip or group, e.g. scene0000 or scene0000_01), or "
+        "a ScanNet list file named *train*/*val*/*test*.txt with one id per line; other clips are hashed",
+    )
+    exclude_from_train: tuple[str, ...] = Field(
+        (),
+        description="Clip or group ids that must not enter train (they go to test), or ReMoT-release JSONL files "
+        "whose scenes must not (e.g. the benchmark's test set)",
+    )
     batch_size: int = Field(4, ge=1, description="Clips per processing task (keeps orchestration overhead small)")
     on_bad_clip: OnBadClip = Field(
         "reject", description="reject: record a bad clip in rejects.parquet and go on; raise: stop the build"
@@ -114,6 +125,8 @@ class ClipInput:
         root: Input root the reader opens.
         clip_id: Clip id (ScanNet scene, LeRobot ``episode_000003``).
         content_sha256: Content hash of the clip's inputs.
+        group: The place or recording the clip shares with others (ScanNet: the room); splits never divide it.
+        split: The clip's split (its group's).
         lerobot_mapping: The input's LeRobot mapping (LeRobot clips).
         options_digest: Hash of the input's source options.
     """
@@ -122,5 +135,7 @@ class ClipInput:
     root: Path
     clip_id: str
     content_sha256: str
+    group: str
+    split: SplitName
     lerobot_mapping: LeRobotMapping | None = None
     options_digest: str = ""

@@ -6,11 +6,12 @@ Reads the inputs and checks the output path; writes nothing.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from remot_data.build.config import BuildConfig, ClipInput, SourceInput
-from remot_data.errors import RemotError
+from remot_data.errors import RemotError, SourceFormatError
 from remot_data.frames import check_ffmpeg
 from remot_data.outputs import check_output_path
 from remot_data.records import SplitName
@@ -25,13 +26,14 @@ def reader_for(item: SourceInput | ClipInput) -> SourceReader:
     return get_reader(item.source, lerobot_mapping=item.lerobot_mapping)
 
 
-def plan_clips(inputs: list[SourceInput]) -> list[ClipInput]:
+def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput]:
     """List and hash the clips of every input (``preflight`` has checked each input as a whole).
 
     Raises:
         ValueError: If two inputs yield the same clip id (splits and staging are keyed by it).
     """
     planned: list[ClipInput] = []
+    rules = split_rules(config)
     for item in inputs:
         reader, root = reader_for(item), Path(item.path)
         for clip_id in reader.list_clips(root):
@@ -41,12 +43,15 @@ def plan_clips(inputs: list[SourceInput]) -> list[ClipInput]:
                 # A clip that cannot even be hashed is still planned: reading it fails the same way and becomes a
                 # bad_clip rejects row (or stops the build with on_bad_clip="raise"), never a silent gap.
                 content = "unhashable-" + hashlib.sha256(str(err).encode()).hexdigest()
+            group = reader.group_of(clip_id)
             planned.append(
                 ClipInput(
                     source=item.source,
                     root=root,
                     clip_id=clip_id,
                     content_sha256=content,
+                    group=group,
+                    split=split_of(clip_id, group, config, rules),
                     lerobot_mapping=item.lerobot_mapping,
                     options_digest=item.options_digest,
                 )
@@ -62,19 +67,81 @@ def plan_clips(inputs: list[SourceInput]) -> list[ClipInput]:
     return planned
 
 
-def assign_split(clip_id: str, config: BuildConfig) -> SplitName:
-    """Return the split of a clip from a hash of its id, so a clip never crosses splits and keeps its split.
+def assign_split(group: str, config: BuildConfig) -> SplitName:
+    """Return the split of a group from a hash of its id, so a group never crosses splits and keeps its split.
 
     Example:
-        >>> assign_split("scene0000_00", BuildConfig()) == assign_split("scene0000_00", BuildConfig())
+        >>> assign_split("scene0000", BuildConfig()) == assign_split("scene0000", BuildConfig())
         True
     """
-    u = int.from_bytes(hashlib.sha256(f"split\x1f{clip_id}".encode()).digest()[:8], "big") / 2**64
+    u = int.from_bytes(hashlib.sha256(f"split\x1f{group}".encode()).digest()[:8], "big") / 2**64
     if u < config.test_fraction:
         return "test"
     if u < config.test_fraction + config.val_fraction:
         return "val"
     return "train"
+
+
+RELEASE_SCENE_RE = re.compile(r"(scene\d{4}_\d{2})")
+SPLITS: tuple[SplitName, ...] = ("train", "val", "test")
+
+
+def read_split_file(path: Path) -> dict[str, SplitName]:
+    """Read fixed splits: a CSV of ``id,split`` rows, or a ScanNet list file whose name says the split.
+
+    Raises:
+        SourceFormatError: Naming the file and line that is not ``id,split`` with a known split.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SourceFormatError(f"{path}: cannot read the split file: {err}") from err
+    named = next((s for s in SPLITS if s in path.stem.lower()), None)
+    out: dict[str, SplitName] = {}
+    for lineno, line in enumerate(lines, start=1):
+        fields = [f.strip() for f in line.split(",")]
+        if not fields[0] or fields[0].startswith("#") or fields[0].lower() == "id":
+            continue
+        split = fields[1] if len(fields) == 2 else named if len(fields) == 1 else None
+        if split not in SPLITS:
+            raise SourceFormatError(
+                f"{path}:{lineno}: expected 'id,split' with split in {list(SPLITS)} (or a list file named after its "
+                f"split), got {line!r}"
+            )
+        out[fields[0]] = split
+    return out
+
+
+def read_exclusions(entries: tuple[str, ...]) -> set[str]:
+    """Return the ids that must not enter train: the entries themselves, and the scenes named in release JSONL files."""
+    ids: set[str] = set()
+    for entry in entries:
+        path = Path(entry)
+        if path.suffix == ".jsonl":
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                raise SourceFormatError(f"{path}: cannot read the exclusion file: {err}") from err
+            ids.update(RELEASE_SCENE_RE.findall(text))
+        else:
+            ids.add(entry)
+    return ids
+
+
+def split_rules(config: BuildConfig) -> tuple[dict[str, SplitName], set[str]]:
+    """Return the fixed splits and the ids kept out of train that the config names."""
+    fixed = read_split_file(config.split_file) if config.split_file is not None else {}
+    return fixed, read_exclusions(config.exclude_from_train)
+
+
+def split_of(clip_id: str, group: str, config: BuildConfig, rules: tuple[dict[str, SplitName], set[str]]) -> SplitName:
+    """Return a clip's split: the split file's (clip, then group), else its group's hash; never train if excluded."""
+    fixed, excluded = rules
+    split = fixed.get(clip_id) or fixed.get(group) or assign_split(group, config)
+    if split == "train" and (clip_id in excluded or group in excluded):
+        return "test"
+    return split
 
 
 def staging_dir_for(out_dir: Path) -> Path:
@@ -133,7 +200,7 @@ def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) ->
         ValueError: If there are no clips, or two inputs share a clip id.
     """
     preflight(inputs, out_dir, config)
-    clips = plan_clips(inputs)
+    clips = plan_clips(inputs, config)
     if not clips:
         roots = ", ".join(f"{i.source} {i.path}" for i in inputs)
         raise ValueError(f"no clips in the inputs ({roots}): nothing to build")

@@ -200,7 +200,14 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
                 for i in plan.inputs
             ],
             "clips": [
-                {"source": c.source, "clip_id": c.clip_id, "content_sha256": c.content_sha256} for c in plan.clips
+                {
+                    "source": c.source,
+                    "clip_id": c.clip_id,
+                    "group": c.group,
+                    "split": c.split,
+                    "content_sha256": c.content_sha256,
+                }
+                for c in plan.clips
             ],
         },
         "preset": {"name": preset.name, "sha256": preset.sha256},

@@ -10,11 +10,11 @@ import logging
 from typing import Any
 
 from remot_data.build.config import BuildConfig, ClipInput
-from remot_data.build.plan import assign_split, reader_for
+from remot_data.build.plan import reader_for
 from remot_data.errors import RemotError
 from remot_data.frames import render_images
 from remot_data.questions.render import derive_seed, render_question
-from remot_data.records import Clip, ImageSpec, Reject, TripletCandidate
+from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandidate
 from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
 from remot_data.rules.mirror import mirror_candidate
 from remot_data.rules.registry import RulePreset
@@ -70,7 +70,7 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
 
 
 def make_rows(
-    clip: Clip, candidates: list[TripletCandidate], preset: RulePreset, config: BuildConfig
+    clip: Clip, candidates: list[TripletCandidate], preset: RulePreset, config: BuildConfig, *, split: SplitName
 ) -> tuple[list[dict[str, Any]], list[Reject]]:
     """Render questions and images for the candidates of one clip; return contract rows and frame rejects.
 
@@ -78,7 +78,7 @@ def make_rows(
     and the frames; it is never given a substitute image.
     """
     images, failed = render_images(clip, [spec for c in candidates for spec in c.images], config.frames)
-    split = assign_split(clip.clip_id, config)
+
     rows, rejects = [], []
     for c in candidates:
         missing = [spec for spec in c.images if spec.key in failed]
@@ -163,7 +163,7 @@ def process_clip(
         stage = "rule"
         candidates, rejects = find_candidates(clip, preset)
         stage = "frames"
-        rows, frame_rejects = make_rows(clip, candidates, preset, config)
+        rows, frame_rejects = make_rows(clip, candidates, preset, config, split=clip_input.split)
         return rows, [*clip.dropped, *rejects, *frame_rejects]
     except Exception as err:  # the per-clip boundary: every failure becomes a rejects row
         if config.on_bad_clip == "raise" or not isinstance(err, (RemotError, ValueError, OSError)):

@@ -32,6 +32,7 @@ def part_key(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> 
             clip_input.source,
             clip_input.content_sha256,
             clip_input.options_digest,
+            clip_input.split,
             preset.sha256,
             config.digest,
             str(schema_version("triplets")),

@@ -104,25 +104,61 @@ def camera_labels(
 MAX_DISTRACTOR_DRAWS = 10_000
 
 
-def _angle_options(label: str, rng: np.random.Generator, config: QuestionConfig) -> list[str]:
-    """Return "No rotation", the correct angle (if any) and random distractor angles: 3 or 4 options, unshuffled."""
-    n_options = int(rng.integers(3, 5))
-    taken: list[int] = []
-    if label != NO_ROTATION:
-        taken.append(int(label.split()[0]))
-    n_numbers = n_options - 1
+def _uniform_numbers(taken: list[int], n_numbers: int, rng: np.random.Generator, config: QuestionConfig) -> list[int]:
+    """v1's draw: distractors anywhere in [1, max] that keep the gap (they are mostly larger than the truth)."""
     for _ in range(MAX_DISTRACTOR_DRAWS):  # bounded: the preset's check makes this enough by a wide margin
         if len(taken) >= n_numbers:
-            break
+            return taken
         angle = int(rng.integers(1, config.angle_distractor_max_deg + 1))
         if config.keeps_gap(angle, taken):
             taken.append(angle)
+    raise ValueError(
+        f"cannot draw {n_numbers} angle options in {MAX_DISTRACTOR_DRAWS} draws: the preset's "
+        "questions.angle_distractor_* settings leave no room"
+    )
+
+
+def _numbers_around(truth: int, n_numbers: int, rng: np.random.Generator, config: QuestionConfig) -> list[int]:
+    """v2's draw: the truth's rank among the offered numbers is uniform, distractors are stepped off it.
+
+    Each step is the gap the preset demands times a factor from [1, spread], so neither the rank, nor the size,
+    nor the distance to the nearest option tells the truth apart. A rank that would need a number below 1 (a small
+    truth) moves the distractor above instead.
+    """
+    below = int(rng.integers(0, n_numbers))  # distractors smaller than the truth
+    numbers = [truth]
+    for direction in [-1] * below + [1] * (n_numbers - 1 - below):
+        for _ in range(2):  # this direction, then the other one when it runs out of room
+            edge = min(numbers) if direction < 0 else max(numbers)
+            step = max(config.angle_distractor_min_gap_deg, config.angle_distractor_min_gap_ratio * edge)
+            candidate = int(round(edge + direction * step * rng.uniform(1.0, config.angle_distractor_spread)))
+            while not config.keeps_gap(candidate, numbers) and 1 <= candidate <= config.angle_distractor_max_deg:
+                candidate += direction
+            if 1 <= candidate <= config.angle_distractor_max_deg:
+                numbers.append(candidate)
+                break
+            direction = -direction
+        else:
+            raise ValueError(f"cannot place {n_numbers} angle options around {truth} within the preset's range")
+    return numbers
+
+
+def _angle_options(label: str, rng: np.random.Generator, preset: RulePreset) -> list[str]:
+    """Return "No rotation", the correct angle (if any) and distractor angles: 3 or 4 options, unshuffled."""
+    config = preset.questions
+    n_numbers = int(rng.integers(3, 5)) - 1
+    truth = None if label == NO_ROTATION else int(label.split()[0])
+    if config.angle_distractor_policy == "uniform":
+        numbers = _uniform_numbers([] if truth is None else [truth], n_numbers, rng, config)
     else:
-        raise ValueError(
-            f"cannot draw {n_numbers} angle options around {label!r} in {MAX_DISTRACTOR_DRAWS} draws: the preset's "
-            "questions.angle_distractor_* settings leave no room"
-        )
-    return [NO_ROTATION] + [DEGREES.format(angle=t) for t in taken]
+        # With no rotation, the numbers are drawn around a pseudo-truth from the stated window, so that the numbers
+        # offered look the same whether or not one of them is right.
+        window = preset.camera_rotation
+        center = truth if truth is not None else int(rng.integers(round(window.min_deg), round(window.max_deg) + 1))
+        numbers = _numbers_around(center, n_numbers + (truth is None), rng, config)
+        if truth is None:
+            numbers.remove(center)
+    return [NO_ROTATION] + [DEGREES.format(angle=t) for t in numbers]
 
 
 # Vocabulary axis (schemas/vocabulary.yaml) and its sign for each signed value of a robot-arm family, in value order:
@@ -213,7 +249,7 @@ def render_question(candidate: TripletCandidate, *, seed: int, preset: RulePrese
             if kind == "direction":
                 options = [*CAMERA_DIRECTIONS[axis], NO_ROTATION]
             else:
-                options = _angle_options(label, rng, preset.questions)
+                options = _angle_options(label, rng, preset)
             options = [options[i] for i in rng.permutation(len(options))]
             questions.append((axis, kind, a, b, options))
             options_all.append(options)

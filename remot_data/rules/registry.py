@@ -1,6 +1,6 @@
 """Versioned rule presets (``presets/<name>.yaml``) loaded into frozen pydantic models, validated as a whole.
 
-The meaning of each threshold is written once, in ``presets/v1.yaml``; the models check types, unknown keys and
+The meaning of each threshold is written once, in ``presets/v2.yaml``; the models check types, unknown keys and
 that thresholds are ordered, and name the file and field when they are not.
 """
 
@@ -22,7 +22,7 @@ class _PresetSection(BaseModel):
 
 
 class CameraRotationConfig(_PresetSection):
-    """Thresholds of the camera-rotation direction flip (meanings in ``presets/v1.yaml``).
+    """Thresholds of the camera-rotation direction flip (meanings in ``presets/v2.yaml``).
 
     Attributes:
         frame_gap: Frames from anchor to positive.
@@ -70,17 +70,22 @@ class CameraRotationConfig(_PresetSection):
 
 
 class QuestionConfig(_PresetSection):
-    """Question-rendering settings.
+    """Question-rendering settings (meanings in ``presets/v2.yaml``).
 
     Attributes:
         angle_distractor_max_deg: Largest distractor angle.
         angle_distractor_min_gap_deg: Smallest gap between offered angles, degrees.
-        angle_distractor_min_gap_ratio: Smallest gap as a fraction of the correct angle.
+        angle_distractor_min_gap_ratio: Smallest gap as a fraction of the larger angle.
+        angle_distractor_policy: ``uniform`` (v1: anywhere in [1, max]) or ``around_truth`` (v2: the truth takes a
+            uniformly drawn rank among the offered numbers, distractors stepped off it).
+        angle_distractor_spread: ``around_truth``: each step is the gap times a factor drawn from [1, spread].
     """
 
     angle_distractor_max_deg: int
     angle_distractor_min_gap_deg: int
     angle_distractor_min_gap_ratio: float
+    angle_distractor_policy: Literal["uniform", "around_truth"] = "uniform"
+    angle_distractor_spread: float = 1.8
 
     @model_validator(mode="after")
     def _check(self) -> QuestionConfig:
@@ -101,7 +106,7 @@ class QuestionConfig(_PresetSection):
 
 
 class ManipulationConfig(_PresetSection):
-    """Thresholds of the robot-arm families (meanings in ``presets/v1.yaml``).
+    """Thresholds of the robot-arm families (meanings in ``presets/v2.yaml``).
 
     Attributes:
         anchor_stride: Frames between anchors.

@@ -25,6 +25,10 @@ class SourceReader(Protocol):
         """Return a content hash of the clip's inputs (the cache key)."""
         ...
 
+    def group_of(self, clip_id: str) -> str:
+        """Return the physical place or recording a clip shares with others: splits never divide a group."""
+        ...
+
     def check_input(self, root: Path) -> None:
         """Raise ``SourceFormatError`` once if a mistake affects the whole input (before any clip is read)."""
         ...

@@ -38,6 +38,10 @@ class ScanNetReader:
     def check_input(self, root: Path) -> None:
         """Nothing to hold against the whole input: every scene is checked as it is read."""
 
+    def group_of(self, clip_id: str) -> str:
+        """Return the room: ScanNet's ``sceneXXXX_YY`` are rescans (YY) of one room (XXXX)."""
+        return scannet.room_of(clip_id)
+
 
 @dataclass(frozen=True)
 class LeRobotReader:
@@ -45,6 +49,10 @@ class LeRobotReader:
 
     mapping: LeRobotMapping
     name: str = "lerobot"
+
+    def group_of(self, clip_id: str) -> str:
+        """Return the episode itself: one recording (an episode is the unit LeRobot datasets are split by)."""
+        return clip_id
 
     def check_input(self, root: Path) -> None:
         """Hold the mapping against the dataset once, before any episode is read."""

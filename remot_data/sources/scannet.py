@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,20 @@ POSE_DIR = "pose"
 COLOR_DIR = "color"
 INTRINSIC_COLOR_PATH = "intrinsic/intrinsic_color.txt"
 RIGID_TOLERANCE = 1e-3
+
+
+SCENE_ID_RE = re.compile(r"^(scene\d{4})_\d{2}$")
+
+
+def room_of(scene_id: str) -> str:
+    """Return the room of a ScanNet scene id: ``scene0000_01`` is the second scan of room ``scene0000``.
+
+    Example:
+        >>> room_of("scene0707_02"), room_of("my_office")
+        ('scene0707', 'my_office')
+    """
+    match = SCENE_ID_RE.match(scene_id)
+    return match.group(1) if match else scene_id
 
 
 def list_scannet_scenes(root: Path) -> list[Path]:

@@ -163,3 +163,18 @@ def test_inspect_reports_what_a_build_would_get_and_fails_when_nothing(demo_scan
     out = capsys.readouterr().out
     assert "scene0000_00: bad clip: SourceFormatError:" in out and "pose/0.txt" in out
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_prefect_api_is_one_line(demo_scannet_root, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"}  # nothing listens on the discard port
+    argv = ["build", "--source", "scannet", "--input", str(demo_scannet_root), "--out", str(tmp_path / "o")]
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2
+    assert "Failed to reach API at http://127.0.0.1:9/api" in done.stderr and "unset PREFECT_API_URL" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -39,7 +39,7 @@ def test_manifest_counts_match_the_table(built_dataset):
     table = read_triplets(built_dataset)
     assert manifest["counts"]["triplets"] == len(table) > 20
     assert sum(manifest["counts"]["by_split"].values()) == len(table)
-    assert manifest["preset"]["name"] == "v1" and len(manifest["preset"]["sha256"]) == 64
+    assert manifest["preset"]["name"] == "v2" and len(manifest["preset"]["sha256"]) == 64
     assert len(manifest["input"]["clips"]) == SMALL_DEMO.n_scenes
     assert manifest["source"] == "scannet" and manifest["input"]["roots"][0]["source"] == "scannet"
     assert all(len(c["content_sha256"]) == 64 for c in manifest["input"]["clips"])
@@ -53,7 +53,7 @@ def test_splits_are_per_clip(built_dataset):
     split_of = {}
     for row in rows:
         assert split_of.setdefault(row["clip_id"], row["split"]) == row["split"]
-        assert row["split"] == assign_split(row["clip_id"], SMALL_BUILD)
+        assert row["split"] == assign_split(row["clip_id"].rsplit("_", 1)[0], SMALL_BUILD)  # the room's split
 
 
 def test_round_trip_through_hf_datasets_gives_pil_images(built_dataset):
@@ -112,7 +112,7 @@ def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
 def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
     import remot_data.build.stage as stage
 
-    inputs = plan_clips(_scannet(demo_scannet_root))[:3]
+    inputs = plan_clips(_scannet(demo_scannet_root), SMALL_BUILD)[:3]
     staging = tmp_path / "staging"
     staging.mkdir()
     calls = []
@@ -212,7 +212,7 @@ def test_a_damaged_staged_part_is_redone_not_sticky(demo_scannet_root, tmp_path)
 
     scene = sorted(demo_scannet_root.iterdir())[0]
     shutil.copytree(scene, tmp_path / "corpus" / scene.name)
-    inputs = plan_clips(_scannet(tmp_path / "corpus"))
+    inputs = plan_clips(_scannet(tmp_path / "corpus"), SMALL_BUILD)
     staging = tmp_path / "staging"
     staging.mkdir()
     [key] = process_batch(inputs, SMALL_BUILD, staging)
@@ -220,3 +220,39 @@ def test_a_damaged_staged_part_is_redone_not_sticky(demo_scannet_root, tmp_path)
     (staging / f"{key}.parquet").write_bytes(b"PAR1 truncated by a full disk")
     assert process_batch(inputs, SMALL_BUILD, staging) == [key]
     assert pq.read_table(staging / f"{key}.parquet").column("triplet_id").to_pylist() == reference
+
+
+def _rescans(demo_scannet_root, root, names):
+    import shutil
+
+    source = sorted(demo_scannet_root.iterdir())[0]
+    for name in names:
+        shutil.copytree(source, root / name)
+    return root
+
+
+def test_rescans_of_one_room_share_a_split_and_fixed_splits_win(demo_scannet_root, tmp_path):
+    root = _rescans(demo_scannet_root, tmp_path / "c", ["scene0007_00", "scene0007_01", "scene0007_02", "scene0050_00"])
+    clips = {c.clip_id: c for c in plan_clips(_scannet(root), SMALL_BUILD)}
+    assert {c.group for c in clips.values()} == {"scene0007", "scene0050"}
+    assert len({clips[f"scene0007_0{k}"].split for k in range(3)}) == 1  # one room, one split
+    split_file = tmp_path / "splits.csv"
+    split_file.write_text("id,split\nscene0007,val\nscene0050_00,test\n")
+    fixed = {
+        c.clip_id: c.split
+        for c in plan_clips(_scannet(root), SMALL_BUILD.model_copy(update={"split_file": split_file}))
+    }
+    assert fixed == {"scene0007_00": "val", "scene0007_01": "val", "scene0007_02": "val", "scene0050_00": "test"}
+    listed = tmp_path / "scannetv2_train.txt"  # ScanNet's own list files: the name says the split
+    listed.write_text("scene0007_00\nscene0007_01\nscene0007_02\nscene0050_00\n")
+    config = SMALL_BUILD.model_copy(update={"split_file": listed})
+    assert {c.split for c in plan_clips(_scannet(root), config)} == {"train"}
+    # the benchmark's own test scenes must never be trained on: named, or read from a ReMoT-release JSONL
+    release = tmp_path / "test.jsonl"
+    release.write_text('{"images": ["/data/scannet/scene0050_00/color/3.jpg"], "id": "x"}\n')
+    excluded = plan_clips(_scannet(root), config.model_copy(update={"exclude_from_train": ("scene0007", str(release))}))
+    assert {c.split for c in excluded} == {"test"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("scene0007,training\n")
+    with pytest.raises(ValueError, match=r"bad\.csv:1: expected 'id,split'"):
+        plan_clips(_scannet(root), SMALL_BUILD.model_copy(update={"split_file": bad}))
