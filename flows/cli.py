@@ -91,6 +91,20 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0 if report.buildable else 2
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``remot audit``: blind baselines, leakage and balance of a dataset, beside ReMoT-release JSONL files."""
+    from remot_data.audit import audit_dataset, audit_items, format_audit, iter_release_items
+    from remot_train.eval.loaders import load_release_jsonl
+
+    audits = {str(args.dataset_dir): audit_dataset(args.dataset_dir)}
+    for path in args.compare or []:
+        audits[str(path)] = audit_items(iter_release_items(load_release_jsonl(path, task=None)))
+    print(format_audit(audits))
+    if args.json:
+        args.json.write_text(json.dumps(audits, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """``remot export``: write the ReMoT JSONL export of a dataset directory."""
     from remot_data.export import export_remot_jsonl
@@ -176,6 +190,13 @@ def make_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--preset", default=BuildConfig.model_fields["preset"].default, help="rule preset")
     inspect.add_argument("--limit", type=int, default=None, help="inspect only the first N clips")
     inspect.set_defaults(func=cmd_inspect)
+    audit = sub.add_parser("audit", help="blind baselines, leakage across splits and balance of a dataset")
+    audit.add_argument("dataset_dir", type=Path, help="what `remot build --out` wrote")
+    audit.add_argument(
+        "--compare", action="append", type=Path, help="a ReMoT-release JSONL to audit alongside (repeatable)"
+    )
+    audit.add_argument("--json", type=Path, default=None, help="also write the full audits as JSON here")
+    audit.set_defaults(func=cmd_audit)
     export = sub.add_parser("export", help="write the ReMoT JSONL export of a dataset directory")
     export.add_argument("dataset_dir", type=Path, help="what `remot build --out` wrote")
     export.add_argument("--out", required=True, type=Path, help="export directory")

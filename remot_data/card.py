@@ -59,6 +59,13 @@ def write_dataset_card(
         },
     }
     columns = "\n".join(f"| `{c.name}` | {c.type} | {c.meaning} |" for c in load_columns("triplets"))
+    audit = manifest["audit"]
+    audit_rows = "\n".join(
+        f"| {family} | {r['items']} | {100 * r['chance']:.1f} % | "
+        f"{100 * (r['chance'] + r['max_blind_gain']):.1f} % | {100 * r['max_blind_gain']:+.1f} |"
+        for family, r in audit["blind"].items()
+    )
+    leak = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in audit["leakage"].items())
     body = f"""# remot motion-contrast triplets
 
 Built by remot `{manifest["code_version"]}` from a `{manifest["source"]}` input with rule preset
@@ -68,6 +75,16 @@ Built by remot `{manifest["code_version"]}` from a `{manifest["source"]}` input 
 - families: {", ".join(f"{k}: {v}" for k, v in counts["by_family"].items())}
 - rejected clips/candidates: {manifest["rejects"]["total"]} (see `{load_layout().rejects}`)
 - validation: {manifest["validation"]["expectations"]} expectations, all passed (`{load_layout().validation_report}`)
+
+## Audit (`remot audit <this folder>` prints the whole)
+How well a model answers **without the images** (the most common label or letter per sub-question, the smallest or
+largest angle offered), next to chance, per family; and what crosses splits.
+
+| family | triplets | chance | best blind policy | gain over chance |
+|---|---|---|---|---|
+{audit_rows}
+
+Leakage: {leak}
 
 Load with `datasets.load_dataset("parquet", data_dir="<this folder>")`: image columns decode to PIL images.
 Licence: the images derive from the source data, whose licence (`{license_id}`) applies.

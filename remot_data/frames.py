@@ -37,7 +37,7 @@ class FrameConfig(BaseModel):
         448,
         ge=16,
         le=4096,
-        description="Longer side of stored images, pixels (aspect kept)",
+        description="Longer side of stored images, pixels (aspect kept; smaller frames are kept as they are)",
         json_schema_extra={"flag": "--max-side"},
     )
     jpeg_quality: int = Field(
@@ -61,7 +61,7 @@ def apply_image_spec(image: Image.Image, spec: ImageSpec, config: FrameConfig) -
         image = image.crop(box)
     if spec.mirror:
         image = ImageOps.mirror(image)
-    scale = config.max_side_px / max(image.size)
+    scale = min(1.0, config.max_side_px / max(image.size))  # never upscale: it invents no detail, only bytes
     size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
     return image.resize(size, Image.Resampling.BILINEAR)
 

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from remot_data.errors import ContractError
-from remot_data.questions.render import family_labels
 from remot_data.rules.registry import RulePreset
 from schemas import IMAGE_COLUMNS, load_columns, load_vocabulary, schema_version
 
@@ -69,13 +69,64 @@ def _answer_matches_labels(row: dict[str, Any]) -> bool:
     return True
 
 
+# An independent reading of labels from values, for the gate: it shares nothing with the renderer that wrote them
+# (questions/render.py) but the contract's vocabulary. Attribute -> (vocabulary axis, sign of the axis per +1).
+ATTRIBUTE_AXES = {
+    "pan_right_deg": ("h", 1),
+    "tilt_up_deg": ("v", 1),
+    "left_m": ("h", -1),
+    "up_m": ("v", 1),
+    "gripper_closing": ("g", 1),
+}
+
+
+def _word(family: str, signs: dict[str, int]) -> str | None:
+    words = [w for group in VOCABULARY.families[family]["directions"].values() for w in group]
+    return next((w for w in words if VOCABULARY.directions[w] == signs), None)
+
+
+def expected_labels(row: dict[str, Any], preset: RulePreset) -> list[str]:
+    """Return the labels a row's values and the preset's dead-bands imply, read independently of the renderer.
+
+    Raises:
+        KeyError: For an attribute or family the gate does not know.
+    """
+    family, names = row["family"], list(row["attribute_names"])
+    pairs = [row["values_12"], row["values_13"], row["values_23"]]
+    no_change = VOCABULARY.no_change(family)
+    labels: list[str] = []
+    if family == "camera_rotation":
+        dead_band = preset.camera_rotation.dead_band_deg
+        angle_label = VOCABULARY.families[family]["angle_label"]
+        for values in pairs:
+            for name, value in zip(names, values, strict=True):
+                if abs(value) < dead_band:
+                    labels += [no_change, no_change]
+                    continue
+                axis, sign = ATTRIBUTE_AXES[name]
+                labels += [
+                    _word(family, {axis: sign * int(np.sign(value))}),
+                    angle_label.format(angle=int(abs(value) + 0.5)),
+                ]
+        return labels
+    m = preset.manipulation
+    dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
+    for values in pairs:
+        if any(abs(v) < dead_band for v in values):
+            labels.append(no_change)
+            continue
+        signs = {
+            ATTRIBUTE_AXES[n][0]: ATTRIBUTE_AXES[n][1] * int(np.sign(v)) for n, v in zip(names, values, strict=True)
+        }
+        labels.append(_word(family, signs) or no_change)
+    return labels
+
+
 def _labels_match_values(row: dict[str, Any], preset: RulePreset) -> bool:
     try:
-        values = tuple(tuple(float(v) for v in row[k]) for k in ("values_12", "values_13", "values_23"))
-        expected = family_labels(row["family"], values, preset)
+        return list(row["labels"] or []) == expected_labels(row, preset)
     except (TypeError, ValueError, IndexError, KeyError):
         return False
-    return list(row["labels"] or []) == expected
 
 
 def _offers_no_change(row: dict[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 import remot_data
+from remot_data.audit import audit_items, check_audit, items_from_table
 from remot_data.build.plan import BuildPlan
 from remot_data.build.stage import staged_paths
 from remot_data.card import write_dataset_card
@@ -68,6 +69,25 @@ def summarise(table: pa.Table, rejects: pa.Table) -> dict[str, Any]:
             "by_reason": _counts(rejects.column("reason").to_pylist()),
             "by_stage": _counts(rejects.column("stage").to_pylist()),
         },
+    }
+
+
+def summarise_audit(audit: dict[str, Any]) -> dict[str, Any]:
+    """Return the audit's headline numbers for the manifest and the card (``remot audit`` prints the whole)."""
+    keep = (
+        "items",
+        "chance",
+        "majority_label",
+        "letter_prior",
+        "numeric_chance",
+        "smallest_number",
+        "largest_number",
+        "max_blind_gain",
+    )
+    return {
+        "blind": {f: {k: v for k, v in r.items() if k in keep} for f, r in audit["blind"].items()},
+        "leakage": {k: v for k, v in audit["leakage"].items() if k != "example_groups"},
+        "max_label_ratio": audit["balance"]["max_label_ratio"],
     }
 
 
@@ -183,6 +203,9 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
             f"dataset not published: {len(violations)} of {n_expectations} expectations failed "
             f"(report: {plan.staging_dir / layout.validation_report}):\n  {lines}"
         )
+    groups = {c.clip_id: c.group for c in plan.clips}
+    audit = audit_items(items_from_table(triplets, groups))
+    check_audit(audit, preset.audit)
     version_id = new_version_id()
     manifest = {
         "schema_version": schema_version("triplets"),
@@ -214,6 +237,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
         "config": config.model_dump(mode="json"),
         **summarise(triplets, rejects),
         "validation": {"success": True, "expectations": n_expectations, "failed": []},
+        "audit": summarise_audit(audit),
     }
     check_manifest(manifest)
     with publish_version(plan.out_dir, version_id, keep=config.keep_versions) as tmp:

@@ -18,6 +18,7 @@ from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandid
 from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
 from remot_data.rules.mirror import mirror_candidate
 from remot_data.rules.registry import RulePreset
+from remot_data.rules.retrieval import swap_positive_negative
 from remot_data.rules.state import find_gripper_triplets
 from schemas import IMAGE_COLUMNS, schema_version
 
@@ -56,6 +57,8 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
         if preset.manipulation.mirror:
             manipulation += [mirror_candidate(c) for c in manipulation]
         candidates += manipulation
+    if preset.questions.balance_directions:
+        candidates = [balanced(clip, c) for c in candidates]
     if clip.T_world_cam is None and not clip.tracks:
         rejects.append(
             Reject(
@@ -67,6 +70,15 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
             )
         )
     return candidates, rejects
+
+
+def balanced(clip: Clip, candidate: TripletCandidate) -> TripletCandidate:
+    """Return the candidate, or it with images 2 and 3 exchanged, by a coin seeded on its identity (retrieval only)."""
+    if candidate.negative_method != "retrieval":
+        return candidate
+    keys = (source_image_key(clip, s) for s in candidate.images)
+    coin = derive_seed("balance", candidate.clip_id, candidate.family, candidate.subject, *keys) % 2
+    return swap_positive_negative(candidate) if coin else candidate
 
 
 def make_rows(

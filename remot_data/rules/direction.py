@@ -167,12 +167,17 @@ def find_camera_rotation_triplets(
         magnitude = max(abs(v) for v in v12)
         for method in config.negative_methods:
             if method == "retrieval":
-                found = _retrieve_negative(i, j, signs_12, magnitude, pan, tilt, config)
+                found = _retrieve_negative(i, j, signs_12, magnitude, pan, tilt, config, clip.T_world_cam[:, :3, 3])
                 if isinstance(found, str):
                     reject(
                         i,
                         found,
-                        f"no frame rotates opposite to pan {v12[0]:+.1f}°, tilt {v12[1]:+.1f}° within the window",
+                        f"no frame rotates opposite to pan {v12[0]:+.1f}°, tilt {v12[1]:+.1f}° within the window"
+                        + (
+                            f" and {config.max_negative_translation_m} m of the anchor"
+                            if found == "negative_too_far"
+                            else ""
+                        ),
                     )
                     continue
                 k, margin = found
@@ -230,10 +235,17 @@ def _retrieve_negative(
     pan: npt.NDArray[np.float64],
     tilt: npt.NDArray[np.float64],
     config: CameraRotationConfig,
+    positions: npt.NDArray[np.float64],
 ) -> tuple[int, float] | str:
-    """Return (frame position, margin) of the best opposite-rotation frame for anchor i, or a reject reason."""
+    """Return (frame position, margin) of the best opposite-rotation frame for anchor i, or a reject reason.
+
+    Best: closest magnitude to the positive's, then nearest in time. With ``max_negative_translation_m`` the camera
+    may not have moved further than that from the anchor (farther, the image shows another part of the room and the
+    heading cannot be read from it).
+    """
     wanted = tuple(-s for s in signs_12)
-    best: tuple[float, int, float] | None = None
+    best: tuple[float, int, int, float] | None = None
+    too_far = False
     for k in range(pan.shape[0]):
         if k in (i, j):
             continue
@@ -247,12 +259,16 @@ def _retrieve_negative(
         ratio = max(mag_13, magnitude) / max(min(mag_13, magnitude), 1e-9)
         if ratio > config.max_magnitude_ratio:
             continue
-        score = abs(mag_13 - magnitude)
-        if best is None or score < best[0]:
-            best = (score, k, min(c13[1], c23[1]))
+        limit = config.max_negative_translation_m
+        if limit is not None and float(np.linalg.norm(positions[k] - positions[i])) > limit:
+            too_far = True
+            continue
+        score = (round(abs(mag_13 - magnitude), 9), abs(k - i))
+        if best is None or score < best[:2]:
+            best = (*score, k, min(c13[1], c23[1]))
     if best is None:
-        return "no_opposite_frame"
-    return best[1], best[2]
+        return "negative_too_far" if too_far else "no_opposite_frame"
+    return best[2], best[3]
 
 
 # End-effector families: asked axes and the axes that must stay still in comparison (robot base frame x, y, z).

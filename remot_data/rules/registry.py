@@ -34,6 +34,7 @@ class CameraRotationConfig(_PresetSection):
         crop_fraction: Fraction of the frame each crop keeps.
         default_hfov_deg: Field of view used when intrinsics are missing.
         negative_methods: Negative methods to emit.
+        max_negative_translation_m: Retrieval negatives within this camera distance of the anchor (None: any).
     """
 
     frame_gap: int
@@ -45,6 +46,7 @@ class CameraRotationConfig(_PresetSection):
     crop_fraction: float
     default_hfov_deg: float
     negative_methods: tuple[Literal["retrieval", "crop"], ...]
+    max_negative_translation_m: float | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CameraRotationConfig:
@@ -79,6 +81,8 @@ class QuestionConfig(_PresetSection):
         angle_distractor_policy: ``uniform`` (v1: anywhere in [1, max]) or ``around_truth`` (v2: the truth takes a
             uniformly drawn rank among the offered numbers, distractors stepped off it).
         angle_distractor_spread: ``around_truth``: each step is the gap times a factor drawn from [1, spread].
+        balance_directions: Exchange images 2 and 3 of half of the retrieval triplets (seeded), so the stated
+            anchor->positive directions are balanced.
     """
 
     angle_distractor_max_deg: int
@@ -86,6 +90,7 @@ class QuestionConfig(_PresetSection):
     angle_distractor_min_gap_ratio: float
     angle_distractor_policy: Literal["uniform", "around_truth"] = "uniform"
     angle_distractor_spread: float = 1.8
+    balance_directions: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> QuestionConfig:
@@ -152,6 +157,20 @@ class ManipulationConfig(_PresetSection):
         return self
 
 
+class AuditConfig(_PresetSection):
+    """Thresholds of the audit every build runs (meanings in ``presets/v2.yaml``; v1, which has none, never fails).
+
+    Attributes:
+        max_blind_gain: Largest accuracy above chance any blind policy may reach on a family.
+        min_items: Families with fewer triplets are reported, not judged (too few to measure).
+        max_cross_split_image_hashes: Near-identical images (equal average hash) allowed in more than one split.
+    """
+
+    max_blind_gain: float = 1.0
+    min_items: int = 30
+    max_cross_split_image_hashes: int = 10**9
+
+
 class RulePreset(_PresetSection):
     """A loaded preset: its name, the hash of its file, and the config of each rule.
 
@@ -161,6 +180,7 @@ class RulePreset(_PresetSection):
         camera_rotation: Camera-rotation rule config.
         manipulation: Robot-arm rules config.
         questions: Question config.
+        audit: Audit thresholds.
     """
 
     name: str
@@ -168,6 +188,7 @@ class RulePreset(_PresetSection):
     camera_rotation: CameraRotationConfig
     manipulation: ManipulationConfig
     questions: QuestionConfig
+    audit: AuditConfig = AuditConfig()
 
     @model_validator(mode="after")
     def _options_can_be_drawn(self) -> RulePreset:

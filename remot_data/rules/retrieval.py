@@ -6,7 +6,7 @@ data), never by reversing time. Numpy plus remot_data records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -184,3 +184,28 @@ def retrieved_to_records(
         for i, reason in dropped
     ]
     return candidates, rejects
+
+
+def swap_positive_negative(candidate: TripletCandidate) -> TripletCandidate:
+    """Return the triplet with images 2 and 3 exchanged: labels (s, -s, -s) become (-s, s, s), the same structure.
+
+    Retrieval picks the positive as the frame deepest inside the window, so the anchor->positive direction follows
+    the clip's dominant motion; exchanging half of the triplets (seeded) balances the stated directions.
+
+    Example:
+        >>> c = TripletCandidate(source="lerobot", clip_id="e", family="lift_lower", rule="direction_flip",
+        ...     negative_method="retrieval", images=(ImageSpec(frame_index=0), ImageSpec(frame_index=5),
+        ...     ImageSpec(frame_index=9)), attribute_names=("up_m",), values_12=(0.1,), values_13=(-0.12,),
+        ...     values_23=(-0.22,), magnitude=0.1, margin=0.05, subject="left")
+        >>> s = swap_positive_negative(c)
+        >>> [i.frame_index for i in s.images], s.values_12, s.values_23, s.magnitude
+        ([0, 9, 5], (-0.12,), (0.22,), 0.12)
+    """
+    return replace(
+        candidate,
+        images=(candidate.images[0], candidate.images[2], candidate.images[1]),
+        values_12=candidate.values_13,
+        values_13=candidate.values_12,
+        values_23=tuple(-v for v in candidate.values_23),
+        magnitude=max(abs(v) for v in candidate.values_13),
+    )

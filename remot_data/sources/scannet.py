@@ -196,6 +196,8 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
             width, height = (int(v) for v in im.size)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
         raise SourceFormatError(f"{frames[0].image_path}: colour image cannot be opened: {err}") from err
+    if focal_px is not None:
+        focal_px = fit_intrinsics_to_image(K, width, height, intrinsic_path)
     return Clip(
         source="scannet",
         clip_id=clip_id,
@@ -206,6 +208,30 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
         image_height_px=height,
         dropped=tuple(dropped),
     )
+
+
+def fit_intrinsics_to_image(K: npt.NDArray[np.float64], width: int, height: int, path: Path) -> float:
+    """Return fx for the colour images as they are: rescaled when the calibration is for another resolution.
+
+    ScanNet's ``intrinsic_color.txt`` is for the 1296 x 968 sensor; exports often hold 640 x 480 frames. The
+    calibrated image size is read from the principal point (about twice cx by twice cy).
+
+    Raises:
+        SourceFormatError: When the calibration's aspect does not match the images (not a mere rescale).
+    """
+    calibrated_w, calibrated_h = 2.0 * K[0, 2], 2.0 * K[1, 2]
+    if calibrated_w <= 0 or calibrated_h <= 0:
+        raise SourceFormatError(f"{path}: principal point must be positive, got cx={K[0, 2]}, cy={K[1, 2]}")
+    sx, sy = width / calibrated_w, height / calibrated_h
+    if abs(sx - 1.0) < 0.05 and abs(sy - 1.0) < 0.05:
+        return float(K[0, 0])
+    if abs(sx - sy) / max(sx, sy) > 0.05:
+        raise SourceFormatError(
+            f"{path}: intrinsics are for about {calibrated_w:.0f} x {calibrated_h:.0f} pixels but the colour images "
+            f"are {width} x {height}, a different aspect: they cannot be rescaled"
+        )
+    logger.info("%s: intrinsics for %.0f x %.0f rescaled to %d x %d", path, calibrated_w, calibrated_h, width, height)
+    return float(K[0, 0] * sx)
 
 
 def hash_scannet_scene(scene_dir: Path) -> str:

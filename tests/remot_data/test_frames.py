@@ -118,3 +118,13 @@ def test_mirror_and_crop_are_applied(tmp_path):
     assert plain[:8].mean() < 60 < 190 < plain[-8:].mean()
     assert mirrored[:8].mean() > 190 and mirrored[-8:].mean() < 60  # flipped left-right
     assert crop.mean() < 70  # the left quarter only: dark
+
+
+def test_small_frames_are_never_upscaled():
+    from PIL import Image
+
+    from remot_data.frames import apply_image_spec
+
+    image = Image.new("RGB", (64, 48))
+    assert apply_image_spec(image, ImageSpec(frame_index=0), FrameConfig(max_side_px=448)).size == (64, 48)
+    assert apply_image_spec(image, ImageSpec(frame_index=0), FrameConfig(max_side_px=32)).size == (32, 24)

@@ -95,3 +95,40 @@ def test_cast_to_contract_names_missing_columns(table):
         cast_to_contract(table.drop(["margin"]), "triplets")
     with pytest.raises(ContractError, match="column 'prompt' has 1 nulls"):
         cast_to_contract(_replace(table, "prompt", 0, None), "triplets")
+
+
+@pytest.mark.parametrize(
+    "family, names",
+    [
+        ("camera_rotation", ("pan_right_deg", "tilt_up_deg")),
+        ("move_lr", ("left_m",)),
+        ("lift_lower", ("up_m",)),
+        ("move_complex", ("left_m", "up_m")),
+        ("grab_release", ("gripper_closing",)),
+    ],
+)
+def test_the_gate_reads_labels_independently_and_agrees_with_the_renderer(family, names):
+    # The gate's reading (validation.expected_labels) shares no code with the renderer's (render.family_labels):
+    # agreement on many random values, dead-bands and rounding edges included, is a real check of both.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from remot_data.questions.render import family_labels
+    from remot_data.validation import expected_labels
+
+    scale = 40.0 if family == "camera_rotation" else 0.5
+    edges = [0.0, 2.0, -2.0, 12.5, -12.5, 0.015, -0.015, 0.1, -0.1]
+    value = st.floats(-scale, scale, allow_nan=False) | st.sampled_from(edges)
+    pair = st.tuples(*[value] * len(names))
+
+    @settings(max_examples=300, derandomize=True, deadline=None)
+    @given(pairs=st.tuples(pair, pair, pair))
+    def check(pairs):
+        row = {
+            "family": family,
+            "attribute_names": list(names),
+            **dict(zip(("values_12", "values_13", "values_23"), pairs, strict=True)),
+        }
+        assert expected_labels(row, PRESET) == family_labels(family, pairs, PRESET)
+
+    check()

@@ -115,3 +115,24 @@ def test_preset_rejects_bad_thresholds(tmp_path):
     with pytest.raises(ValueError, match="dead_band_deg <= min_deg"):
         load_rule_preset(bad)
 
+
+def test_retrieval_negatives_stay_near_the_anchor_on_a_walk_through():
+    # a 6 m walk while panning +-25 degrees: without a bound, the opposite heading is often metres away
+    poses = _sweep(n=240, amplitude=25.0, period=80.0)
+    poses[:, 0, 3] = np.linspace(0.0, 6.0, len(poses))  # walking along x
+    clip = make_pose_clip(poses)
+    v2 = load_rule_preset("v2").camera_rotation
+    unbounded = v2.model_copy(update={"max_negative_translation_m": None, "negative_methods": ("retrieval",)})
+    bounded = v2.model_copy(update={"negative_methods": ("retrieval",)})
+
+    def distances(config):
+        found, rejects = find_camera_rotation_triplets(clip, config)
+        return [
+            abs(poses[c.images[2].frame_index, 0, 3] - poses[c.images[0].frame_index, 0, 3]) for c in found
+        ], rejects
+
+    far, _ = distances(unbounded)
+    near, rejects = distances(bounded)
+    assert max(far) > 1.0  # the problem exists
+    assert near and max(near) <= 0.5
+    assert any(r.reason == "negative_too_far" and "0.5 m of the anchor" in r.detail for r in rejects)

@@ -49,6 +49,12 @@ def _read_or_refuse(read):
     return clip
 
 
+def _checked_episode(robot):
+    """What a build does with a LeRobot input: hold the mapping against it once, then read an episode."""
+    check_lerobot_dataset(robot, DEMO_MAPPING)
+    return read_lerobot_episode(robot, "episode_000001", DEMO_MAPPING)
+
+
 def _mutated(path, data, read):
     original = path.read_bytes()
     try:
@@ -92,13 +98,7 @@ def test_scannet_intrinsics_values(scene, values):
 def test_lerobot_info_fields(robot, field, value):
     info_path = robot / "meta" / "info.json"
     info = json.loads(info_path.read_text())
-    data = json.dumps({**info, field: value}).encode()
-
-    def read():
-        check_lerobot_dataset(robot, DEMO_MAPPING)
-        return read_lerobot_episode(robot, "episode_000001", DEMO_MAPPING)
-
-    _mutated(info_path, data, read)
+    _mutated(info_path, json.dumps({**info, field: value}).encode(), lambda: _checked_episode(robot))
 
 
 @FUZZ
@@ -125,3 +125,16 @@ def test_lerobot_stats_and_data_bytes(robot, data):
         data,
         lambda: read_lerobot_episode(robot, "episode_000001", DEMO_MAPPING),
     )
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_lerobot_episode_metadata_bytes(robot, data):
+    _mutated(next((robot / "meta" / "episodes").rglob("*.parquet")), data, lambda: _checked_episode(robot))
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_scannet_colour_image_bytes(scene, data):
+    # the first colour frame sets the image size: garbage there must fail the scene, not the build
+    _mutated(scene / "color" / "0.jpg", data, lambda: read_scannet_scene(scene))

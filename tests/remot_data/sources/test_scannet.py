@@ -83,3 +83,23 @@ def test_unreadable_colour_image_names_the_file(scene):
     (scene_dir / "color" / "0.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(SourceFormatError, match=r"color/0\.jpg: colour image cannot be opened"):
         read_scannet_scene(scene_dir)
+
+
+def test_intrinsics_for_the_full_sensor_are_rescaled_to_downsampled_frames(demo_scannet_root, tmp_path):
+    # SensReader writes intrinsic_color.txt for 1296 x 968 while many exports hold 640 x 480 frames
+    import shutil
+
+    import numpy as np
+
+    scene = tmp_path / "scene0000_00"
+    shutil.copytree(sorted(demo_scannet_root.iterdir())[0], scene)
+    path = scene / "intrinsic" / "intrinsic_color.txt"
+    K = np.loadtxt(path)
+    native = read_scannet_scene(scene).focal_px
+    np.savetxt(path, K * np.array([[2.0], [2.0], [1.0], [1.0]]))  # the same camera calibrated at twice the size
+    assert read_scannet_scene(scene).focal_px == pytest.approx(native)
+    squeezed = K.copy()
+    squeezed[0, 2] *= 1.5  # a calibration of another aspect: not a rescale, refused with the numbers
+    np.savetxt(path, squeezed)
+    with pytest.raises(SourceFormatError, match=r"intrinsic_color\.txt: intrinsics are for about \d+ x \d+ pixels"):
+        read_scannet_scene(scene)

@@ -1,0 +1,261 @@
+"""Audit a triplet set: what a model could answer without looking (blind baselines), leakage across splits, balance.
+
+Works on ``AuditItem`` records, so a remot dataset and a ReMoT-release JSONL (``remot audit --compare``) are audited
+the same way. Every build runs it; the preset's ``audit`` thresholds stop a build whose questions can be answered
+blind or whose splits leak.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+
+from remot_data.errors import ContractError
+from remot_data.rules.registry import AuditConfig
+from schemas import IMAGE_COLUMNS, load_layout, load_vocabulary
+
+NUMBER_RE = re.compile(r"^(\d+) degrees$")
+AHASH_SIDE = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditItem:
+    """One triplet as the audit sees it.
+
+    Attributes:
+        family: Question family.
+        split: Split.
+        group: Place or recording (splits must not divide it).
+        subject: Arm, or "" for camera questions.
+        answer: Correct letters, one per sub-question.
+        options: Offered options per sub-question.
+        prompt: The prompt text.
+        image_hashes: Perceptual (average) hash of each image, 64-bit.
+    """
+
+    family: str
+    split: str
+    group: str
+    subject: str
+    answer: str
+    options: tuple[tuple[str, ...], ...]
+    prompt: str
+    image_hashes: tuple[int, ...] = ()
+
+
+def average_hash(image: Image.Image) -> int:
+    """Return the 64-bit average hash of an image (8 x 8 grey, a bit per pixel above the mean)."""
+    small = np.asarray(image.convert("L").resize((AHASH_SIDE, AHASH_SIDE), Image.Resampling.BILINEAR), dtype=float)
+    bits = (small > small.mean()).ravel()
+    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
+
+
+def _letter_index(letter: str) -> int:
+    return load_vocabulary().letters.index(letter)
+
+
+def _numbers(options: Sequence[str]) -> dict[int, int]:
+    """Return {option index: angle} for the numeric options of a sub-question."""
+    return {i: int(m.group(1)) for i, o in enumerate(options) if (m := NUMBER_RE.match(o))}
+
+
+def blind_baselines(items: Sequence[AuditItem]) -> dict[str, dict[str, Any]]:
+    """Return per family the accuracy of answering without the images, next to chance.
+
+    Policies, each per sub-question: the most common correct label and the most common correct letter at that
+    position (fitted on the same items: an upper bound), and on angle sub-questions whose answer is a number the
+    smallest and the largest number offered (chance there: 1 / the numbers offered).
+    """
+    by_family: dict[str, list[AuditItem]] = defaultdict(list)
+    for item in items:
+        by_family[item.family].append(item)
+    out: dict[str, dict[str, Any]] = {}
+    for family, group in sorted(by_family.items()):
+        subs = [(k, opts, item.answer[k]) for item in group for k, opts in enumerate(item.options)]
+        labels = Counter((k, opts[_letter_index(a)]) for k, opts, a in subs)
+        letters = Counter((k, a) for k, _, a in subs)
+        best_label = {
+            k: max((n, lab) for (kk, lab), n in labels.items() if kk == k)[1] for k in {k for k, _, _ in subs}
+        }
+        best_letter = {k: max((n, a) for (kk, a), n in letters.items() if kk == k)[1] for k in {k for k, _, _ in subs}}
+        report: dict[str, Any] = {
+            "items": len(group),
+            "sub_questions": len(subs),
+            "chance": float(np.mean([1 / len(opts) for _, opts, _ in subs])),
+            "majority_label": float(np.mean([opts[_letter_index(a)] == best_label[k] for k, opts, a in subs])),
+            "letter_prior": float(np.mean([a == best_letter[k] for k, _, a in subs])),
+        }
+        numeric = [(opts, _letter_index(a)) for _, opts, a in subs if _letter_index(a) in _numbers(opts)]
+        if numeric:
+            report["numeric_sub_questions"] = len(numeric)
+            report["numeric_chance"] = float(np.mean([1 / len(_numbers(o)) for o, _ in numeric]))
+            for name, pick in (("smallest_number", min), ("largest_number", max)):
+                chosen = [pick(_numbers(o).items(), key=lambda kv: kv[1])[0] == truth for o, truth in numeric]
+                report[name] = float(np.mean(chosen))
+        gains = [report["majority_label"] - report["chance"], report["letter_prior"] - report["chance"]]
+        if numeric:
+            gains += [report[p] - report["numeric_chance"] for p in ("smallest_number", "largest_number")]
+        report["max_blind_gain"] = float(max(gains))
+        out[family] = report
+    return out
+
+
+def leakage(items: Sequence[AuditItem]) -> dict[str, Any]:
+    """Return what crosses splits (groups, near-identical images) and same-looking questions with other answers."""
+    splits_of_group: dict[str, set[str]] = defaultdict(set)
+    splits_of_hash: dict[int, set[str]] = defaultdict(set)
+    answers_of_question: dict[tuple[str, tuple[int, ...]], set[str]] = defaultdict(set)
+    for item in items:
+        splits_of_group[item.group].add(item.split)
+        for h in item.image_hashes:
+            splits_of_hash[h].add(item.split)
+        if item.image_hashes:  # the same prompt on the same-looking images must have one answer
+            answers_of_question[(item.prompt, item.image_hashes)].add(item.answer)
+    crossing = sorted(g for g, s in splits_of_group.items() if len(s) > 1)
+    return {
+        "groups_in_several_splits": len(crossing),
+        "example_groups": crossing[:5],
+        "image_hashes_in_several_splits": sum(1 for s in splits_of_hash.values() if len(s) > 1),
+        "same_question_different_answers": sum(1 for a in answers_of_question.values() if len(a) > 1),
+    }
+
+
+def balance(items: Sequence[AuditItem]) -> dict[str, Any]:
+    """Return the 1->2 label counts per family, per arm and per split, and the largest/smallest ratio per family."""
+    per_family: dict[str, Counter[str]] = defaultdict(Counter)
+    per_subject: dict[str, Counter[str]] = defaultdict(Counter)
+    per_split: dict[str, Counter[str]] = defaultdict(Counter)
+    for item in items:
+        label = item.options[0][_letter_index(item.answer[0])]
+        per_family[item.family][label] += 1
+        if item.subject:
+            per_subject[f"{item.family}/{item.subject}"][label] += 1
+        per_split[item.split][f"{item.family}:{label}"] += 1
+    return {
+        "labels_per_family": {f: dict(sorted(c.items())) for f, c in sorted(per_family.items())},
+        "labels_per_arm": {f: dict(sorted(c.items())) for f, c in sorted(per_subject.items())},
+        "labels_per_split": {s: dict(sorted(c.items())) for s, c in sorted(per_split.items())},
+        "max_label_ratio": {f: max(c.values()) / min(c.values()) for f, c in sorted(per_family.items())},
+    }
+
+
+def audit_items(items: Sequence[AuditItem]) -> dict[str, Any]:
+    """Return the whole audit: blind baselines per family, leakage, balance."""
+    return {"items": len(items), "blind": blind_baselines(items), "leakage": leakage(items), "balance": balance(items)}
+
+
+def items_from_table(table: pa.Table, groups: dict[str, str]) -> list[AuditItem]:
+    """Return the audit items of a triplet table; ``groups`` maps clip id to group (the manifest's)."""
+    columns = ["family", "split", "clip_id", "subject", "answer", "options", "prompt"]
+    rows = table.select(columns).to_pylist()
+    hashes: list[tuple[int, ...]] = [() for _ in rows]
+    for column in IMAGE_COLUMNS:
+        data = table.column(column).combine_chunks().field("bytes").to_pylist()
+        for i, raw in enumerate(data):
+            hashes[i] = (*hashes[i], average_hash(Image.open(io.BytesIO(raw))))
+    return [
+        AuditItem(
+            family=r["family"],
+            split=r["split"],
+            group=groups.get(r["clip_id"], r["clip_id"]),
+            subject=r["subject"],
+            answer=r["answer"],
+            options=tuple(tuple(o) for o in r["options"]),
+            prompt=r["prompt"],
+            image_hashes=h,
+        )
+        for r, h in zip(rows, hashes, strict=True)
+    ]
+
+
+def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
+    """Audit a published dataset directory (groups from its manifest)."""
+    import json
+
+    from remot_data.table import read_triplets
+
+    layout = load_layout()
+    manifest = json.loads((layout.resolve(Path(dataset_dir)) / layout.manifest).read_text(encoding="utf-8"))
+    groups = {c["clip_id"]: c.get("group", c["clip_id"]) for c in manifest["input"]["clips"]}
+    return audit_items(items_from_table(read_triplets(Path(dataset_dir)), groups))
+
+
+def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]:
+    """Return one line per threshold of the preset's ``audit`` section the audit crosses."""
+    failures = [
+        f"{family}: a blind policy beats chance by {report['max_blind_gain']:.2f} "
+        f"(max_blind_gain {config.max_blind_gain})"
+        for family, report in audit["blind"].items()
+        if report["items"] >= config.min_items and report["max_blind_gain"] > config.max_blind_gain
+    ]
+    leak = audit["leakage"]
+    if leak["groups_in_several_splits"] > 0:
+        failures.append(f"{leak['groups_in_several_splits']} groups in several splits, e.g. {leak['example_groups']}")
+    if leak["image_hashes_in_several_splits"] > config.max_cross_split_image_hashes:
+        failures.append(
+            f"{leak['image_hashes_in_several_splits']} near-identical images in several splits "
+            f"(max_cross_split_image_hashes {config.max_cross_split_image_hashes})"
+        )
+    return failures
+
+
+def check_audit(audit: dict[str, Any], config: AuditConfig) -> None:
+    """Raise unless the audit stays within the preset's thresholds.
+
+    Raises:
+        ContractError: Listing every crossed threshold.
+    """
+    failures = find_audit_failures(audit, config)
+    if failures:
+        raise ContractError("dataset not published: the audit fails:\n  " + "\n  ".join(failures))
+
+
+def format_audit(audits: dict[str, dict[str, Any]]) -> str:
+    """Return audits side by side as a Markdown table (one column per audited set) of blind accuracy vs chance."""
+    names = list(audits)
+    families = sorted({f for a in audits.values() for f in a["blind"]})
+    metrics = ("chance", "majority_label", "letter_prior", "numeric_chance", "smallest_number", "largest_number")
+    lines = ["| family | metric | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for family in families:
+        for metric in metrics:
+            cells = [audits[n]["blind"].get(family, {}).get(metric) for n in names]
+            if all(c is None for c in cells):
+                continue
+            shown = ["" if c is None else f"{100 * c:.1f}" for c in cells]
+            lines.append(f"| {family} | {metric} | " + " | ".join(shown) + " |")
+    for key in ("groups_in_several_splits", "image_hashes_in_several_splits", "same_question_different_answers"):
+        lines.append(f"| (all) | {key} | " + " | ".join(str(audits[n]["leakage"][key]) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def iter_release_items(reference: Iterable[Any]) -> list[AuditItem]:
+    """Return audit items from remot_train reference items (``remot audit --compare`` reads release JSONL with them).
+
+    A release item's group is its scene (``sceneXXXX``) or episode folder as its image paths tell; its split is
+    ``test`` (the release's files are test sets); hashes are left out (the release ships no images here).
+    """
+    items = []
+    for ref in reference:
+        first = str(ref.images[0]) if ref.images else ""
+        scene = re.search(r"(scene\d{4})_\d{2}", first)
+        items.append(
+            AuditItem(
+                family=ref.family,
+                split="test",
+                group=scene.group(1) if scene else str(Path(first).parent),
+                subject="",
+                answer=ref.gt_answer,
+                options=ref.options,
+                prompt=ref.prompt,
+            )
+        )
+    return [i for i in items if i.options and len(i.options) == len(i.answer)]

@@ -1,0 +1,112 @@
+"""The audit's numbers by hand on small item sets, and the build gate they feed."""
+
+import pytest
+
+from remot_data.audit import AuditItem, audit_items, blind_baselines, check_audit, leakage
+from remot_data.errors import ContractError
+from remot_data.rules.registry import AuditConfig, load_rule_preset
+
+CAM = ("Left", "Right", "No rotation")
+
+
+def _angle_item(truth, others, split="train", group="g"):
+    options = ("No rotation", f"{truth} degrees", *(f"{o} degrees" for o in others))
+    return AuditItem(
+        family="camera_rotation", split=split, group=group, subject="", answer="B", options=(options,), prompt="p"
+    )
+
+
+def test_smallest_number_policy_and_its_chance_by_hand():
+    items = [_angle_item(5, [40, 90]), _angle_item(10, [3]), _angle_item(20, [8, 60]), _angle_item(7, [90])]
+    report = blind_baselines(items)["camera_rotation"]
+    assert report["smallest_number"] == pytest.approx(2 / 4)  # 5 of (5, 40, 90) and 7 of (7, 90)
+    assert report["largest_number"] == pytest.approx(1 / 4)  # 10 of (10, 3)
+    assert report["numeric_chance"] == pytest.approx((1 / 3 + 1 / 2 + 1 / 3 + 1 / 2) / 4)
+    assert report["chance"] == pytest.approx((1 / 4 + 1 / 3 + 1 / 4 + 1 / 3) / 4)
+
+
+def test_majority_label_and_letter_prior_by_hand():
+    items = [
+        AuditItem(family="move_lr", split="train", group="e", subject="left", answer=a, options=(o,), prompt="p")
+        for a, o in [("A", CAM), ("A", CAM), ("B", CAM), ("B", ("Right", "Left", "No rotation"))]
+    ]
+    report = blind_baselines(items)["move_lr"]
+    assert report["majority_label"] == pytest.approx(3 / 4)  # Left x2, Right, Left
+    assert report["letter_prior"] == pytest.approx(2 / 4)
+    assert report["max_blind_gain"] == pytest.approx(3 / 4 - 1 / 3)
+
+
+def test_leakage_counts_groups_images_and_contradictions():
+    def item(split, group, hashes, answer="A"):
+        return AuditItem(
+            family="f",
+            split=split,
+            group=group,
+            subject="",
+            answer=answer,
+            options=(CAM,),
+            prompt="q",
+            image_hashes=hashes,
+        )
+
+    report = leakage(
+        [
+            item("train", "r1", (1, 2, 3)),
+            item("test", "r1", (4, 5, 6)),
+            item("val", "r2", (3, 7, 8)),
+            item("train", "r3", (9, 9, 9)),
+            item("train", "r3", (9, 9, 9), answer="B"),
+        ]
+    )
+    assert report["groups_in_several_splits"] == 1 and report["example_groups"] == ["r1"]
+    assert report["image_hashes_in_several_splits"] == 1  # hash 3 in train and val
+    assert report["same_question_different_answers"] == 1
+
+
+def test_the_gate_fails_a_blind_answerable_family_and_leaking_groups():
+    items = [_angle_item(5, [40, 90], group=f"g{i}") for i in range(40)]  # the smallest number always wins
+    audit = audit_items(items)
+    with pytest.raises(ContractError, match=r"camera_rotation: a blind policy beats chance by 0\.[5-9]\d"):
+        check_audit(audit, AuditConfig(max_blind_gain=0.3))
+    check_audit(audit, AuditConfig())  # v1's thresholds: report only
+    split = [_angle_item(5, [40, 90], split=s, group="room") for s in ("train", "test")]
+    with pytest.raises(ContractError, match=r"1 groups in several splits, e\.g\. \['room'\]"):
+        check_audit(audit_items(split), AuditConfig())
+
+
+@pytest.mark.parametrize("preset, low, high", [("v1", 0.80, 0.95), ("v2", 0.35, 0.50)])
+def test_smallest_number_policy_under_each_presets_draw(preset, low, high):
+    # v1 drew distractors in [1, 180] around 5-30 degree truths: "smallest number" answers most; v2 draws around them
+    import numpy as np
+
+    from remot_data.questions.render import _angle_options
+
+    config, rng = load_rule_preset(preset), np.random.default_rng(0)
+    items = []
+    for truth in rng.integers(5, 31, size=600):
+        options = tuple(_angle_options(f"{truth} degrees", rng, config))
+        items.append(
+            AuditItem(
+                family="camera_rotation",
+                split="train",
+                group="g",
+                subject="",
+                answer="ABCD"[options.index(f"{truth} degrees")],
+                options=(options,),
+                prompt="p",
+            )
+        )
+    report = blind_baselines(items)["camera_rotation"]
+    assert low < report["smallest_number"] < high
+    if preset == "v2":
+        assert abs(report["smallest_number"] - report["numeric_chance"]) < 0.05
+
+
+def test_every_build_is_audited_into_its_manifest(built_dataset):
+    import json
+
+    manifest = json.loads((built_dataset / "latest" / "manifest.json").read_text())
+    assert set(manifest["audit"]["blind"]) >= {"camera_rotation"}
+    assert manifest["audit"]["leakage"]["groups_in_several_splits"] == 0
+    assert "## Audit" in (built_dataset / "latest" / "README.md").read_text()
+    assert load_rule_preset("v2").audit.max_blind_gain == 0.3 and load_rule_preset("v1").audit.max_blind_gain == 1.0
