@@ -10,7 +10,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from remot_data.motion.camera import estimate_pan_tilt_deg, look_at_pose, pan_tilt_matrix_deg
+from remot_data.motion.camera import estimate_pan_tilt_deg, heading_elevation_deg, look_at_pose, pan_tilt_matrix_deg
 from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
 from remot_data.rules.registry import CameraRotationConfig, ManipulationConfig
 from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
@@ -124,6 +124,10 @@ def find_camera_rotation_triplets(
         raise ValueError(f"clip {clip.clip_id}: camera rotation needs poses (T_world_cam), got none")
     pan, tilt = pan_tilt_matrix_deg(clip.T_world_cam)
     indices = np.array([f.frame_index for f in clip.frames])
+    # Pan is the change of world heading; a camera pitched by e sees it shrunk by about cos(e) in the image, so
+    # frames looking steeply up or down are kept out (when the preset bounds it).
+    _, elevation = heading_elevation_deg(clip.T_world_cam)
+    level = np.abs(elevation) <= (config.max_abs_elevation_deg if config.max_abs_elevation_deg is not None else 90.0)
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []
 
@@ -146,6 +150,15 @@ def find_camera_rotation_triplets(
         if later.size == 0:
             continue  # the clip ends: not a dropped candidate, there is no candidate
         j = int(later[0])
+        if not (level[i] and level[j]):
+            steep = i if not level[i] else j
+            reject(
+                i,
+                "camera_too_steep",
+                f"frame {indices[steep]} looks {elevation[steep]:+.0f}° from the horizon, beyond "
+                f"max_abs_elevation_deg {config.max_abs_elevation_deg}: its pan would not be what the image shows",
+            )
+            continue
         if indices[j] - indices[i] > config.frame_gap * 1.5:
             reject(
                 i, "positive_frame_missing", f"next frame is {indices[j]}, wanted about {indices[i] + config.frame_gap}"
@@ -167,7 +180,9 @@ def find_camera_rotation_triplets(
         magnitude = max(abs(v) for v in v12)
         for method in config.negative_methods:
             if method == "retrieval":
-                found = _retrieve_negative(i, j, signs_12, magnitude, pan, tilt, config, clip.T_world_cam[:, :3, 3])
+                found = _retrieve_negative(
+                    i, j, signs_12, magnitude, pan, tilt, config, clip.T_world_cam[:, :3, 3], level
+                )
                 if isinstance(found, str):
                     reject(
                         i,
@@ -236,6 +251,7 @@ def _retrieve_negative(
     tilt: npt.NDArray[np.float64],
     config: CameraRotationConfig,
     positions: npt.NDArray[np.float64],
+    level: npt.NDArray[np.bool_],
 ) -> tuple[int, float] | str:
     """Return (frame position, margin) of the best opposite-rotation frame for anchor i, or a reject reason.
 
@@ -247,7 +263,7 @@ def _retrieve_negative(
     best: tuple[float, int, int, float] | None = None
     too_far = False
     for k in range(pan.shape[0]):
-        if k in (i, j):
+        if k in (i, j) or not level[k]:
             continue
         c13 = _classify_pair((pan[i, k], tilt[i, k]), config, windowed=True)
         if c13 is None or c13[0] != wanted:

@@ -35,6 +35,7 @@ class CameraRotationConfig(_PresetSection):
         default_hfov_deg: Field of view used when intrinsics are missing.
         negative_methods: Negative methods to emit.
         max_negative_translation_m: Retrieval negatives within this camera distance of the anchor (None: any).
+        max_abs_elevation_deg: Frames looking further up or down are not used (None: any).
     """
 
     frame_gap: int
@@ -47,6 +48,7 @@ class CameraRotationConfig(_PresetSection):
     default_hfov_deg: float
     negative_methods: tuple[Literal["retrieval", "crop"], ...]
     max_negative_translation_m: float | None = None
+    max_abs_elevation_deg: float | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CameraRotationConfig:

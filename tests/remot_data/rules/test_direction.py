@@ -136,3 +136,17 @@ def test_retrieval_negatives_stay_near_the_anchor_on_a_walk_through():
     assert max(far) > 1.0  # the problem exists
     assert near and max(near) <= 0.5
     assert any(r.reason == "negative_too_far" and "0.5 m of the anchor" in r.detail for r in rejects)
+
+
+def test_steep_frames_are_kept_out_where_pan_would_misstate_the_image():
+    # panning while looking 60 degrees down: world heading changes about twice what the image shows
+    n = 120
+    wave = 25.0 * np.sin(2 * np.pi * np.arange(n) / 100.0)
+    steep = make_pose_clip(make_pose_series(-wave, np.full(n, -60.0)))
+    level = make_pose_clip(make_pose_series(-wave, np.full(n, -20.0)))
+    v2 = load_rule_preset("v2").camera_rotation
+    found, rejects = find_camera_rotation_triplets(steep, v2)
+    assert not found and {r.reason for r in rejects} == {"camera_too_steep"}
+    assert "looks -60° from the horizon, beyond max_abs_elevation_deg 35.0" in rejects[0].detail
+    assert find_camera_rotation_triplets(level, v2)[0]  # 20 degrees down is fine
+    assert find_camera_rotation_triplets(steep, v2.model_copy(update={"max_abs_elevation_deg": None}))[0]
