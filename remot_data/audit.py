@@ -157,11 +157,13 @@ def items_from_table(table: pa.Table, groups: dict[str, str]) -> list[AuditItem]
     """Return the audit items of a triplet table; ``groups`` maps clip id to group (the manifest's)."""
     columns = ["family", "split", "clip_id", "subject", "answer", "options", "prompt"]
     rows = table.select(columns).to_pylist()
-    hashes: list[tuple[int, ...]] = [() for _ in rows]
-    for column in IMAGE_COLUMNS:
-        data = table.column(column).combine_chunks().field("bytes").to_pylist()
-        for i, raw in enumerate(data):
-            hashes[i] = (*hashes[i], average_hash(Image.open(io.BytesIO(raw))))
+    hashes: list[tuple[int, ...]] = []
+    # Image bytes are read a batch at a time: a large table holds gigabytes of JPEG, of which only hashes are kept.
+    for batch in table.select(list(IMAGE_COLUMNS)).to_batches(max_chunksize=256):
+        data = [batch.column(c).field("bytes").to_pylist() for c in IMAGE_COLUMNS]
+        hashes += [
+            tuple(average_hash(Image.open(io.BytesIO(raw))) for raw in images) for images in zip(*data, strict=True)
+        ]
     return [
         AuditItem(
             family=r["family"],

@@ -14,9 +14,10 @@ from typing import Any, Literal, get_args
 from remot_train.labels import composition_consistent, letters_to_labels, matches_flip_structure, pair_signs
 
 ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
-THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
-FORMAT_RE = re.compile(r"^\s*<think>.*?</think>\s*<answer>\s*([A-Ea-e]+)\s*</answer>\s*$", re.DOTALL)
-TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+# The think block may open in the prompt: Qwen3-VL-Thinking's chat template ends the generation prompt with
+# "<think>\n", so a real completion starts inside the block and only closes it.
+THINK_RE = re.compile(r"^\s*(?:<think>)?(.*?)</think>", re.DOTALL)
+FORMAT_RE = re.compile(r"^\s*(?:<think>)?(.*?)</think>\s*<answer>\s*([A-Ea-e]+)\s*</answer>\s*$", re.DOTALL)
 AccuracyMode = Literal["exact", "per_char"]
 
 
@@ -43,28 +44,57 @@ def predicted_letters(text: str) -> str:
     return match.group(1).strip().upper() if match else ""
 
 
-def format_reward(completions: list, solution: list[str], **kwargs: Any) -> list[float | None]:
-    """Reward ``<think>…</think><answer>LETTERS</answer>`` with one letter per sub-question.
+def think_text(text: str) -> str:
+    """Return the thinking of a completion: the text before ``</think>`` (the opening tag may be in the prompt).
 
-    1.0 for the full format with the right number of letters; otherwise 0.125 per tag present (at most 0.5), so a
-    model that has not yet found the format still gets a gradient towards it.
+    Without ``</think>`` the block never closed, and everything before ``<answer>`` is thinking.
+    """
+    head = text.split("</think>", 1)[0] if "</think>" in text else text.split("<answer>", 1)[0]
+    return head.replace("<think>", "", 1)
+
+
+def _letters_offered(letters: str, options: Sequence[Sequence[str]] | None) -> bool:
+    if not options:
+        return True
+    return len(letters) == len(options) and all(
+        "ABCDE".find(c) < len(offered) for c, offered in zip(letters.upper(), options, strict=True)
+    )
+
+
+def format_reward(
+    completions: list, solution: list[str], options: list | None = None, **kwargs: Any
+) -> list[float | None]:
+    """Reward thinking closed by ``</think>``, then ``<answer>`` with one offered letter per sub-question.
+
+    1.0 for the full format: something thought, as many letters as the solution has, each a letter its sub-question
+    offers (``options``). Otherwise partial credit, 0.25 for a closed thinking block that holds text and 0.25 for an
+    answer block holding letters, so a model still finds the format, but empty tags earn nothing.
 
     Example:
-        >>> completions = ["<think>x</think><answer>AB</answer>", "<answer>ABC</answer>", "no"]
+        >>> completions = ["looked</think><answer>AB</answer>", "<think></think><answer></answer>", "no"]
         >>> format_reward(completions, ["<answer>CA</answer>"] * 3)
-        [1.0, 0.25, 0.0]
+        [1.0, 0.0, 0.0]
     """
+    options = options or [None] * len(completions)
     out: list[float | None] = []
-    for completion, sol in zip(completions, solution, strict=True):
+    for completion, sol, item_options in zip(completions, solution, options, strict=True):
         text, letters = completion_text(completion), solution_letters(sol)
         if letters is None:
             out.append(None)
             continue
         match = FORMAT_RE.match(text)
-        if match and len(match.group(1)) == len(letters):
+        if (
+            match
+            and match.group(1).strip()
+            and len(match.group(2)) == len(letters)
+            and _letters_offered(match.group(2), item_options)
+        ):
             out.append(1.0)
-        else:
-            out.append(0.125 * sum(tag in text for tag in TAGS))
+            continue
+        thought = THINK_RE.match(text)
+        credit = 0.25 if thought and thought.group(1).strip() else 0.0
+        credit += 0.25 if predicted_letters(text) else 0.0
+        out.append(credit)
     return out
 
 
@@ -102,23 +132,31 @@ class AccuracyReward:
 
 
 def consistency_reward(
-    completions: list, options: list[Sequence[Sequence[str]]] | None = None, **kwargs: Any
+    completions: list,
+    options: list[Sequence[Sequence[str]]] | None = None,
+    solution: list[str] | None = None,
+    **kwargs: Any,
 ) -> list[float | None]:
-    """Reward logically consistent pair answers (+1 / 0 / -1).
+    """Reward logically consistent pair answers (+1 x per-letter accuracy / 0 / -1).
 
-    The answer letters are decoded to labels and per-axis signs of the pairs 1->2, 1->3, 2->3: +1 when they have the
-    contrast-triplet structure (s, -s, -s); -1 when 1->3 cannot follow from 1->2 then 2->3 (a contradiction);
-    0 otherwise, and for an answer that cannot be decoded. None when the item's options are unknown.
+    The answer letters are decoded to labels and per-axis signs of the pairs 1->2, 1->3, 2->3. The contrast-triplet
+    structure (s, -s, -s) earns +1 scaled by the answer's per-letter accuracy (with the ``solution``), so a wrong
+    answer cannot collect it; -1 when 1->3 cannot follow from 1->2 then 2->3 (a contradiction); 0 otherwise, and for
+    an answer that cannot be decoded. None when the item's options are unknown.
 
     Example:
         >>> opts = [[["Left", "Right", "No rotation"]] * 3]
         >>> [consistency_reward([f"<answer>{a}</answer>"], opts)[0] for a in ("BAA", "BBB", "BCB")]
         [1.0, 0.0, -1.0]
+        >>> consistency_reward(["<answer>BAA</answer>", "<answer>ABB</answer>"], opts * 2, ["<answer>BAA</answer>"] * 2)
+        [1.0, 0.0]
     """
     if options is None:
         return [None] * len(completions)
+    solutions = solution or [None] * len(completions)
+    accuracy = AccuracyReward("per_char")
     out: list[float | None] = []
-    for completion, item_options in zip(completions, options, strict=True):
+    for completion, item_options, sol in zip(completions, options, solutions, strict=True):
         if not item_options:
             out.append(None)
             continue
@@ -127,7 +165,8 @@ def consistency_reward(
         if signs is None:
             out.append(0.0)
         elif matches_flip_structure(signs):
-            out.append(1.0)
+            right = accuracy([completion], [sol])[0] if sol is not None else 1.0
+            out.append(1.0 * (right if right is not None else 1.0))
         else:
             out.append(0.0 if composition_consistent(signs) else -1.0)
     return out
@@ -135,7 +174,7 @@ def consistency_reward(
 
 @dataclass(frozen=True)
 class ThinkLengthReward:
-    """The think-length penalty ``-max(0, words - L) / L`` (words inside ``<think>``; 0 without one).
+    """The think-length penalty ``-max(0, words - L) / L`` over the thinking (an unclosed block counts whole).
 
     Scaled by L so that one target length of overshoot costs 1.0, comparable with the other components.
 
@@ -151,8 +190,7 @@ class ThinkLengthReward:
         """Score each completion."""
         out: list[float | None] = []
         for completion in completions:
-            match = THINK_RE.search(completion_text(completion))
-            words = len(match.group(1).split()) if match else 0
+            words = len(think_text(completion_text(completion)).split())
             out.append(-max(0, words - self.target_words) / self.target_words)
         return out
 

@@ -25,6 +25,7 @@ from remot_train.eval.loaders import (
     Prediction,
     ReferenceItem,
     load_reference,
+    prediction_files,
     read_predictions,
     write_prediction,
 )
@@ -150,7 +151,10 @@ def score_files(predictions: Path, reference: Path, out_dir: Path, config: Refer
 def check_prediction_ids(path: Path, known: list[ReferenceItem], expected: list[str]) -> dict[str, list[str]]:
     """Return the ids a predictions file misses, repeats, or holds although the reference lacks them (first 10 each)."""
     ids = [
-        str(json.loads(line).get("id")) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()
+        str(row["id"])
+        for file in prediction_files(path)
+        for row in (json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip())
+        if isinstance(row, dict) and "id" in row
     ]
     counts = Counter(ids)
     known_ids = {i.id for i in known}
@@ -192,7 +196,8 @@ def print_summary(metrics: dict, out_dir: str) -> None:
     """Print the overall scores and Table 1 cells."""
     overall = metrics["overall"]
     print(
-        f"{metrics['n']} items: Exact Match {100 * overall['exact_match']:.1f}, "
+        f"{metrics['n'] - metrics['missing_predictions']} of {metrics['n']} items predicted: "
+        f"Exact Match {100 * overall['exact_match']:.1f}, "
         f"Per-Char {100 * overall['per_char']:.1f}"
     )
     print(json.dumps({k: {m: round(100 * v, 1) for m, v in c.items()} for k, c in metrics["table1"].items()}))

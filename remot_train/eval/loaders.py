@@ -211,27 +211,39 @@ def load_reference(
     raise FileNotFoundError(f"{path}: reference must be a remot dataset directory or a ReMoT JSONL file")
 
 
+def prediction_files(path: Path) -> list[Path]:
+    """Return the prediction files at ``path``: the file, or every ``*.jsonl`` of a folder (one per GPU)."""
+    path = Path(path)
+    return sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+
+
 def read_predictions(path: Path) -> dict[str, Prediction]:
-    """Read a predictions JSONL into ``{id: Prediction}`` (later lines win).
+    """Read a predictions JSONL, or a folder of them, into ``{id: Prediction}`` (later lines win).
+
+    A file's last line may be the official runner's summary row (no ``id``): it is skipped.
 
     Raises:
-        ValueError: Naming the line with a missing field.
+        ValueError: Naming the file and line with a missing field.
     """
     out = {}
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-            out[str(raw["id"])] = Prediction(
-                id=str(raw["id"]),
-                pred_answer=str(raw.get("pred_answer", "")),
-                gt_answer=str(raw.get("gt_answer", "")),
-                model_response=str(raw.get("model_response", "")),
-                response_words=int(raw.get("response_words", 0)),
-            )
-        except (json.JSONDecodeError, KeyError, ValueError, TypeError) as err:
-            raise ValueError(f"{path}:{lineno}: prediction rows need at least an id: {err}") from err
+    for file in prediction_files(path):
+        lines = [
+            (n, line) for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1) if line.strip()
+        ]
+        for position, (lineno, line) in enumerate(lines):
+            try:
+                raw = json.loads(line)
+                if position == len(lines) - 1 and isinstance(raw, dict) and "id" not in raw:
+                    continue  # the per-GPU file's trailing summary row
+                out[str(raw["id"])] = Prediction(
+                    id=str(raw["id"]),
+                    pred_answer=str(raw.get("pred_answer", "")),
+                    gt_answer=str(raw.get("gt_answer", "")),
+                    model_response=str(raw.get("model_response", "")),
+                    response_words=int(raw.get("response_words", 0)),
+                )
+            except (json.JSONDecodeError, KeyError, ValueError, TypeError) as err:
+                raise ValueError(f"{file}:{lineno}: prediction rows need at least an id: {err}") from err
     return out
 
 

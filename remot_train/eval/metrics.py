@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 
 ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
-THINK_END = "</think>"
+THINK_END_RE = re.compile(r"</think>", re.IGNORECASE)
 # Camera answers have 12 letters: [h-dir, h-angle, v-dir, v-angle] for 1->2, 1->3, 2->3. The official "Ov" for them
-# is the mean over these index groups of the group's exact match.
+# is the strict 12-letter match; the mean over these index groups is our own diagnostic ("camera_group_mean").
 CAMERA_GROUPS = ((0, 4, 8), (2, 6, 10), (1, 5, 9), (3, 7, 11))
 CAMERA_GROUP_NAMES = ("h_direction", "v_direction", "h_angle", "v_angle")
 
@@ -18,24 +18,23 @@ CAMERA_GROUP_NAMES = ("h_direction", "v_direction", "h_angle", "v_angle")
 def extract_answer(response: str | None) -> str:
     """Return the predicted answer string of a model response, as the official evaluation extracts it.
 
-    The first ``<answer>…</answer>`` (case-insensitive, across lines), inner whitespace at both ends removed,
-    uppercased; without one, the text after the last ``</think>``, stripped and uppercased; else "".
+    The first ``<answer>...</answer>`` (case-insensitive, across lines), inner whitespace at both ends removed,
+    uppercased; without one, the text after the **first** ``</think>`` (case-insensitive), stripped and uppercased;
+    else "".
 
     Example:
-        >>> extract_answer("<think>hmm</think><answer> abc </answer>"), extract_answer("<think>x</think> bca ")
+        >>> extract_answer("<think>hmm</think><answer> abc </answer>"), extract_answer("<think>x</THINK> bca ")
         ('ABC', 'BCA')
-        >>> extract_answer("C")
-        ''
-
+        >>> extract_answer("C"), extract_answer("a</think>b</think>c")
+        ('', 'B</THINK>C')
     """
     if not response:
         return ""
     match = ANSWER_RE.search(response)
     if match:
         return match.group(1).upper()
-    if THINK_END in response:
-        return response.split(THINK_END)[-1].strip().upper()
-    return ""
+    parts = THINK_END_RE.split(response, maxsplit=1)
+    return parts[1].strip().upper() if len(parts) == 2 else ""
 
 
 def has_answer_tag(response: str | None) -> bool:
@@ -81,11 +80,11 @@ def camera_group_matches(pred: str, gt: str) -> dict[str, float]:
     return out
 
 
-def camera_overall(pred: str, gt: str) -> float:
-    """Return the camera "Ov": the mean over the four index groups of the group's exact match.
+def camera_group_mean(pred: str, gt: str) -> float:
+    """Return our camera diagnostic: the mean over the four index groups of the group's exact match (not official).
 
     Example:
-        >>> camera_overall("BCBCBACACBBC", "BCBCBACACBBA")  # last v-angle wrong: 3 of 4 groups right
+        >>> camera_group_mean("BCBCBACACBBC", "BCBCBACACBBA")  # last v-angle wrong: 3 of 4 groups right
         0.75
     """
     groups = camera_group_matches(pred, gt)
@@ -112,15 +111,18 @@ MAX_OF_BOTH_FAMILIES = frozenset({"mm", "om", "vl"})
 
 
 def score_item(family: str, pred: str, gt: str) -> dict[str, float]:
-    """Return the item's ``exact_match`` and ``per_char`` (camera family: ``exact_match`` is the group mean).
+    """Return the item's official ``exact_match`` (the strict match, camera items too) and ``per_char``.
+
+    Camera items also get ``camera_group_mean``, our own diagnostic, named apart from the official numbers.
 
     Example:
         >>> score_item("move_lr", "CAC", "CAB")
         {'exact_match': 0.0, 'per_char': 0.6666666666666666}
     """
+    scores = {"exact_match": exact_match(pred, gt), "per_char": per_char(pred, gt)}
     if family == "camera_rotation" and len(gt) == 12:
-        return {"exact_match": camera_overall(pred, gt), "per_char": per_char(pred, gt)}
-    return {"exact_match": exact_match(pred, gt), "per_char": per_char(pred, gt)}
+        scores["camera_group_mean"] = camera_group_mean(pred, gt)
+    return scores
 
 
 def _mean(values: list[float]) -> float:
@@ -130,12 +132,13 @@ def _mean(values: list[float]) -> float:
 def aggregate(scored: list[dict]) -> dict:
     """Return the metrics of scored items (dicts with task, family, exact_match, per_char, groups, words, ...).
 
-    Families average their items; tasks (files) average their items; ``overall`` is the unweighted mean over
-    tasks, as the official code averages over files. Table 1 cells average their families' values.
+    As the official ``summary.py``: families and tasks (files) average the items **that have a prediction** (a
+    missing one is counted in ``missing_predictions``, not scored 0); ``overall`` is the unweighted mean over tasks
+    (the paper's "Avg."). Table 1 cells average their families' values.
     """
     by_family: dict[str, list[dict]] = {}
     by_task: dict[str, list[dict]] = {}
-    for s in scored:
+    for s in (r for r in scored if not r["missing"]):
         by_family.setdefault(s["family"], []).append(s)
         by_task.setdefault(s["task"], []).append(s)
     families = {}
@@ -145,6 +148,7 @@ def aggregate(scored: list[dict]) -> dict:
         if family in MAX_OF_BOTH_FAMILIES:
             entry["score"] = max(em, pc)
         if family == "camera_rotation":
+            entry["camera_group_mean"] = _mean([r["camera_group_mean"] for r in rows if "camera_group_mean" in r])
             entry["camera_groups"] = {
                 g: _mean([r["groups"][g] for r in rows if r.get("groups")]) for g in CAMERA_GROUP_NAMES
             }
@@ -178,7 +182,7 @@ def aggregate(scored: list[dict]) -> dict:
         "by_task": tasks,
         "by_family": families,
         "table1": table1,
-        "avg_response_words": _mean([r["words"] for r in scored]),
+        "avg_response_words": _mean([r["words"] for r in scored if not r["missing"]]),
         "parse_failures": sum(1 for r in scored if not r["parsed"]),
         "missing_predictions": sum(1 for r in scored if r["missing"]),
         "consistency_rate": _mean([1.0 if c else 0.0 for c in consistent]) if consistent else None,

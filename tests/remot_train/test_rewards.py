@@ -18,12 +18,21 @@ def test_format_reward_table():
         "<think>x</think>\n<answer> abc </answer>\n",  # lowercase and whitespace are fine
         "<think>x</think><answer>CA</answer>",  # wrong number of letters: partial credit for 4 tags
         "<answer>CAB</answer>",  # no think block: 2 tags
-        "<think>x<answer>CAB</answer>",  # no closing </think>: 3 tags
+        "<think>x<answer>CAB</answer>",  # no closing </think>: only the answer's credit
         "CAB",  # no tags at all
         [{"role": "assistant", "content": "<think>y</think><answer>BBB</answer>"}],  # conversational completion
+        "the floor moves left</think><answer>CAB</answer>",  # Qwen3-VL-Thinking: the template opened <think>
+        "<think></think><answer></answer>",  # empty tags earn nothing (they used to earn 1.75 of 8.7 weighted)
+        "<think> </think><answer>CAB</answer>",  # nothing thought: not the full format
     ]
-    expected = [1.0, 1.0, 0.5, 0.25, 0.375, 0.0, 1.0]
+    expected = [1.0, 1.0, 0.5, 0.25, 0.25, 0.0, 1.0, 1.0, 0.0, 0.25]
     assert format_reward(completions, [SOLUTION] * len(completions)) == expected
+
+
+def test_format_reward_needs_letters_the_sub_questions_offer():
+    # "E" is no option of a three-option sub-question: the format is not complete (it used to be)
+    completions = ["<think>x</think><answer>EEE</answer>", "<think>x</think><answer>CAB</answer>"]
+    assert format_reward(completions, [SOLUTION] * 2, options=[OPTIONS] * 2) == [0.5, 1.0]
 
 
 def test_format_reward_unscorable_solution_is_none():
@@ -53,14 +62,25 @@ def test_consistency_reward_table():
         "<answer>ZZZ</answer>",  # undecodable letters: neutral
     ]
     assert consistency_reward(completions, [OPTIONS] * 4) == [0.0, 1.0, -1.0, 0.0]
+    # with the solution, the structure pays only as far as the answer is right: a wrong answer with the flip
+    # structure (Left, Right, Right) used to collect the whole +1
+    wrong_but_structured = "<answer>ACC</answer>"  # Left, Right, Right
+    right = "<answer>BCB</answer>"
+    assert consistency_reward([wrong_but_structured, right], [OPTIONS] * 2, ["<answer>BCB</answer>"] * 2) == [0.0, 1.0]
     assert consistency_reward(["<answer>A</answer>"], [[]]) == [None]
     assert consistency_reward(["<answer>A</answer>"]) == [None]
 
 
 def test_think_length_penalty():
     reward = ThinkLengthReward(10)
-    completions = ["<think>" + "w " * 5 + "</think>", "<think>" + "w " * 25 + "</think>", "no think"]
-    assert reward(completions) == [0.0, -1.5, 0.0]
+    completions = [
+        "<think>" + "w " * 5 + "</think>",  # within the target
+        "<think>" + "w " * 25 + "</think>",  # 15 words over: -1.5
+        "no think",  # no thinking block: two words, no penalty
+        "w " * 25 + "</think><answer>A</answer>",  # the template opened <think>: still counted
+        "<think>" + "w " * 25,  # never closed: all of it is thinking (it used to escape the penalty)
+    ]
+    assert reward(completions) == [0.0, -1.5, 0.0, -1.5, -1.5]
 
 
 def test_build_reward_functions_keeps_names_and_weights():

@@ -5,7 +5,7 @@ import pytest
 
 from remot_train.eval.config import ReferenceConfig
 from remot_train.eval.evaluate import score_files
-from remot_train.eval.metrics import camera_overall, exact_match, extract_answer, per_char
+from remot_train.eval.metrics import camera_group_mean, exact_match, extract_answer, per_char
 
 RELEASE = Path(__file__).resolve().parents[2] / "data" / "remot_release"
 
@@ -17,7 +17,8 @@ RELEASE = Path(__file__).resolve().parents[2] / "data" / "remot_release"
         ("<ANSWER>\n cab \n</ANSWER>", "CAB"),  # case-insensitive tags, inner whitespace stripped, uppercased
         ("<answer>AB</answer> then <answer>CD</answer>", "AB"),  # the first block wins
         ("<think>reasoning</think>  bca  ", "BCA"),  # no tag: text after </think>
-        ("<think>a</think>x<think>b</think> d", "D"),  # ... after the last </think>
+        ("<think>a</think>x<think>b</think> d", "X<THINK>B</THINK> D"),  # ... after the first </think>, as official
+        ("<think>a</THINK> cab", "CAB"),  # </think> in any case
         ("just text", ""),  # neither: empty
         ("", ""),
         (None, ""),
@@ -46,11 +47,11 @@ def test_exact_and_per_char(pred, gt, em, pc):
 
 def test_camera_overall_uses_index_groups():
     gt = "BCBCBACACBBC"
-    assert camera_overall(gt, gt) == 1.0
+    assert camera_group_mean(gt, gt) == 1.0
     # break position 0 (h-direction group [0, 4, 8]) and position 3 (v-angle group [3, 7, 11]): 2 of 4 groups left
     pred = "A" + gt[1:3] + "A" + gt[4:]
-    assert camera_overall(pred, gt) == 0.5
-    assert camera_overall(gt[:8], gt) == 0.0  # the 2->3 letters are missing: every group fails
+    assert camera_group_mean(pred, gt) == 0.5
+    assert camera_group_mean(gt[:8], gt) == 0.0  # the 2->3 letters are missing: every group fails
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -86,13 +87,13 @@ def test_score_release_agibot_file_by_hand(tmp_path):
     fam = metrics["by_family"]
     assert fam["grab_release"]["exact_match"] == pytest.approx(1 / 3)
     assert fam["grab_release"]["per_char"] == pytest.approx((1 + 2 / 3 + 0) / 3)
-    assert fam["lift_lower"]["exact_match"] == pytest.approx(1 / 3)
-    assert fam["move_complex"]["exact_match"] == pytest.approx(1 / 3)
-    assert fam["move_lr"]["exact_match"] == pytest.approx(1 / 3)
+    # as the official summary.py: a family averages the items that have a prediction (one each here)
+    assert fam["lift_lower"]["exact_match"] == fam["move_complex"]["exact_match"] == fam["move_lr"]["exact_match"] == 1
+    assert fam["lift_lower"]["n"] == 1
     assert metrics["missing_predictions"] == 6
     assert metrics["parse_failures"] == 6 + 2  # the 6 missing ones, "no answer at all", the </think> fallback
-    assert metrics["overall"]["exact_match"] == pytest.approx(4 / 12)  # one task: mean over its items
-    assert metrics["table1"]["Gripper-Move"]["Ov"] == pytest.approx((1 / 3 + 1 / 3) / 2)
+    assert metrics["overall"]["exact_match"] == pytest.approx(4 / 6)  # one task: mean over its predicted items
+    assert metrics["table1"]["Gripper-Move"]["Ov"] == pytest.approx(1.0)
     assert metrics["table1"]["Gripper-State"]["Par"] == pytest.approx((1 + 2 / 3) / 3)
     assert set(metrics["by_task"]) == {"agibot"}
     written = json.loads((out / "metrics.json").read_text())
@@ -116,11 +117,12 @@ def test_score_release_scannet_camera_groups(tmp_path):
         ReferenceConfig(),
     )
     cam = metrics["by_family"]["camera_rotation"]
-    assert cam["n"] == 6
-    assert cam["exact_match"] == pytest.approx((0.75 + 1.0) / 6)
-    assert cam["per_char"] == pytest.approx((11 / 12 + 1.0) / 6)
-    assert cam["camera_groups"]["h_direction"] == pytest.approx(1 / 6)
-    assert cam["camera_groups"]["v_angle"] == pytest.approx(2 / 6)
+    assert cam["n"] == 2 and metrics["missing_predictions"] == 4  # averaged over the predicted rows
+    assert cam["exact_match"] == pytest.approx((0.0 + 1.0) / 2)  # official: the strict 12-letter match
+    assert cam["per_char"] == pytest.approx((11 / 12 + 1.0) / 2)
+    assert cam["camera_group_mean"] == pytest.approx((0.75 + 1.0) / 2)  # ours, named apart
+    assert cam["camera_groups"]["h_direction"] == pytest.approx(1 / 2)
+    assert cam["camera_groups"]["v_angle"] == pytest.approx(2 / 2)
     assert metrics["table1"]["Camera"] == {"Ov": cam["exact_match"], "Par": cam["per_char"]}
 
 
@@ -206,3 +208,18 @@ def test_score_names_missing_duplicated_and_unknown_ids(tmp_path, capsys):
         == 0
     )
     assert "warning: 12 reference items have no prediction" in capsys.readouterr().out
+
+
+def test_official_per_gpu_prediction_files_are_read_as_they_are(tmp_path):
+    # the official runner writes one file per GPU, each ending with a summary row that has no id
+    items = [json.loads(line) for line in (RELEASE / "agibot_sample.jsonl").read_text().splitlines()]
+    folder = tmp_path / "agibot"
+    for gpu, chunk in enumerate((items[:6], items[6:])):
+        rows = [{"id": i["id"], "model_response": i["solution"]} for i in chunk]
+        _write(folder / f"predictions_gpu{gpu}.jsonl", [*rows, {"accuracy": 1.0, "total": len(rows)}])
+    metrics = score_files(folder, RELEASE / "agibot_sample.jsonl", tmp_path / "out", ReferenceConfig())
+    assert metrics["missing_predictions"] == 0 and metrics["overall"]["exact_match"] == 1.0
+    assert not any(metrics["id_check"].values())
+    (folder / "predictions_gpu0.jsonl").write_text('{"accuracy": 1.0}\n{"id": "x"}\n')  # a row without id mid-file
+    with pytest.raises(ValueError, match=r"predictions_gpu0\.jsonl:1: prediction rows need at least an id"):
+        score_files(folder, RELEASE / "agibot_sample.jsonl", tmp_path / "out2", ReferenceConfig())
