@@ -64,7 +64,10 @@ class TrainConfig(BaseModel):
     )
     mask_truncated_completions: bool = Field(False, description="Exclude truncated completions from the loss")
     max_completion_length: int = Field(
-        1024, ge=1, description="Tokens generated per completion (TRL default 256 -> 512)"
+        2048,
+        ge=1,
+        description="Tokens generated per completion (TRL default 256 -> 512); a Thinking model's reasoning needs "
+        "room, and a cut-off completion has no answer to reward",
     )
     temperature: float = Field(1.0, gt=0.0, description="Sampling temperature")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling")
@@ -77,7 +80,12 @@ class TrainConfig(BaseModel):
     per_device_train_batch_size: int = Field(4, ge=1, description="Completions per device per micro-batch")
     gradient_accumulation_steps: int = Field(4, ge=1, description="Micro-batches per optimizer step")
     gradient_checkpointing: bool = Field(True, description="Trade compute for memory (activation checkpointing)")
-    bf16: bool = Field(True, description="bf16 weights and autocast (off on CPU)")
+    bf16: bool = Field(True, description="bf16 autocast for compute (off on CPU); weights follow weights_dtype")
+    weights_dtype: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="Dtype of the trained (master) weights: float32, because AdamW steps at lr 1e-6 are below "
+        "bfloat16's resolution for ~98 % of weights; bfloat16 only to save memory, knowing that",
+    )
     use_cpu: bool = Field(False, description="Train on CPU")
     seed: int = Field(0, ge=0, description="Seed of data order, sampling and init")
     # Images and prompt budget

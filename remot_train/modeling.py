@@ -174,15 +174,49 @@ def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64
 
 
 def load_processor(model_dir: Path):
-    """Load the processor saved with a model folder (the tiny model's image-only processor included)."""
+    """Load the processor saved with a model folder (the tiny model's image-only processor included).
+
+    ``AutoProcessor`` quietly returns a bare tokenizer when it cannot build the processor a folder names; that one
+    would drop every image. A processor without an image processor is therefore never returned.
+
+    Raises:
+        ValueError: If the folder holds no processor that takes images.
+    """
     model_dir = Path(model_dir)
     if (model_dir / TINY_MARKER).exists():
-        return ImageOnlyQwen3VLProcessor.from_pretrained(model_dir)
+        return require_image_processor(ImageOnlyQwen3VLProcessor.from_pretrained(model_dir), model_dir)
     try:
-        return AutoProcessor.from_pretrained(model_dir, local_files_only=True)
+        processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
     except (ImportError, ValueError, OSError) as err:
-        logger.warning("AutoProcessor failed for %s (%s); falling back to the image-only processor", model_dir, err)
-        return ImageOnlyQwen3VLProcessor.from_pretrained(model_dir, local_files_only=True)
+        logger.warning("AutoProcessor failed for %s (%s); trying the image-only processor", model_dir, err)
+        processor = None
+    if getattr(processor, "image_processor", None) is None:
+        try:
+            processor = ImageOnlyQwen3VLProcessor.from_pretrained(model_dir, local_files_only=True)
+        except (ImportError, ValueError, OSError, TypeError) as err:
+            raise ValueError(f"{model_dir}: no processor that takes images can be loaded ({err})") from err
+    return require_image_processor(processor, model_dir)
+
+
+def copy_model_markers(base_dir: Path, saved_dir: Path) -> None:
+    """Copy the files that say how a base folder loads (the tiny model's marker) into a folder saved from it."""
+    marker = Path(base_dir) / TINY_MARKER
+    if marker.is_file():
+        (Path(saved_dir) / TINY_MARKER).write_bytes(marker.read_bytes())
+
+
+def require_image_processor(processor, model_dir: Path):
+    """Return the processor if it turns images into pixel values; else raise naming the folder.
+
+    Raises:
+        ValueError: If the processor has no image processor (it would send image placeholders and no pixels).
+    """
+    if getattr(processor, "image_processor", None) is None:
+        raise ValueError(
+            f"{model_dir}: its processor ({type(processor).__name__}) has no image processor: it would drop every "
+            "image; save the model folder with its processor (processor.save_pretrained)"
+        )
+    return processor
 
 
 def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):

@@ -28,7 +28,7 @@ from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 from remot_train.cli_args import config_from_args  # noqa: E402
 from remot_train.config import TrainConfig, make_train_parser  # noqa: E402
 from remot_train.data import load_trl_dataset, manifest_sha256  # noqa: E402
-from remot_train.modeling import load_model_and_processor  # noqa: E402
+from remot_train.modeling import copy_model_markers, load_model_and_processor, load_processor  # noqa: E402
 from remot_train.rewards import build_reward_functions, solution_letters  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -147,11 +147,30 @@ class RemotGRPOTrainer(GRPOTrainer):
             images.append(row["images"])
             n_answer.append(len(processor.tokenizer(letters, add_special_tokens=False)["input_ids"]))
         batch = processor(text=texts, images=images, return_tensors="pt", padding=True).to(self.accelerator.device)
-        labels = torch.full_like(batch["input_ids"], -100)
-        end = batch["input_ids"].shape[1] - len(suffix_ids)  # left padding: every row ends at the right edge
-        for i, n in enumerate(n_answer):
-            labels[i, end - n : end] = batch["input_ids"][i, end - n : end]
+        labels = answer_labels(batch["input_ids"], batch["attention_mask"], n_answer, len(suffix_ids))
         return model(**batch, labels=labels).loss
+
+
+def answer_labels(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, n_answer: list[int], n_suffix: int
+) -> torch.Tensor:
+    """Return SFT labels: each row's answer tokens, -100 everywhere else, whichever side the batch is padded on.
+
+    A row's answer is the ``n_answer[i]`` tokens before its last ``n_suffix`` real tokens; its end is its last
+    attended token (the real Qwen tokenizer pads on the right, the tiny one on the left).
+
+    Example:
+        >>> ids = torch.tensor([[0, 0, 5, 6, 7, 8], [5, 6, 7, 8, 0, 0]])  # left- and right-padded
+        >>> mask = (ids != 0).long()
+        >>> answer_labels(ids, mask, [2, 2], 1).tolist()
+        [[-100, -100, -100, 6, 7, -100], [-100, 6, 7, -100, -100, -100]]
+    """
+    labels = torch.full_like(input_ids, -100)
+    for i, n in enumerate(n_answer):
+        last = int(attention_mask[i].nonzero().max()) + 1
+        end = last - n_suffix
+        labels[i, end - n : end] = input_ids[i, end - n : end]
+    return labels
 
 
 class MetricsLogCallback(TrainerCallback):
@@ -223,7 +242,9 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     out_dir = Path(out_dir)
     dataset = load_trl_dataset(Path(data_dir), split=config.split)
     use_cuda = torch.cuda.is_available() and not config.use_cpu
-    dtype = torch.bfloat16 if config.bf16 and use_cuda else torch.float32
+    # Master weights stay float32 (bf16 is compute only, via autocast): AdamW steps of lr 1e-6 are below bf16's
+    # resolution for most weights, which would then never change.
+    dtype = torch.bfloat16 if config.weights_dtype == "bfloat16" and use_cuda else torch.float32
     model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device="cuda" if use_cuda else "cpu")
     configure_image_budget(processor, config.image_max_pixels)
     longest = check_prompt_lengths(dataset, processor, config.max_prompt_tokens)
@@ -238,8 +259,11 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     )
     checkpoint = last_checkpoint(out_dir) if resume else None
     result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(out_dir / "final"))
-    processor.save_pretrained(str(out_dir / "final"))
+    final = out_dir / "final"
+    trainer.save_model(str(final))
+    processor.save_pretrained(str(final))
+    copy_model_markers(Path(model_dir), final)
+    load_processor(final)  # final/ must reload as the base model did: refuse a run whose processor drops images
     return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}
 
 

@@ -18,6 +18,7 @@ MODULES = [
     "remot_train.labels",
     "remot_train.rewards",
     "remot_train.config",
+    "remot_train.train",
     "remot_train.eval.metrics",
     "remot_train.eval.loaders",
 ]

@@ -41,7 +41,9 @@ class ReferenceConfig(BaseModel):
 class EvalConfig(ReferenceConfig):
     """How a model is run on the reference items (generation, batching, controls)."""
 
-    max_new_tokens: int = Field(1024, ge=1, description="Tokens generated per item (the official runner allows 10000)")
+    max_new_tokens: int = Field(
+        10000, ge=1, description="Tokens generated per item (the official runner's 10000: a Thinking model thinks long)"
+    )
     batch_size: int = Field(4, ge=1, description="Items per generation batch")
     controls: tuple[ControlKind, ...] = Field(
         ("reversed", "shuffled"),

@@ -32,3 +32,18 @@ def test_eval_loop_on_the_tiny_model_is_resumable(built_dataset, tiny_model_dir,
 def test_missing_model_folder_is_a_clear_error(built_dataset, tmp_path):
     with pytest.raises(FileNotFoundError, match="no config.json; --model must be a local model folder"):
         run_evaluation(tmp_path / "nothing", built_dataset, tmp_path / "eval", EvalConfig(limit=1, controls=()))
+
+
+def test_a_model_folder_whose_processor_drops_images_is_refused(tiny_model_dir, tmp_path):
+    # AutoProcessor returns a bare tokenizer for a processor class it cannot build: eval would send no pixels
+    import shutil
+
+    from remot_train.modeling import TINY_MARKER, load_processor
+
+    broken = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / TINY_MARKER).unlink()
+    for name in ("processor_config.json", "preprocessor_config.json"):
+        (broken / name).unlink(missing_ok=True)
+    with pytest.raises(ValueError, match=r"no processor that takes images|has no image processor"):
+        load_processor(broken)
