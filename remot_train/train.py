@@ -132,23 +132,32 @@ class RemotGRPOTrainer(GRPOTrainer):
         The generation batch repeats each prompt num_generations times; SFT uses each row once.
         """
         rows = list({row["triplet_id"]: row for row in inputs}.values())
-        processor = self.processing_class
-        texts, images, n_answer = [], [], []
-        suffix_ids = processor.tokenizer(
-            ANSWER_SUFFIX + processor.tokenizer.eos_token + "\n", add_special_tokens=False
-        )["input_ids"]
-        for row in rows:
-            letters = solution_letters(row["solution"])
-            messages = [
-                *row["prompt"],
-                {"role": "assistant", "content": [{"type": "text", "text": f"<answer>{letters}</answer>"}]},
-            ]
-            texts.append(processor.apply_chat_template(messages, tokenize=False))
-            images.append(row["images"])
-            n_answer.append(len(processor.tokenizer(letters, add_special_tokens=False)["input_ids"]))
-        batch = processor(text=texts, images=images, return_tensors="pt", padding=True).to(self.accelerator.device)
-        labels = answer_labels(batch["input_ids"], batch["attention_mask"], n_answer, len(suffix_ids))
+        batch, labels = sft_batch(self.processing_class, rows)
+        batch, labels = batch.to(self.accelerator.device), labels.to(self.accelerator.device)
         return model(**batch, labels=labels).loss
+
+
+def sft_batch(processor, rows: list[dict]):
+    """Return the processor batch of the rows' prompts answered with their solutions, and labels on the letters only.
+
+    Returns:
+        ``(batch, labels)``: labels are -100 everywhere but each row's answer letters.
+    """
+    texts, images, n_answer = [], [], []
+    suffix_ids = processor.tokenizer(ANSWER_SUFFIX + processor.tokenizer.eos_token + "\n", add_special_tokens=False)[
+        "input_ids"
+    ]
+    for row in rows:
+        letters = solution_letters(row["solution"])
+        messages = [
+            *row["prompt"],
+            {"role": "assistant", "content": [{"type": "text", "text": f"<answer>{letters}</answer>"}]},
+        ]
+        texts.append(processor.apply_chat_template(messages, tokenize=False))
+        images.append(row["images"])
+        n_answer.append(len(processor.tokenizer(letters, add_special_tokens=False)["input_ids"]))
+    batch = processor(text=texts, images=images, return_tensors="pt", padding=True)
+    return batch, answer_labels(batch["input_ids"], batch["attention_mask"], n_answer, len(suffix_ids))
 
 
 def answer_labels(

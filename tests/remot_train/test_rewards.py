@@ -116,3 +116,15 @@ def test_reward_functions_survive_pickling():
         assert copy(completions, solution=["<answer>AB</answer>"], options=[[["Left", "Right"]] * 2]) == func(
             completions, solution=["<answer>AB</answer>"], options=[[["Left", "Right"]] * 2]
         )
+
+
+def test_consistency_reward_on_a_real_camera_item(built_dataset):
+    # camera items have 12 sub-questions (direction and angle, two axes, three pairs): their own answer has the
+    # flip structure and earns +1; "No rotation" everywhere is consistent but no contrast: 0
+    from remot_data.table import read_triplets
+
+    row = next(r for r in read_triplets(built_dataset).to_pylist() if r["family"] == "camera_rotation")
+    options = [row["options"]]
+    assert consistency_reward([row["solution"]], options, [row["solution"]]) == [1.0]
+    still = "".join("ABCDE"[opts.index("No rotation")] for opts in row["options"])
+    assert consistency_reward([f"<answer>{still}</answer>"], options, [row["solution"]]) == [0.0]

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,75 @@ def test_master_weights_are_float32_by_default():
     w = torch.ones(1000, dtype=torch.bfloat16) * torch.linspace(0.5, 2.0, 1000, dtype=torch.bfloat16)
     assert (w - 1e-6 * torch.ones_like(w) == w).float().mean() > 0.95  # the problem: a 1e-6 step vanishes in bf16
     assert TrainConfig().weights_dtype == "float32"
+
+
+def test_every_pinned_setting_reaches_trl():
+    # a setting dropped on its way to GRPOConfig would leave TRL's own default in place (beta 0.0, 8 generations, ...)
+    from remot_train.train import make_grpo_args
+
+    config = TrainConfig(
+        beta=0.07,
+        num_generations=3,
+        per_device_train_batch_size=3,
+        gradient_accumulation_steps=1,
+        epsilon=0.3,
+        loss_type="dr_grpo",
+        scale_rewards="batch",
+        temperature=0.7,
+        top_p=0.9,
+        max_completion_length=77,
+        learning_rate=3e-5,
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+    )
+    args = make_grpo_args(config, Path("/tmp/unused"))
+    for name in (
+        "beta",
+        "num_generations",
+        "epsilon",
+        "loss_type",
+        "scale_rewards",
+        "temperature",
+        "top_p",
+        "max_completion_length",
+        "learning_rate",
+        "per_device_train_batch_size",
+    ):
+        assert getattr(args, name) == getattr(config, name), name
+
+
+def test_reward_weights_follow_their_names(tiny_model_dir, built_dataset, tmp_path):
+    # make_trainer must give TRL the weights in the order of the reward functions it passes
+    from remot_train.data import load_trl_dataset
+    from remot_train.modeling import load_model_and_processor
+    from remot_train.train import make_grpo_args, make_trainer
+
+    weights = {"format": 1.0, "accuracy": 2.0, "think_length": 3.0, "consistency": 4.0}
+    config = TrainConfig(**TINY, reward_weights=weights, max_steps=1)
+    model, processor = load_model_and_processor(tiny_model_dir)
+    trainer = make_trainer(
+        config, make_grpo_args(config, tmp_path), model, processor, load_trl_dataset(built_dataset), callbacks=[]
+    )
+    names = [getattr(f, "__name__", type(f).__name__) for f in trainer.reward_funcs]
+    got = dict(zip(names, trainer.args.reward_weights, strict=True))
+    assert got == {f"{k}_reward": v for k, v in weights.items()}
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_sft_labels_cover_exactly_the_answer_letters(tiny_model_dir, built_dataset, side):
+    # SFT trains the letters only; the real Qwen tokenizer pads on the right, the tiny one on the left
+    from remot_train.data import load_trl_dataset
+    from remot_train.modeling import load_processor
+    from remot_train.rewards import solution_letters
+    from remot_train.train import sft_batch
+
+    processor = load_processor(tiny_model_dir)
+    processor.tokenizer.padding_side = side
+    dataset = load_trl_dataset(built_dataset)
+    rows = [dataset[i] for i in range(3)]
+    batch, labels = sft_batch(processor, rows)
+    for i, row in enumerate(rows):
+        kept = labels[i][labels[i] != -100]
+        assert processor.tokenizer.decode(kept) == solution_letters(row["solution"])
+    assert (labels != -100).sum() < 0.05 * batch["attention_mask"].sum()

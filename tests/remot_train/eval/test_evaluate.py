@@ -47,3 +47,25 @@ def test_a_model_folder_whose_processor_drops_images_is_refused(tiny_model_dir, 
         (broken / name).unlink(missing_ok=True)
     with pytest.raises(ValueError, match=r"no processor that takes images|has no image processor"):
         load_processor(broken)
+
+
+def test_generation_gets_the_pixels_of_every_image(tiny_model_dir, built_dataset, monkeypatch):
+    # an eval that drops images still "works" and scores a blind model: the model must receive pixel values
+    import torch
+
+    from remot_train.eval.evaluate import generate_responses
+    from remot_train.modeling import load_model_and_processor
+
+    model, processor = load_model_and_processor(tiny_model_dir)
+    items = load_dataset_dir(built_dataset)[:2]
+    seen = {}
+
+    def generate(**inputs):
+        seen.update(inputs)
+        return torch.cat([inputs["input_ids"], inputs["input_ids"][:, -1:]], dim=1)
+
+    monkeypatch.setattr(model, "generate", generate)
+    list(generate_responses(model, processor, items, max_new_tokens=1, batch_size=2))
+    image_tokens = (seen["input_ids"] == model.config.image_token_id).sum().item()
+    assert "pixel_values" in seen and seen["image_grid_thw"].shape[0] == 2 * 3  # three images per item
+    assert image_tokens == int(seen["image_grid_thw"].prod(dim=1).sum().item()) // 4  # merge 2x2 patches per token
