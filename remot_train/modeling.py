@@ -48,7 +48,9 @@ CHAT_TEMPLATE = (
     "{%- elif item['type'] == 'text' -%}{{ item['text'] }}{%- endif -%}"
     "{%- endfor -%}{%- endif -%}<|im_end|>{{ '\\n' }}"
     "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}<|im_start|>assistant{{ '\\n' }}{%- endif -%}"
+    # As Qwen3-VL-Thinking's template: the generation prompt opens the thinking block, so completions start inside
+    # it and only close it (the format and think-length rewards must handle that).
+    "{%- if add_generation_prompt -%}<|im_start|>assistant{{ '\\n' }}<think>{{ '\\n' }}{%- endif -%}"
 )
 TINY_MARKER = "remot_tiny.json"
 

@@ -128,3 +128,16 @@ def test_consistency_reward_on_a_real_camera_item(built_dataset):
     assert consistency_reward([row["solution"]], options, [row["solution"]]) == [1.0]
     still = "".join("ABCDE"[opts.index("No rotation")] for opts in row["options"])
     assert consistency_reward([f"<answer>{still}</answer>"], options, [row["solution"]]) == [0.0]
+
+
+def test_the_tiny_models_template_opens_thinking_like_qwen3_vl_thinking(tiny_model_dir):
+    # the generation prompt ends inside <think>: a completion only closes it, and must still earn the full format
+    from remot_train.modeling import load_processor
+
+    processor = load_processor(tiny_model_dir)
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Q"}]}]
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n")
+    completion = "the arm moves left\n</think>\n<answer>CAB</answer>"
+    assert format_reward([completion], [SOLUTION], options=[OPTIONS]) == [1.0]
+    assert ThinkLengthReward(2)([completion]) == [-1.0]  # 4 words of thinking against a target of 2
