@@ -58,6 +58,11 @@ class TrainConfig(BaseModel):
         "group", description="Advantage scaling (was a bool before TRL 0.22)"
     )
     epsilon: float = Field(0.2, gt=0.0, description="PPO clip range")
+    use_bias_correction_kl: bool = Field(
+        False,
+        description="Weight the KL term by the importance ratio (TRL 1.16's new default True; the paper's GRPO, as "
+        "TRL before it, does not)",
+    )
     num_iterations: int = Field(1, ge=1, description="GRPO iterations per generation batch")
     importance_sampling_level: Literal["token", "sequence"] = Field(
         "token", description="token (GRPO) or sequence (GSPO)"

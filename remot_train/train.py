@@ -22,6 +22,7 @@ require_package("trl", extra="train")
 import torch  # noqa: E402
 import transformers  # noqa: E402
 import trl  # noqa: E402
+from accelerate import PartialState  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
@@ -102,6 +103,7 @@ def make_grpo_args(config: TrainConfig, out_dir: Path) -> GRPOConfig:
         reward_weights=None,  # set by run_training from the config's named weights
         log_completions=False,
         disable_dropout=True,
+        use_bias_correction_kl=config.use_bias_correction_kl,
         shuffle_dataset=True,
     )
 
@@ -196,10 +198,30 @@ class MetricsLogCallback(TrainerCallback):
                 handle.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
 
+CHECKPOINT_COMPLETE = "trainer_state.json"  # the Trainer writes it last: a checkpoint without it was cut off
+
+
 def last_checkpoint(out_dir: Path) -> str | None:
-    """Return the newest ``checkpoint-N`` folder of a run directory, or None."""
-    checkpoints = sorted(Path(out_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    return str(checkpoints[-1]) if checkpoints else None
+    """Return the newest complete ``checkpoint-N`` folder of a run directory, or None.
+
+    A checkpoint a crash cut off mid-save (no ``trainer_state.json``) is skipped, so it cannot block every rerun.
+    """
+    checkpoints = sorted(
+        (p for p in Path(out_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    complete = [p for p in checkpoints if (p / CHECKPOINT_COMPLETE).is_file()]
+    for partial in sorted(set(checkpoints) - set(complete)):
+        logger.warning("skipping %s: cut off while being saved (no %s)", partial, CHECKPOINT_COMPLETE)
+    return str(complete[-1]) if complete else None
+
+
+def trim_metrics_log(path: Path, resumed_step: int) -> None:
+    """Drop log lines past the step a run resumes from: they are logged again, and must not appear twice."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= resumed_step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def write_run_info(out_dir: Path, config: TrainConfig, data_dir: Path, model_dir: Path, longest_prompt: int) -> None:
@@ -254,7 +276,9 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     # Master weights stay float32 (bf16 is compute only, via autocast): AdamW steps of lr 1e-6 are below bf16's
     # resolution for most weights, which would then never change.
     dtype = torch.bfloat16 if config.weights_dtype == "bfloat16" and use_cuda else torch.float32
-    model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device="cuda" if use_cuda else "cpu")
+    # Each process loads onto its own device (accelerate/torchrun ranks), never all onto GPU 0.
+    device = PartialState().device if use_cuda else "cpu"
+    model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device=device)
     configure_image_budget(processor, config.image_max_pixels)
     longest = check_prompt_lengths(dataset, processor, config.max_prompt_tokens)
     write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest)
@@ -267,6 +291,8 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
         callbacks=[MetricsLogCallback(out_dir / METRICS_LOG)],
     )
     checkpoint = last_checkpoint(out_dir) if resume else None
+    if checkpoint is not None:
+        trim_metrics_log(out_dir / METRICS_LOG, int(Path(checkpoint).name.split("-")[-1]))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     final = out_dir / "final"
     trainer.save_model(str(final))

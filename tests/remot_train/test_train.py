@@ -43,10 +43,17 @@ def test_grpo_run_changes_parameters_logs_rewards_and_resumes(built_dataset, tin
     )
     assert first["global_step"] == 2 and first["resumed_from"] is None
     assert (run_dir / "checkpoint-2").is_dir()
+    # a crash while saving the next checkpoint leaves it incomplete: the rerun resumes from the last complete one,
+    # and the log lines past it are not written twice
+    (run_dir / "checkpoint-4").mkdir()
+    with (run_dir / "metrics.jsonl").open("a") as log:
+        log.write(json.dumps({"step": 3, "loss": 9.9}) + "\n")
     resumed = run_training(
         TrainConfig(**TINY, max_steps=6), data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=run_dir
     )
     assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["global_step"] == 6
+    steps = [r["step"] for r in _log(run_dir) if "loss" in r and "train_runtime" not in r]
+    assert len(steps) == len(set(steps)) and 9.9 not in [r.get("loss") for r in _log(run_dir)]
     before, after = _weights(tiny_model_dir), _weights(run_dir / "final")
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert len(changed) > len(before) // 2
@@ -150,6 +157,7 @@ def test_every_pinned_setting_reaches_trl():
         top_p=0.9,
         max_completion_length=77,
         learning_rate=3e-5,
+        use_bias_correction_kl=True,
         use_cpu=True,
         bf16=False,
         gradient_checkpointing=False,
@@ -166,6 +174,7 @@ def test_every_pinned_setting_reaches_trl():
         "max_completion_length",
         "learning_rate",
         "per_device_train_batch_size",
+        "use_bias_correction_kl",
     ):
         assert getattr(args, name) == getattr(config, name), name
 
