@@ -75,7 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for source, path in paths.items()
     ]
     run_build(inputs, args.out, config)
-    print(f"look at {args.out / load_layout().contact_sheet}")
+    print(f"look at {load_layout().resolve(args.out) / load_layout().contact_sheet}")
     return 0
 
 

@@ -60,7 +60,7 @@ def check_output_path(out: Path, *, kind: OutputKind, inputs: Sequence[Path] = (
         return
     if not out.is_dir():
         raise OutputError(f"{out}: exists and is a file, not a remot {kind}; choose another output path")
-    found = _marker_kind(out)
+    found = _marker_kind(out) or _legacy_kind(out)
     if found == kind:
         return
     if found is not None:
@@ -74,12 +74,47 @@ def check_output_path(out: Path, *, kind: OutputKind, inputs: Sequence[Path] = (
 
 
 def claim_output(out: Path, *, kind: OutputKind) -> Path:
-    """Create ``out`` (checked by ``check_output_path`` first) and mark it as a remot output of ``kind``."""
+    """Create ``out`` (checked by ``check_output_path`` first) and mark it as a remot output of ``kind``.
+
+    A dataset remot 0.1 wrote (flat, unmarked) becomes the first version of the output: nothing of it is lost.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / load_layout().marker).is_file():
+        if _legacy_kind(out) == "dataset":
+            _adopt_legacy_dataset(out)
         mark_output(out, kind=kind)
     return out
+
+
+LEGACY_CORPUS_TEXT = "demo corpus written by remot"  # remot 0.1's demo corpus COMPLETE file
+
+
+def _legacy_kind(path: Path) -> str | None:
+    """Return the kind of an unmarked output remot 0.1 wrote (before markers and versions), or None."""
+    layout = load_layout()
+    manifest = path / layout.manifest
+    if manifest.is_file() and (path / "data").is_dir():
+        try:
+            code = json.loads(manifest.read_text(encoding="utf-8")).get("code_version", "")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            return None
+        return "dataset" if isinstance(code, str) and code.startswith("0.1.") else None
+    complete = path / "COMPLETE"
+    if complete.is_file() and complete.read_text(encoding="utf-8", errors="replace").startswith(LEGACY_CORPUS_TEXT):
+        return "corpus"
+    return None
+
+
+def _adopt_legacy_dataset(out: Path) -> None:
+    layout = load_layout()
+    version = Path(out) / layout.versions / f"{_now():%Y%m%dT%H%M%SZ}-000000"
+    version.mkdir(parents=True)
+    for entry in list(Path(out).iterdir()):
+        if entry.name != layout.versions:
+            os.replace(entry, version / entry.name)
+    _switch_latest(out, version)
+    logger.warning("%s: a remot 0.1 dataset; kept as version %s", out, version.name)
 
 
 def mark_output(folder: Path, *, kind: OutputKind) -> None:

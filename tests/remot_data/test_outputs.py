@@ -165,3 +165,20 @@ def test_the_demo_corpus_never_removes_a_folder_it_did_not_write(tmp_path):
 def test_build_config_bounds_are_checked():
     with pytest.raises(ValueError, match="keep_versions"):
         BuildConfig(keep_versions=0)
+
+
+def test_outputs_of_remot_0_1_are_adopted_not_refused(two_scenes, tmp_path):
+    # remot 0.1 wrote a flat dataset and a corpus with a COMPLETE file, both without markers: upgrading keeps them
+    out = tmp_path / "out"
+    (out / "data" / "train").mkdir(parents=True)
+    (out / "data" / "train" / "part-00000.parquet").write_bytes(b"old")
+    (out / "manifest.json").write_text(json.dumps({"code_version": "0.1.0+abc", "counts": {"triplets": 1}}))
+    manifest = build_dataset(_inputs(two_scenes), out, SMALL_BUILD)
+    old = [v for v in versions_of(out) if v.name != manifest["version"]]
+    assert len(old) == 1 and (old[0] / "data" / "train" / "part-00000.parquet").read_bytes() == b"old"
+    assert (out / "latest").resolve().name == manifest["version"]
+    corpus = tmp_path / "old_corpus"
+    corpus.mkdir()
+    (corpus / "COMPLETE").write_text("demo corpus written by remot\n")
+    (corpus / "scannet").mkdir()
+    assert write_demo_corpus(corpus)["scannet"] == corpus / "scannet"  # accepted as it is
