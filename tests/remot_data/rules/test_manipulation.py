@@ -80,3 +80,24 @@ def test_gripper_retrieval_needs_an_anchor_between_open_and_closed():
         assert np.sign(c.values_12[0]) == -np.sign(c.values_13[0]) == -np.sign(c.values_23[0])
         assert abs(c.values_12[0]) >= CONFIG.gripper_min_delta
     assert any(r.reason == "no_opposite_frame" for r in rejects)  # fully open or closed anchors
+
+
+def test_balanced_directions_swap_images_2_and_3_for_about_half_the_retrieval_triplets(demo_lerobot_root):
+    # without it the stated 1->2 direction follows each clip's dominant motion (the demo robot lifts far more often)
+    from remot_data.build.rows import find_candidates
+    from remot_data.rules.registry import load_rule_preset
+    from remot_data.sources.lerobot import read_lerobot_episode
+    from tests.factories.lerobot import DEMO_MAPPING
+
+    preset = load_rule_preset("v2")
+    plain = preset.model_copy(update={"questions": preset.questions.model_copy(update={"balance_directions": False})})
+    clip = read_lerobot_episode(demo_lerobot_root, "episode_000001", DEMO_MAPPING)
+    before, _ = find_candidates(clip, plain)
+    after, _ = find_candidates(clip, preset)
+    assert len(before) == len(after) > 10
+    swapped = [a for b, a in zip(before, after, strict=True) if a.images != b.images]
+    assert 0.25 < len(swapped) / len(after) < 0.75
+    for b, a in zip(before, after, strict=True):
+        if a.images != b.images:
+            assert a.images == (b.images[0], b.images[2], b.images[1])
+            assert a.values_12 == b.values_13 and a.values_23 == tuple(-v for v in b.values_23)
