@@ -182,3 +182,13 @@ def test_outputs_of_remot_0_1_are_adopted_not_refused(two_scenes, tmp_path):
     (corpus / "COMPLETE").write_text("demo corpus written by remot\n")
     (corpus / "scannet").mkdir()
     assert write_demo_corpus(corpus)["scannet"] == corpus / "scannet"  # accepted as it is
+
+
+def test_a_manifest_that_breaks_its_schema_is_not_published(two_scenes, tmp_path, monkeypatch):
+    import remot_data.build.publish as publish
+
+    real = publish.summarise
+    monkeypatch.setattr(publish, "summarise", lambda *a: {**real(*a), "counts": {"triplets": "many"}})
+    with pytest.raises(ContractError, match=r"manifest\.json does not fit schemas/manifest\.schema\.json at counts"):
+        build_dataset(_inputs(two_scenes), tmp_path / "out", SMALL_BUILD)
+    assert not (tmp_path / "out" / "latest").exists()

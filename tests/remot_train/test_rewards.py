@@ -64,7 +64,7 @@ def test_consistency_reward_table():
     assert consistency_reward(completions, [OPTIONS] * 4) == [0.0, 1.0, -1.0, 0.0]
     # with the solution, the structure pays only as far as the answer is right: a wrong answer with the flip
     # structure (Left, Right, Right) used to collect the whole +1
-    wrong_but_structured = "<answer>ACC</answer>"  # Left, Right, Right
+    wrong_but_structured = "<answer>AAC</answer>"  # Left, Right, Right: the structure, every letter wrong
     right = "<answer>BCB</answer>"
     assert consistency_reward([wrong_but_structured, right], [OPTIONS] * 2, ["<answer>BCB</answer>"] * 2) == [0.0, 1.0]
     assert consistency_reward(["<answer>A</answer>"], [[]]) == [None]
