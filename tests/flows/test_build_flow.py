@@ -178,3 +178,21 @@ def test_an_unreachable_prefect_api_is_one_line(demo_scannet_root, tmp_path):
     assert done.returncode == 2
     assert "Failed to reach API at http://127.0.0.1:9/api" in done.stderr and "unset PREFECT_API_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_whole_input_mistakes_stop_before_any_flow_run(tmp_path):
+    # the CLI's preflight refuses before Prefect starts: no flow run, no temporary API server, one line
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "notes.txt").write_text("keep\n")
+    argv = ["build", "--source", "scannet", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "res")]
+    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2 and "is not a remot dataset" in done.stderr
+    assert "Flow run" not in done.stderr + done.stdout and "temporary server" not in done.stderr + done.stdout
