@@ -200,13 +200,6 @@ def load_processor(model_dir: Path):
     return require_image_processor(processor, model_dir)
 
 
-def copy_model_markers(base_dir: Path, saved_dir: Path) -> None:
-    """Copy the files that say how a base folder loads (the tiny model's marker) into a folder saved from it."""
-    marker = Path(base_dir) / TINY_MARKER
-    if marker.is_file():
-        (Path(saved_dir) / TINY_MARKER).write_bytes(marker.read_bytes())
-
-
 def require_image_processor(processor, model_dir: Path):
     """Return the processor if it turns images into pixel values; else raise naming the folder.
 

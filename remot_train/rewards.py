@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from remot_train.labels import composition_consistent, letters_to_labels, matches_flip_structure, pair_signs
+from remot_train.labels import (
+    LETTERS,
+    composition_consistent,
+    letters_to_labels,
+    matches_flip_structure,
+    pair_signs,
+)
 
 ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
 # The think block may open in the prompt: Qwen3-VL-Thinking's chat template ends the generation prompt with
@@ -57,7 +63,7 @@ def _letters_offered(letters: str, options: Sequence[Sequence[str]] | None) -> b
     if not options:
         return True
     return len(letters) == len(options) and all(
-        "ABCDE".find(c) < len(offered) for c, offered in zip(letters.upper(), options, strict=True)
+        LETTERS.find(c) < len(offered) for c, offered in zip(letters.upper(), options, strict=True)
     )
 
 

@@ -29,7 +29,7 @@ from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 from remot_train.cli_args import config_from_args  # noqa: E402
 from remot_train.config import TrainConfig, make_train_parser  # noqa: E402
 from remot_train.data import load_trl_dataset, manifest_sha256  # noqa: E402
-from remot_train.modeling import copy_model_markers, load_model_and_processor, load_processor  # noqa: E402
+from remot_train.modeling import load_model_and_processor, load_processor  # noqa: E402
 from remot_train.rewards import build_reward_functions, solution_letters  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -297,7 +297,6 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     final = out_dir / "final"
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
-    copy_model_markers(Path(model_dir), final)
     load_processor(final)  # final/ must reload as the base model did: refuse a run whose processor drops images
     return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}
 

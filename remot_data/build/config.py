@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from remot_data.frames import FrameConfig
 from remot_data.records import SplitName
 from remot_data.sources.lerobot_mapping import LeRobotMapping, load_lerobot_mapping, shipped_mappings
+from remot_data.sources.registry import ReaderName
 
-# Sources that have a reader (a subset of the contract's ``source`` values; tests/schemas ties them).
-ReaderName = Literal["scannet", "lerobot"]
 OnBadClip = Literal["raise", "reject"]
 # Fields that change no row: they do not enter the staging key.
 _ROW_NEUTRAL_FIELDS = frozenset(

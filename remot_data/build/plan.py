@@ -9,6 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from remot_data.build.config import BuildConfig, ClipInput, SourceInput
 from remot_data.errors import RemotError, SourceFormatError
@@ -83,7 +84,7 @@ def assign_split(group: str, config: BuildConfig) -> SplitName:
 
 
 RELEASE_SCENE_RE = re.compile(r"(scene\d{4}_\d{2})")
-SPLITS: tuple[SplitName, ...] = ("train", "val", "test")
+SPLITS: tuple[SplitName, ...] = get_args(SplitName)
 
 
 def read_split_file(path: Path) -> dict[str, SplitName]:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from remot_data.motion.camera import estimate_pan_tilt_deg, heading_elevation_deg, look_at_pose, pan_tilt_matrix_deg
 from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
 from remot_data.rules.registry import CameraRotationConfig, ManipulationConfig
-from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
+from remot_data.rules.retrieval import TIE_DECIMALS, RetrievalWindow, find_retrieval_triplets, retrieved_to_records
 
 CAMERA_ATTRIBUTES = ("pan_right_deg", "tilt_up_deg")
 
@@ -279,7 +279,7 @@ def _retrieve_negative(
         if limit is not None and float(np.linalg.norm(positions[k] - positions[i])) > limit:
             too_far = True
             continue
-        score = (round(abs(mag_13 - magnitude), 9), abs(k - i))
+        score = (round(abs(mag_13 - magnitude), TIE_DECIMALS), abs(k - i))
         if best is None or score < best[:2]:
             best = (*score, k, min(c13[1], c23[1]))
     if best is None:

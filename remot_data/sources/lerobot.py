@@ -31,9 +31,9 @@ from remot_data.sources.lerobot_layout import (
     data_file_of,
     dataset_stamp,
     episode_row,
+    episode_rows,
     episode_table,
     list_lerobot_episodes,
-    read_lerobot_episodes,
     read_lerobot_info,
     video_file_of,
 )
@@ -115,7 +115,7 @@ def gripper_closedness(
     feature = mapping.feature_of(gripper)
     column = info.feature_names(feature, Path(root) / INFO_PATH).index(gripper.name)
     low, high = _value_range(str(Path(root).resolve()), dataset_stamp(root), feature, column)
-    if not high - low > max(gripper.min_range, 0.0) or high - low <= 0:
+    if high - low <= gripper.min_range:  # min_range >= 0: a flat gripper is refused too
         return None, (
             f"{feature}[{gripper.name!r}] ranges over [{low:.6g}, {high:.6g}] in the whole dataset, a span below the "
             f"mapping's min_range {gripper.min_range:g}: treated as a still gripper, not normalised into labels"
@@ -166,13 +166,13 @@ def check_lerobot_dataset(root: Path, mapping: LeRobotMapping) -> None:
                 problems.append(f"{arm} arm: {err}")
     try:
         video_key = info.video_key(mapping.video_key, info_path)
-        first = read_lerobot_episodes(root)[0]
+        first = next(iter(episode_rows(root).values()))
         video = video_file_of(root, info, first, video_key)
         if not video.is_file():
             problems.append(
                 f"camera {video_key}: its video file {video} does not exist (episode {first['episode_index']})"
             )
-    except (SourceFormatError, IndexError) as err:
+    except (SourceFormatError, StopIteration) as err:
         problems.append(str(err) or "no episodes")
     if problems:
         raise SourceFormatError(

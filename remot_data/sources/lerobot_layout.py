@@ -11,7 +11,7 @@ import functools
 import json
 import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,7 @@ class LeRobotInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
-    codebase_version: Literal["v3.0", "v2.1", "v2.0"] = Field(description="Format version")
+    codebase_version: str = Field(description="Format version (read_lerobot_info checks it first)")
     fps: float = Field(gt=0, description="Frames per second")
     features: dict[str, Any] = Field(description="Feature name -> {dtype, shape, names, info}")
     data_path: str = Field(DEFAULT_DATA_PATH, description="Data file template")
@@ -195,7 +195,7 @@ def episode_clip_id(episode_index: int) -> str:
 def list_lerobot_episodes(root: Path) -> list[str]:
     """Return the clip ids of every episode of a dataset."""
     read_lerobot_info(root)
-    return [episode_clip_id(r["episode_index"]) for r in read_lerobot_episodes(root)]
+    return [episode_clip_id(index) for index in episode_rows(root)]
 
 
 def dataset_stamp(root: Path) -> tuple[int, ...]:
@@ -210,6 +210,11 @@ def _episode_index(root: str, stamp: tuple[int, ...]) -> dict[int, dict[str, Any
     return {row["episode_index"]: row for row in read_lerobot_episodes(Path(root))}
 
 
+def episode_rows(root: Path) -> dict[int, dict[str, Any]]:
+    """Return ``{episode_index: metadata row}`` in episode order, read once per dataset version."""
+    return _episode_index(str(Path(root).resolve()), dataset_stamp(root))
+
+
 def episode_row(root: Path, clip_id: str) -> dict[str, Any]:
     """Return an episode's metadata row (v3.0 shape), from the index read once per dataset version.
 
@@ -217,7 +222,7 @@ def episode_row(root: Path, clip_id: str) -> dict[str, Any]:
         SourceFormatError: If the dataset has no such episode.
     """
     index = int(clip_id.removeprefix(EPISODE_PREFIX))
-    rows = _episode_index(str(Path(root).resolve()), dataset_stamp(root))
+    rows = episode_rows(root)
     if index not in rows:
         raise SourceFormatError(f"{root}: no episode {index} in meta/episodes")
     return rows[index]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from remot_data.records import Clip
 from remot_data.sources import lerobot, scannet
 from remot_data.sources.base import SourceReader
 from remot_data.sources.lerobot_mapping import LeRobotMapping, shipped_mappings
 
-SOURCES = ("scannet", "lerobot")
+# Sources that have a reader (a subset of the contract's ``source`` values; tests/schemas ties them).
+ReaderName = Literal["scannet", "lerobot"]
+SOURCES: tuple[str, ...] = get_args(ReaderName)
 
 
 @dataclass(frozen=True)

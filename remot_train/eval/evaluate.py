@@ -25,7 +25,7 @@ from remot_train.eval.loaders import (
     Prediction,
     ReferenceItem,
     load_reference,
-    prediction_files,
+    read_prediction_rows,
     read_predictions,
     write_prediction,
 )
@@ -137,25 +137,20 @@ def score_files(predictions: Path, reference: Path, out_dir: Path, config: Refer
         splits=config.splits,
         task=config.task or predictions_path.resolve().parent.name,
     )
-    predicted = read_predictions(predictions_path)
+    rows = read_prediction_rows(predictions_path)
+    predicted = {p.id: p for p in rows}
     all_controls = make_controls(items, get_args(ControlKind))
     control_items = [c for c in all_controls if c.id in predicted]
     metrics = score_predictions(items, control_items, predicted)
-    metrics["id_check"] = check_prediction_ids(predictions_path, items + all_controls, [i.id for i in items])
+    metrics["id_check"] = check_prediction_ids([p.id for p in rows], items + all_controls, [i.id for i in items])
     if config.strict and any(metrics["id_check"].values()):
         raise ValueError(f"{predictions_path}: predictions do not match {reference}: {describe_id_check(metrics)}")
     write_reports(metrics, Path(out_dir), title=f"remot scores of {predictions_path.name}")
     return metrics
 
 
-def check_prediction_ids(path: Path, known: list[ReferenceItem], expected: list[str]) -> dict[str, list[str]]:
-    """Return the ids a predictions file misses, repeats, or holds although the reference lacks them (first 10 each)."""
-    ids = [
-        str(row["id"])
-        for file in prediction_files(path)
-        for row in (json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip())
-        if isinstance(row, dict) and "id" in row
-    ]
+def check_prediction_ids(ids: list[str], known: list[ReferenceItem], expected: list[str]) -> dict[str, list[str]]:
+    """Return the ids predictions miss, repeat, or hold although the reference lacks them (first 10 each)."""
     counts = Counter(ids)
     known_ids = {i.id for i in known}
     return {

@@ -220,12 +220,21 @@ def prediction_files(path: Path) -> list[Path]:
 def read_predictions(path: Path) -> dict[str, Prediction]:
     """Read a predictions JSONL, or a folder of them, into ``{id: Prediction}`` (later lines win).
 
+    Raises:
+        ValueError: Naming the file and line with a missing field.
+    """
+    return {p.id: p for p in read_prediction_rows(path)}
+
+
+def read_prediction_rows(path: Path) -> list[Prediction]:
+    """Read every prediction row of a JSONL, or a folder of them, in order (repeated ids included).
+
     A file's last line may be the official runner's summary row (no ``id``): it is skipped.
 
     Raises:
         ValueError: Naming the file and line with a missing field.
     """
-    out = {}
+    out = []
     for file in prediction_files(path):
         lines = [
             (n, line) for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1) if line.strip()
@@ -235,12 +244,14 @@ def read_predictions(path: Path) -> dict[str, Prediction]:
                 raw = json.loads(line)
                 if position == len(lines) - 1 and isinstance(raw, dict) and "id" not in raw:
                     continue  # the per-GPU file's trailing summary row
-                out[str(raw["id"])] = Prediction(
-                    id=str(raw["id"]),
-                    pred_answer=str(raw.get("pred_answer", "")),
-                    gt_answer=str(raw.get("gt_answer", "")),
-                    model_response=str(raw.get("model_response", "")),
-                    response_words=int(raw.get("response_words", 0)),
+                out.append(
+                    Prediction(
+                        id=str(raw["id"]),
+                        pred_answer=str(raw.get("pred_answer", "")),
+                        gt_answer=str(raw.get("gt_answer", "")),
+                        model_response=str(raw.get("model_response", "")),
+                        response_words=int(raw.get("response_words", 0)),
+                    )
                 )
             except (json.JSONDecodeError, KeyError, ValueError, TypeError) as err:
                 raise ValueError(f"{file}:{lineno}: prediction rows need at least an id: {err}") from err
