@@ -8,6 +8,7 @@ blind or whose splits leak.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,8 @@ from PIL import Image
 
 from remot_data.errors import ContractError
 from remot_data.rules.registry import AuditConfig
+from remot_data.sources.scannet import SCENE_ID_RE
+from remot_data.table import read_triplets
 from schemas import IMAGE_COLUMNS, load_layout, load_vocabulary
 
 NUMBER_RE = re.compile(r"^(\d+) degrees$")
@@ -94,12 +97,14 @@ def blind_baselines(items: Sequence[AuditItem]) -> dict[str, dict[str, Any]]:
             "majority_label": float(np.mean([opts[_letter_index(a)] == best_label[k] for k, opts, a in subs])),
             "letter_prior": float(np.mean([a == best_letter[k] for k, _, a in subs])),
         }
-        numeric = [(opts, _letter_index(a)) for _, opts, a in subs if _letter_index(a) in _numbers(opts)]
+        numeric = [
+            (numbers, truth) for _, opts, a in subs if (truth := _letter_index(a)) in (numbers := _numbers(opts))
+        ]
         if numeric:
             report["numeric_sub_questions"] = len(numeric)
-            report["numeric_chance"] = float(np.mean([1 / len(_numbers(o)) for o, _ in numeric]))
+            report["numeric_chance"] = float(np.mean([1 / len(numbers) for numbers, _ in numeric]))
             for name, pick in (("smallest_number", min), ("largest_number", max)):
-                chosen = [pick(_numbers(o).items(), key=lambda kv: kv[1])[0] == truth for o, truth in numeric]
+                chosen = [pick(numbers.items(), key=lambda kv: kv[1])[0] == truth for numbers, truth in numeric]
                 report[name] = float(np.mean(chosen))
         gains = [report["majority_label"] - report["chance"], report["letter_prior"] - report["chance"]]
         if numeric:
@@ -181,10 +186,6 @@ def items_from_table(table: pa.Table, groups: dict[str, str]) -> list[AuditItem]
 
 def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
     """Audit a published dataset directory (groups from its manifest)."""
-    import json
-
-    from remot_data.table import read_triplets
-
     layout = load_layout()
     manifest = json.loads((layout.resolve(Path(dataset_dir)) / layout.manifest).read_text(encoding="utf-8"))
     groups = {c["clip_id"]: c.get("group", c["clip_id"]) for c in manifest["input"]["clips"]}
@@ -248,7 +249,7 @@ def iter_release_items(reference: Iterable[Any]) -> list[AuditItem]:
     items = []
     for ref in reference:
         first = str(ref.images[0]) if ref.images else ""
-        scene = re.search(r"(scene\d{4})_\d{2}", first)
+        scene = SCENE_ID_RE.search(first)
         items.append(
             AuditItem(
                 family=ref.family,

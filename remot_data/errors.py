@@ -21,3 +21,8 @@ class FrameExtractionError(RemotError, RuntimeError):
 
 class OutputError(RemotError, ValueError):
     """An output path remot must not write: an input, inside or above one, not remot's own, or being written."""
+
+
+# What reading a source can raise for bad input (remot's own errors, a value a parser refuses, an unreadable file):
+# where a clip fails with one of these, the clip is reported, not the run stopped.
+READ_ERRORS: tuple[type[Exception], ...] = (RemotError, ValueError, OSError)

@@ -15,7 +15,7 @@ import numpy as np
 from remot_data.build.config import SourceInput
 from remot_data.build.plan import reader_for
 from remot_data.build.rows import find_candidates
-from remot_data.errors import RemotError
+from remot_data.errors import READ_ERRORS
 from remot_data.rules.registry import RulePreset
 
 
@@ -71,7 +71,7 @@ def inspect_source(item: SourceInput, preset: RulePreset, *, limit: int | None =
         reader = reader_for(item)
         reader.check_input(Path(item.path))
         clip_ids = reader.list_clips(Path(item.path))
-    except (RemotError, ValueError, OSError) as err:
+    except READ_ERRORS as err:
         report.problem = str(err)
         return report
     for clip_id in clip_ids[:limit]:
@@ -80,7 +80,7 @@ def inspect_source(item: SourceInput, preset: RulePreset, *, limit: int | None =
         try:
             clip = reader.read_clip(Path(item.path), clip_id)
             candidates, rejects = find_candidates(clip, preset)
-        except (RemotError, ValueError, OSError) as err:
+        except READ_ERRORS as err:
             clip_report.error = f"{type(err).__name__}: {err}"
             continue
         clip_report.frames = len(clip.frames)

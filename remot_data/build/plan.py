@@ -6,19 +6,19 @@ Reads the inputs and checks the output path; writes nothing.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
 from remot_data.build.config import BuildConfig, ClipInput, SourceInput
-from remot_data.errors import RemotError, SourceFormatError
+from remot_data.errors import READ_ERRORS, SourceFormatError
 from remot_data.frames import check_ffmpeg
 from remot_data.outputs import check_output_path
 from remot_data.records import SplitName
 from remot_data.rules.registry import load_rule_preset
 from remot_data.sources.base import SourceReader
 from remot_data.sources.registry import get_reader
+from remot_data.sources.scannet import SCENE_ID_RE
 from schemas import load_layout
 
 
@@ -40,7 +40,7 @@ def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput
         for clip_id in reader.list_clips(root):
             try:
                 content = reader.hash_clip(root, clip_id)
-            except (RemotError, ValueError, OSError) as err:
+            except READ_ERRORS as err:
                 # A clip that cannot even be hashed is still planned: reading it fails the same way and becomes a
                 # bad_clip rejects row (or stops the build with on_bad_clip="raise"), never a silent gap.
                 content = "unhashable-" + hashlib.sha256(str(err).encode()).hexdigest()
@@ -83,7 +83,6 @@ def assign_split(group: str, config: BuildConfig) -> SplitName:
     return "train"
 
 
-RELEASE_SCENE_RE = re.compile(r"(scene\d{4}_\d{2})")
 SPLITS: tuple[SplitName, ...] = get_args(SplitName)
 
 
@@ -124,7 +123,7 @@ def read_exclusions(entries: tuple[str, ...]) -> set[str]:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as err:
                 raise SourceFormatError(f"{path}: cannot read the exclusion file: {err}") from err
-            ids.update(RELEASE_SCENE_RE.findall(text))
+            ids.update(m.group(0) for m in SCENE_ID_RE.finditer(text))
         else:
             ids.add(entry)
     return ids

@@ -27,7 +27,7 @@ INTRINSIC_COLOR_PATH = "intrinsic/intrinsic_color.txt"
 RIGID_TOLERANCE = 1e-3
 
 
-SCENE_ID_RE = re.compile(r"^(scene\d{4})_\d{2}$")
+SCENE_ID_RE = re.compile(r"(scene\d{4})_\d{2}")  # a scan id: its room, then the scan of that room
 
 
 def room_of(scene_id: str) -> str:
@@ -37,7 +37,7 @@ def room_of(scene_id: str) -> str:
         >>> room_of("scene0707_02"), room_of("my_office")
         ('scene0707', 'my_office')
     """
-    match = SCENE_ID_RE.match(scene_id)
+    match = SCENE_ID_RE.fullmatch(scene_id)
     return match.group(1) if match else scene_id
 
 
