@@ -21,7 +21,7 @@ import pyarrow as pa
 from PIL import Image
 
 from remot_data.errors import ContractError
-from remot_data.rules.registry import AuditConfig
+from remot_data.rules.registry import AuditConfig, load_rule_preset
 from remot_data.sources.scannet import SCENE_ID_RE
 from remot_data.table import read_triplets
 from schemas import IMAGE_COLUMNS, load_layout, load_vocabulary
@@ -114,22 +114,63 @@ def blind_baselines(items: Sequence[AuditItem]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def leakage(items: Sequence[AuditItem]) -> dict[str, Any]:
-    """Return what crosses splits (groups, near-identical images) and same-looking questions with other answers."""
+def near_in_other_splits(splits_of_key: dict[tuple[int, ...], set[str]], max_distance: int) -> set[tuple[int, ...]]:
+    """Return the keys (tuples of 64-bit image hashes) within ``max_distance`` bits, hash by hash, of another split's.
+
+    A key seen in two splits itself counts once. Near pairs are found without comparing every pair: two hashes that
+    differ in at most ``max_distance`` bits agree on at least one of ``max_distance + 1`` bands of their bits, so only
+    keys whose first hashes share a band value are compared.
+
+    Example:
+        >>> sorted(near_in_other_splits({(0b1111,): {"train"}, (0b0111,): {"test"}, (0b1000_0000,): {"test"}}, 1))
+        [(7,), (15,)]
+    """
+    near = {k for k, splits in splits_of_key.items() if len(splits) > 1}
+    if max_distance <= 0:
+        return near
+    bands = max_distance + 1
+    edges = [round(64 * b / bands) for b in range(bands + 1)]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        mask = (1 << (hi - lo)) - 1
+        buckets: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+        for key in splits_of_key:
+            buckets[(key[0] >> lo) & mask].append(key)
+        for members in buckets.values():
+            for pos, a in enumerate(members):
+                for b in members[pos + 1 :]:
+                    if len(splits_of_key[a] | splits_of_key[b]) > 1 and all(
+                        (x ^ y).bit_count() <= max_distance for x, y in zip(a, b, strict=True)
+                    ):
+                        near.update((a, b))
+    return near
+
+
+def leakage(items: Sequence[AuditItem], *, max_hash_distance: int = 0) -> dict[str, Any]:
+    """Return what crosses splits (groups, near-identical images) and same-looking questions with other answers.
+
+    Images count as near-identical when their average hashes differ in at most ``max_hash_distance`` bits, triplets
+    when all three images do. Single images recur across splits wherever a fixed camera watches one scene (a robot
+    cell: every episode starts from the same view); a triplet that recurs is the same question on the same pictures.
+    """
     splits_of_group: dict[str, set[str]] = defaultdict(set)
-    splits_of_hash: dict[int, set[str]] = defaultdict(set)
+    splits_of_hash: dict[tuple[int, ...], set[str]] = defaultdict(set)
+    splits_of_triplet: dict[tuple[int, ...], set[str]] = defaultdict(set)
     answers_of_question: dict[tuple[str, tuple[int, ...]], set[str]] = defaultdict(set)
     for item in items:
         splits_of_group[item.group].add(item.split)
         for h in item.image_hashes:
-            splits_of_hash[h].add(item.split)
-        if item.image_hashes:  # the same prompt on the same-looking images must have one answer
+            splits_of_hash[(h,)].add(item.split)
+        if item.image_hashes:
+            splits_of_triplet[item.image_hashes].add(item.split)
+            # the same prompt on the same-looking images must have one answer
             answers_of_question[(item.prompt, item.image_hashes)].add(item.answer)
     crossing = sorted(g for g, s in splits_of_group.items() if len(s) > 1)
     return {
         "groups_in_several_splits": len(crossing),
         "example_groups": crossing[:5],
-        "image_hashes_in_several_splits": sum(1 for s in splits_of_hash.values() if len(s) > 1),
+        "image_hashes_in_several_splits": len(near_in_other_splits(splits_of_hash, max_hash_distance)),
+        "triplets_in_several_splits": len(near_in_other_splits(splits_of_triplet, max_hash_distance)),
+        "image_hash_distance": max_hash_distance,
         "same_question_different_answers": sum(1 for a in answers_of_question.values() if len(a) > 1),
     }
 
@@ -153,9 +194,17 @@ def balance(items: Sequence[AuditItem]) -> dict[str, Any]:
     }
 
 
-def audit_items(items: Sequence[AuditItem]) -> dict[str, Any]:
-    """Return the whole audit: blind baselines per family, leakage, balance."""
-    return {"items": len(items), "blind": blind_baselines(items), "leakage": leakage(items), "balance": balance(items)}
+def audit_items(items: Sequence[AuditItem], *, max_hash_distance: int = 0) -> dict[str, Any]:
+    """Return the whole audit: blind baselines per family, leakage and balance.
+
+    Images whose average hashes differ in at most ``max_hash_distance`` bits count as near-identical.
+    """
+    return {
+        "items": len(items),
+        "blind": blind_baselines(items),
+        "leakage": leakage(items, max_hash_distance=max_hash_distance),
+        "balance": balance(items),
+    }
 
 
 def items_from_table(table: pa.Table, groups: dict[str, str]) -> list[AuditItem]:
@@ -185,11 +234,15 @@ def items_from_table(table: pa.Table, groups: dict[str, str]) -> list[AuditItem]
 
 
 def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
-    """Audit a published dataset directory (groups from its manifest)."""
+    """Audit a published dataset directory (groups from its manifest, thresholds from its preset when shipped)."""
     layout = load_layout()
     manifest = json.loads((layout.resolve(Path(dataset_dir)) / layout.manifest).read_text(encoding="utf-8"))
     groups = {c["clip_id"]: c.get("group", c["clip_id"]) for c in manifest["input"]["clips"]}
-    return audit_items(items_from_table(read_triplets(Path(dataset_dir)), groups))
+    try:
+        distance = load_rule_preset(manifest["preset"]["name"]).audit.max_image_hash_distance
+    except FileNotFoundError:  # built with a preset file that is not shipped: exact hashes only
+        distance = 0
+    return audit_items(items_from_table(read_triplets(Path(dataset_dir)), groups), max_hash_distance=distance)
 
 
 def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]:
@@ -206,7 +259,14 @@ def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]
     if leak["image_hashes_in_several_splits"] > config.max_cross_split_image_hashes:
         failures.append(
             f"{leak['image_hashes_in_several_splits']} near-identical images in several splits "
+            f"(average hashes within {leak['image_hash_distance']} bits) "
             f"(max_cross_split_image_hashes {config.max_cross_split_image_hashes})"
+        )
+    if leak["triplets_in_several_splits"] > config.max_cross_split_triplets:
+        failures.append(
+            f"{leak['triplets_in_several_splits']} near-identical triplets in several splits "
+            f"(all three average hashes within {leak['image_hash_distance']} bits) "
+            f"(max_cross_split_triplets {config.max_cross_split_triplets})"
         )
     return failures
 

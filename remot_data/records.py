@@ -17,7 +17,9 @@ import numpy.typing as npt
 
 SourceName = Literal["scannet", "lerobot", "motchallenge", "nuscenes"]
 RuleName = Literal["direction_flip", "speed_flip", "count_flip", "state_flip"]
-FamilyName = Literal["camera_rotation", "grab_release", "lift_lower", "move_lr", "move_complex"]
+FamilyName = Literal[
+    "camera_rotation", "grab_release", "lift_lower", "move_lr", "move_complex", "object_count", "object_move_lr"
+]
 NegativeMethod = Literal["retrieval", "crop", "time_reversal", "mirror"]
 RejectStage = Literal["read", "motion", "rule", "question", "frames", "validate"]
 SplitName = Literal["train", "val", "test"]
@@ -66,6 +68,34 @@ class Reject:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ObjectBoxes:
+    """Annotated object boxes of a clip, one entry per (frame, object).
+
+    Attributes:
+        position: Position in the clip's frames of each box.
+        track_id: Identity of the object, stable across frames.
+        category: remot category of each box (``pedestrian``, ``vehicle``, ``rider``, ``bicycle``, ``other``).
+        box_xywh_px: (M, 4) left, top, width, height in pixels of the clip's frames (may reach outside the frame).
+        visibility: (M,) visible fraction in [0, 1]; NaN where the source does not say.
+        considered: (M,) False where the source marks the box as one to ignore.
+    """
+
+    position: npt.NDArray[np.int64]
+    track_id: npt.NDArray[np.int64]
+    category: npt.NDArray[np.str_]
+    box_xywh_px: npt.NDArray[np.float64]
+    visibility: npt.NDArray[np.float64]
+    considered: npt.NDArray[np.bool_]
+
+    def __post_init__(self) -> None:
+        """Check that every array has one entry per box."""
+        n = len(self.position)
+        sizes = {len(a) for a in (self.track_id, self.category, self.box_xywh_px, self.visibility, self.considered)}
+        if sizes != {n} or self.box_xywh_px.shape[1:] != (4,):
+            raise ValueError(f"object box arrays must all have {n} rows (boxes with 4 columns), got {sizes}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Clip:
     """An ordered run of frames with time-aligned annotations, read from one scene / episode / sequence.
 
@@ -78,9 +108,10 @@ class Clip:
         image_width_px: Width in pixels of the stored frames, or None if unknown.
         image_height_px: Height in pixels of the stored frames, or None if unknown.
         dropped: Frames the reader dropped (e.g. ScanNet's invalid ``-inf`` poses), as rejects.
-        fps: Frame rate of the clip's video, when its frames live in one.
+        fps: Frame rate of the clip's frame numbers (its video's, or the capture's: ScanNet 30 Hz), if known.
         tracks: Named per-frame annotation arrays, first axis = frames (e.g. ``left.ee_xyz_m`` (N, 3),
             ``left.gripper_closed`` (N,) in [0, 1] with 1 = closed).
+        objects: Annotated object boxes (tracking datasets), or None.
     """
 
     source: SourceName
@@ -93,9 +124,16 @@ class Clip:
     dropped: tuple[Reject, ...] = ()
     fps: float | None = None
     tracks: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    objects: ObjectBoxes | None = None
 
     def __post_init__(self) -> None:
         """Check that annotation arrays line up with the frames."""
+        if (
+            self.objects is not None
+            and len(self.objects.position)
+            and not (self.objects.position.min() >= 0 and self.objects.position.max() < len(self.frames))
+        ):
+            raise ValueError(f"clip {self.clip_id}: object boxes on frames outside 0..{len(self.frames) - 1}")
         for name, track in self.tracks.items():
             if len(track) != len(self.frames):
                 raise ValueError(

@@ -14,6 +14,7 @@ from remot_data.motion.camera import estimate_pan_tilt_deg, heading_elevation_de
 from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
 from remot_data.rules.registry import CameraRotationConfig, ManipulationConfig
 from remot_data.rules.retrieval import TIE_DECIMALS, RetrievalWindow, find_retrieval_triplets, retrieved_to_records
+from remot_data.rules.timeline import Clock, rule_clock
 
 CAMERA_ATTRIBUTES = ("pan_right_deg", "tilt_up_deg")
 
@@ -102,7 +103,8 @@ def find_camera_rotation_triplets(
 ) -> tuple[list[TripletCandidate], list[Reject]]:
     """Find camera-rotation direction-flip triplets in one clip.
 
-    For each anchor (every ``anchor_stride`` frames) the positive is the first frame ``frame_gap`` frames later;
+    For each anchor (every ``anchor_stride_s`` seconds, or ``anchor_stride`` frames when the clip has no times or the
+    preset no seconds: ``rules/timeline.py``) the positive is the first frame ``frame_gap_s`` (``frame_gap``) later;
     its pan/tilt from the anchor must be unambiguous, within ``max_deg``, with at least one axis at ``min_deg`` or
     more. Negatives, per ``negative_methods``: ``retrieval`` takes the frame of the clip whose rotation from the
     anchor has the opposite sign on every rotating axis, no rotation on the others, and the closest magnitude
@@ -124,6 +126,13 @@ def find_camera_rotation_triplets(
         raise ValueError(f"clip {clip.clip_id}: camera rotation needs poses (T_world_cam), got none")
     pan, tilt = pan_tilt_matrix_deg(clip.T_world_cam)
     indices = np.array([f.frame_index for f in clip.frames])
+    clock = rule_clock(
+        clip,
+        gap_s=config.frame_gap_s,
+        stride_s=config.anchor_stride_s,
+        gap_frames=config.frame_gap,
+        stride_frames=config.anchor_stride,
+    )
     # Pan is the change of world heading; a camera pitched by e sees it shrunk by about cos(e) in the image, so
     # frames looking steeply up or down are kept out (when the preset bounds it).
     _, elevation = heading_elevation_deg(clip.T_world_cam)
@@ -143,10 +152,8 @@ def find_camera_rotation_triplets(
             )
         )
 
-    for i in range(0, len(indices)):
-        if indices[i] % config.anchor_stride:
-            continue
-        later = np.nonzero(indices >= indices[i] + config.frame_gap)[0]
+    for i in clock.anchors():
+        later = np.nonzero(clock.at >= clock.at[i] + clock.gap - 1e-9)[0]
         if later.size == 0:
             continue  # the clip ends: not a dropped candidate, there is no candidate
         j = int(later[0])
@@ -159,9 +166,12 @@ def find_camera_rotation_triplets(
                 f"max_abs_elevation_deg {config.max_abs_elevation_deg}: its pan would not be what the image shows",
             )
             continue
-        if indices[j] - indices[i] > config.frame_gap * 1.5:
+        if clock.at[j] - clock.at[i] > clock.gap * 1.5:
             reject(
-                i, "positive_frame_missing", f"next frame is {indices[j]}, wanted about {indices[i] + config.frame_gap}"
+                i,
+                "positive_frame_missing",
+                f"next frame is at {clock.describe(clock.at[j])}, "
+                f"wanted about {clock.describe(clock.at[i] + clock.gap)}",
             )
             continue
         v12 = (float(pan[i, j]), float(tilt[i, j]))
@@ -181,7 +191,7 @@ def find_camera_rotation_triplets(
         for method in config.negative_methods:
             if method == "retrieval":
                 found = _retrieve_negative(
-                    i, j, signs_12, magnitude, pan, tilt, config, clip.T_world_cam[:, :3, 3], level
+                    i, j, signs_12, magnitude, pan, tilt, config, clip.T_world_cam[:, :3, 3], level, clock
                 )
                 if isinstance(found, str):
                     reject(
@@ -189,7 +199,7 @@ def find_camera_rotation_triplets(
                         found,
                         f"no frame rotates opposite to pan {v12[0]:+.1f}°, tilt {v12[1]:+.1f}° within the window"
                         + (
-                            f" and {config.max_negative_translation_m} m of the anchor"
+                            f" and {_negative_bounds(config, clock)} of the anchor"
                             if found == "negative_too_far"
                             else ""
                         ),
@@ -252,13 +262,16 @@ def _retrieve_negative(
     config: CameraRotationConfig,
     positions: npt.NDArray[np.float64],
     level: npt.NDArray[np.bool_],
+    clock: Clock,
 ) -> tuple[int, float] | str:
     """Return (frame position, margin) of the best opposite-rotation frame for anchor i, or a reject reason.
 
     Best: closest magnitude to the positive's, then nearest in time. With ``max_negative_translation_m`` the camera
     may not have moved further than that from the anchor (farther, the image shows another part of the room and the
-    heading cannot be read from it).
+    heading cannot be read from it); with ``max_negative_time_s`` (on a clock in seconds) the frame may not lie
+    further than that from the anchor in time.
     """
+    max_time = config.max_negative_time_s if clock.unit == "s" else None
     wanted = tuple(-s for s in signs_12)
     best: tuple[float, int, int, float] | None = None
     too_far = False
@@ -276,15 +289,25 @@ def _retrieve_negative(
         if ratio > config.max_magnitude_ratio:
             continue
         limit = config.max_negative_translation_m
-        if limit is not None and float(np.linalg.norm(positions[k] - positions[i])) > limit:
+        far_in_space = limit is not None and float(np.linalg.norm(positions[k] - positions[i])) > limit
+        if far_in_space or (max_time is not None and abs(clock.at[k] - clock.at[i]) > max_time):
             too_far = True
             continue
-        score = (round(abs(mag_13 - magnitude), TIE_DECIMALS), abs(k - i))
+        score = (round(abs(mag_13 - magnitude), TIE_DECIMALS), abs(clock.at[k] - clock.at[i]))
         if best is None or score < best[:2]:
             best = (*score, k, min(c13[1], c23[1]))
     if best is None:
         return "negative_too_far" if too_far else "no_opposite_frame"
     return best[2], best[3]
+
+
+def _negative_bounds(config: CameraRotationConfig, clock: Clock) -> str:
+    bounds = []
+    if config.max_negative_translation_m is not None:
+        bounds.append(f"{config.max_negative_translation_m} m")
+    if config.max_negative_time_s is not None and clock.unit == "s":
+        bounds.append(f"{config.max_negative_time_s} s")
+    return " and ".join(bounds)
 
 
 # End-effector families: asked axes and the axes that must stay still in comparison (robot base frame x, y, z).

@@ -1,6 +1,6 @@
 """Versioned rule presets (``presets/<name>.yaml``) loaded into frozen pydantic models, validated as a whole.
 
-The meaning of each threshold is written once, in ``presets/v2.yaml``; the models check types, unknown keys and
+The meaning of each threshold is written once, in ``presets/v3.yaml``; the models check types, unknown keys and
 that thresholds are ordered, and name the file and field when they are not.
 """
 
@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from remot_data.config_files import load_yaml_model, read_yaml_mapping
 
@@ -22,11 +22,14 @@ class _PresetSection(BaseModel):
 
 
 class CameraRotationConfig(_PresetSection):
-    """Thresholds of the camera-rotation direction flip (meanings in ``presets/v2.yaml``).
+    """Thresholds of the camera-rotation direction flip (meanings in ``presets/v3.yaml``).
 
     Attributes:
-        frame_gap: Frames from anchor to positive.
-        anchor_stride: Frames between anchors.
+        frame_gap: Frames from anchor to positive (when the clip has no times or the preset no ``frame_gap_s``).
+        anchor_stride: Frames between anchors (likewise).
+        frame_gap_s: Seconds from anchor to positive (None: frames only).
+        anchor_stride_s: Seconds between anchors (None: frames only).
+        max_negative_time_s: Retrieval negatives within this time of the anchor (None: any).
         dead_band_deg: Below this |angle| reads as no rotation.
         min_deg: Smallest stated rotation.
         max_deg: Largest rotation from image 1 to images 2 and 3.
@@ -49,6 +52,9 @@ class CameraRotationConfig(_PresetSection):
     negative_methods: tuple[Literal["retrieval", "crop"], ...]
     max_negative_translation_m: float | None = None
     max_abs_elevation_deg: float | None = None
+    frame_gap_s: float | None = None
+    anchor_stride_s: float | None = None
+    max_negative_time_s: float | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CameraRotationConfig:
@@ -57,6 +63,12 @@ class CameraRotationConfig(_PresetSection):
             raise ValueError(
                 f"frame_gap and anchor_stride must be >= 1, got {self.frame_gap!r}, {self.anchor_stride!r}"
             )
+        if (self.frame_gap_s is None) != (self.anchor_stride_s is None):
+            raise ValueError("frame_gap_s and anchor_stride_s are given together or not at all")
+        for name in ("frame_gap_s", "anchor_stride_s", "max_negative_time_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
         if not 0.0 <= self.dead_band_deg <= self.min_deg < self.max_deg <= 90.0:
             raise ValueError(
                 "need 0 <= dead_band_deg <= min_deg < max_deg <= 90, got "
@@ -74,7 +86,7 @@ class CameraRotationConfig(_PresetSection):
 
 
 class QuestionConfig(_PresetSection):
-    """Question-rendering settings (meanings in ``presets/v2.yaml``).
+    """Question-rendering settings (meanings in ``presets/v3.yaml``).
 
     Attributes:
         angle_distractor_max_deg: Largest distractor angle.
@@ -113,7 +125,7 @@ class QuestionConfig(_PresetSection):
 
 
 class ManipulationConfig(_PresetSection):
-    """Thresholds of the robot-arm families (meanings in ``presets/v2.yaml``).
+    """Thresholds of the robot-arm families (meanings in ``presets/v3.yaml``).
 
     Attributes:
         anchor_stride: Frames between anchors.
@@ -159,18 +171,81 @@ class ManipulationConfig(_PresetSection):
         return self
 
 
+class ObjectsConfig(_PresetSection):
+    """Thresholds of the object-box families, tracks and counts (meanings in ``presets/v3.yaml``).
+
+    Attributes:
+        anchor_stride_s: Seconds between anchors.
+        max_time_s: Positive and negative within this many seconds of the anchor.
+        count_categories: Counted subject (``pedestrians``) -> the object categories it counts.
+        count_min_change: Smallest count change k.
+        count_max_change: Largest count change k.
+        min_visibility: Smallest visible fraction of a counted box.
+        visibility_margin: Boxes this close to min_visibility (or max_truncation) make a count uncertain.
+        max_truncation: Largest fraction of a counted box outside the frame.
+        min_box_height: Smallest box height, as a fraction of the frame height.
+        size_margin: Boxes within this fraction of min_box_height make a count uncertain.
+        min_shift: Smallest horizontal move of a tracked box centre, fraction of the frame width.
+        max_shift: Largest such move from image 1 to images 2 and 3.
+        dead_band_shift: Below this |move| a label reads "No movement".
+        off_axis_ratio: Vertical move limit, as a fraction of the horizontal move.
+        max_magnitude_ratio: Positive/negative move ratio limit.
+        mark_min_visibility: A marked object must be at least this visible in all three images.
+        mirror: Emit mirrored copies of track triplets too.
+    """
+
+    anchor_stride_s: float = Field(gt=0)
+    max_time_s: float = Field(gt=0)
+    count_categories: dict[str, tuple[str, ...]]
+    count_min_change: int = Field(ge=1)
+    count_max_change: int = Field(ge=1)
+    min_visibility: float = Field(ge=0, le=1)
+    visibility_margin: float = Field(ge=0, le=1)
+    max_truncation: float = Field(ge=0, le=1)
+    min_box_height: float = Field(gt=0, le=1)
+    size_margin: float = Field(ge=0, lt=1)
+    min_shift: float = Field(gt=0, le=1)
+    max_shift: float = Field(gt=0, le=1)
+    dead_band_shift: float = Field(ge=0)
+    off_axis_ratio: float = Field(gt=0)
+    max_magnitude_ratio: float = Field(ge=1)
+    mark_min_visibility: float = Field(ge=0, le=1)
+    mirror: bool
+
+    @model_validator(mode="after")
+    def _check(self) -> ObjectsConfig:
+        """Check the thresholds are ordered."""
+        if self.count_min_change > self.count_max_change:
+            raise ValueError(
+                f"need count_min_change <= count_max_change, got {self.count_min_change!r}, {self.count_max_change!r}"
+            )
+        if not self.dead_band_shift < self.min_shift < self.max_shift:
+            raise ValueError(
+                "need dead_band_shift < min_shift < max_shift, got "
+                f"{self.dead_band_shift!r}, {self.min_shift!r}, {self.max_shift!r}"
+            )
+        if not self.count_categories:
+            raise ValueError("count_categories must name at least one counted subject")
+        return self
+
+
 class AuditConfig(_PresetSection):
-    """Thresholds of the audit every build runs (meanings in ``presets/v2.yaml``; v1, which has none, never fails).
+    """Thresholds of the audit every build runs (meanings in ``presets/v3.yaml``; v1, which has none, never fails).
 
     Attributes:
         max_blind_gain: Largest accuracy above chance any blind policy may reach on a family.
         min_items: Families with fewer triplets are reported, not judged (too few to measure).
-        max_cross_split_image_hashes: Near-identical images (equal average hash) allowed in more than one split.
+        max_cross_split_image_hashes: Near-identical images allowed in more than one split.
+        max_cross_split_triplets: Near-identical triplets (all three images) allowed in more than one split.
+        max_image_hash_distance: Images whose 64-bit average hashes differ in at most this many bits are
+            near-identical (0: equal hashes only).
     """
 
     max_blind_gain: float = 1.0
     min_items: int = 30
     max_cross_split_image_hashes: int = 10**9
+    max_cross_split_triplets: int = 10**9
+    max_image_hash_distance: int = Field(0, ge=0, le=16)
 
 
 class RulePreset(_PresetSection):
@@ -183,6 +258,7 @@ class RulePreset(_PresetSection):
         manipulation: Robot-arm rules config.
         questions: Question config.
         audit: Audit thresholds.
+        objects: Object-box rules config (None: the preset predates them; object families are not built).
     """
 
     name: str
@@ -191,6 +267,7 @@ class RulePreset(_PresetSection):
     manipulation: ManipulationConfig
     questions: QuestionConfig
     audit: AuditConfig = AuditConfig()
+    objects: ObjectsConfig | None = None
 
     @model_validator(mode="after")
     def _options_can_be_drawn(self) -> RulePreset:

@@ -6,6 +6,7 @@ data), never by reversing time. Numpy plus remot_data records.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -77,7 +78,14 @@ def _pair_masks(
 
 
 def find_retrieval_triplets(
-    main: npt.NDArray[np.float64], off: npt.NDArray[np.float64] | None, window: RetrievalWindow, *, anchor_stride: int
+    main: npt.NDArray[np.float64],
+    off: npt.NDArray[np.float64] | None,
+    window: RetrievalWindow,
+    *,
+    anchor_stride: int = 1,
+    anchors: Sequence[int] | None = None,
+    times: npt.NDArray[np.float64] | None = None,
+    max_time: float | None = None,
 ) -> tuple[list[RetrievedTriplet], list[tuple[int, str]]]:
     """Find (anchor, positive, negative) triplets whose main-axis changes are (s, -s, -s).
 
@@ -89,7 +97,11 @@ def find_retrieval_triplets(
         main: Per-frame values of the asked attribute(s), shape (N, k) with k in {1, 2}.
         off: Per-frame values that must stay still in comparison, shape (N, m), or None.
         window: Thresholds.
-        anchor_stride: Positions between anchors.
+        anchor_stride: Positions between anchors (when ``anchors`` is not given).
+        anchors: The anchor positions (overrides ``anchor_stride``).
+        times: Each position's time (default: the position); ties go to the frame nearest in time.
+        max_time: Positive and negative lie at most this far in time from the anchor (None: anywhere). A NaN value
+            (an attribute the frame cannot state) keeps that frame out.
 
     Returns:
         ``(triplets, rejects)`` where each reject is ``(anchor position, reason)``.
@@ -103,17 +115,20 @@ def find_retrieval_triplets(
     """
     main = np.asarray(main, dtype=np.float64)
     off = np.zeros((len(main), 0)) if off is None else np.asarray(off, dtype=np.float64)
+    times = np.arange(len(main), dtype=np.float64) if times is None else np.asarray(times, dtype=np.float64)
     triplets, rejects = [], []
-    for i in range(0, len(main), anchor_stride):
+    for i in range(0, len(main), anchor_stride) if anchors is None else anchors:
         delta, off_delta = main - main[i], off - off[i]
         valid, margin = _pair_masks(delta, off_delta, window, windowed=True)
+        distance = np.abs(times - times[i])
+        if max_time is not None:
+            valid &= distance <= max_time
         valid[i] = False
         if not valid.any():
             rejects.append((i, "no_positive_in_window"))
             continue
         # Criteria are compared at TIE_DECIMALS: float noise (forward kinematics, unit conversions) never breaks a
         # tie; ties go to the frame nearest the anchor.
-        distance = np.abs(np.arange(len(main)) - i)
         order = np.lexsort((distance, -np.round(np.where(valid, margin, -np.inf), TIE_DECIMALS)))
         j = int(order[0])
         sign = np.sign(delta[j])

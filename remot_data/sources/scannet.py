@@ -27,6 +27,9 @@ INTRINSIC_COLOR_PATH = "intrinsic/intrinsic_color.txt"
 RIGID_TOLERANCE = 1e-3
 
 
+# ScanNet records colour at 30 Hz, and SensReader names each exported frame by its capture number (also with
+# frame_skip), so frame i sits at i / 30 s: the rules' gaps in seconds hold on downsampled exports too.
+CAPTURE_FPS = 30.0
 SCENE_ID_RE = re.compile(r"(scene\d{4})_\d{2}")  # a scan id: its room, then the scan of that room
 
 
@@ -207,6 +210,7 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
         image_width_px=width,
         image_height_px=height,
         dropped=tuple(dropped),
+        fps=CAPTURE_FPS,
     )
 
 

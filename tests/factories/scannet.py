@@ -34,11 +34,22 @@ def make_pose_series(headings_deg, elevations_deg=None, rolls_deg=None) -> np.nd
 
 
 def make_pose_clip(
-    poses: np.ndarray, *, clip_id: str = "scene9999_00", width: int = 640, height: int = 480, hfov_deg: float = 60.0
+    poses: np.ndarray,
+    *,
+    clip_id: str = "scene9999_00",
+    width: int = 640,
+    height: int = 480,
+    hfov_deg: float = 60.0,
+    fps: float | None = None,
+    frame_numbers=None,
 ) -> Clip:
-    """Return a Clip over the poses with placeholder frame refs (for rule tests: no pixels needed)."""
+    """Return a Clip over the poses with placeholder frame refs (for rule tests: no pixels needed).
+
+    ``fps`` gives the clip times (frame number / fps); ``frame_numbers`` numbers the frames (default 0, 1, ...).
+    """
     focal = width / (2 * math.tan(math.radians(hfov_deg) / 2))
-    frames = tuple(FrameRef(frame_index=i, image_path=Path(f"{i}.jpg")) for i in range(len(poses)))
+    numbers = range(len(poses)) if frame_numbers is None else frame_numbers
+    frames = tuple(FrameRef(frame_index=int(i), image_path=Path(f"{i}.jpg")) for i in numbers)
     return Clip(
         source="scannet",
         clip_id=clip_id,
@@ -47,6 +58,7 @@ def make_pose_clip(
         focal_px=focal,
         image_width_px=width,
         image_height_px=height,
+        fps=fps,
     )
 
 

@@ -63,6 +63,60 @@ def test_leakage_counts_groups_images_and_contradictions():
     assert report["same_question_different_answers"] == 1
 
 
+def test_near_identical_images_are_found_by_hash_distance():
+    import numpy as np
+
+    from remot_data.audit import near_in_other_splits
+
+    rng = np.random.default_rng(0)
+    train = [int(h) for h in rng.integers(0, 2**63, size=400, dtype=np.int64)]
+    flips = [1 << 3, (1 << 10) | (1 << 40), (1 << 1) | (1 << 20) | (1 << 50) | (1 << 63)]
+    test = [train[0] ^ flips[0], train[1] ^ flips[1], train[2] ^ flips[2], train[3] ^ ((1 << 12) - 1)]
+    splits = {(h,): {"train"} for h in train} | {(h,): {"test"} for h in test}
+    brute = {  # every pair compared: what the banded search must equal
+        a for a in splits for b in splits if splits[a] != splits[b] and (a[0] ^ b[0]).bit_count() <= 4
+    }
+    found = near_in_other_splits(splits, 4)
+    assert found == brute
+    assert {(train[0],), (train[1],), (train[2],), (test[0],), (test[1],), (test[2],)} <= found  # 1, 2, 4 bits
+    assert (train[3],) not in found and (test[3],) not in found  # 12 bits apart: another image
+    assert near_in_other_splits(splits, 0) == set()  # equal hashes only: none
+    one_bit = near_in_other_splits(splits, 1)
+    assert (train[0],) in one_bit and (train[1],) not in one_bit
+    # triplets: near only when every image is
+    triplets = {(train[0], train[1], train[2]): {"train"}, (test[0], test[1], test[2]): {"val"}}
+    assert len(near_in_other_splits(triplets, 4)) == 2
+    triplets[(test[0], test[1], test[3])] = triplets.pop((test[0], test[1], test[2]))
+    assert near_in_other_splits(triplets, 4) == set()
+
+
+def test_a_recurring_triplet_fails_the_gate_where_a_recurring_image_does_not():
+    def item(split, group, hashes):
+        return AuditItem(
+            family="f",
+            split=split,
+            group=group,
+            subject="",
+            answer="A",
+            options=(CAM,),
+            prompt="q",
+            image_hashes=hashes,
+        )
+
+    config = load_rule_preset("v3").audit
+    start, a, b, c, d = (0xF0F0_1234_5678_9ABC, 0x0FF0_0000_FFFF_0000, 0x1234_0000_0000_4321, 0xAAAA_5555_AAAA_5555, 17)
+    # every episode of a robot cell starts from the same view
+    same_start = [item("train", "e1", (start, a, b)), item("test", "e2", (start ^ 1, c, d))]
+    audit = audit_items(same_start, max_hash_distance=config.max_image_hash_distance)
+    leak = audit["leakage"]
+    assert leak["image_hashes_in_several_splits"] == 2 and leak["triplets_in_several_splits"] == 0
+    check_audit(audit, config)
+    copied = [item("train", "e1", (start, a, b)), item("test", "e2", (start ^ 1, a ^ 4, b))]  # a re-encoded copy
+    audit = audit_items(copied, max_hash_distance=config.max_image_hash_distance)
+    with pytest.raises(ContractError, match=r"2 near-identical triplets in several splits \(all three average hashes "):
+        check_audit(audit, config)
+
+
 def test_the_gate_fails_a_blind_answerable_family_and_leaking_groups():
     items = [_angle_item(5, [40, 90], group=f"g{i}") for i in range(40)]  # the smallest number always wins
     audit = audit_items(items)

@@ -1,12 +1,13 @@
 import pyarrow as pa
 import pytest
 
+from remot_data.build.config import BuildConfig
 from remot_data.errors import ContractError
 from remot_data.rules.registry import load_rule_preset
 from remot_data.table import cast_to_contract, read_triplets
 from remot_data.validation import check_contract, find_violations
 
-PRESET = load_rule_preset("v2")  # what built_dataset was built with (the default)
+PRESET = load_rule_preset(BuildConfig().preset)  # what built_dataset was built with (the default)
 
 
 @pytest.fixture(scope="module")

@@ -150,3 +150,63 @@ def test_steep_frames_are_kept_out_where_pan_would_misstate_the_image():
     assert "looks -60° from the horizon, beyond max_abs_elevation_deg 35.0" in rejects[0].detail
     assert find_camera_rotation_triplets(level, v2)[0]  # 20 degrees down is fine
     assert find_camera_rotation_triplets(steep, v2.model_copy(update={"max_abs_elevation_deg": None}))[0]
+
+
+def _gaps(found, clip=None):
+    """Frame-number gaps from anchor to positive (ImageSpec.frame_index is a position in the clip)."""
+    number = (lambda p: p) if clip is None else (lambda p: clip.frames[p].frame_index)
+    return {
+        number(c.images[1].frame_index) - number(c.images[0].frame_index)
+        for c in found
+        if c.negative_method == "retrieval"
+    }
+
+
+def test_gaps_and_strides_are_seconds_when_the_clip_has_times():
+    # the same motion per second recorded at 30 Hz and at 10 Hz: v3 pairs frames 0.66 s apart in both
+    v3 = load_rule_preset("v3").camera_rotation
+    seconds = np.arange(0.0, 12.0, 1 / 30)
+    fast = make_pose_clip(make_pose_series(-25.0 * np.sin(2 * np.pi * seconds / 3.3)), fps=30.0)
+    slow_seconds = np.arange(0.0, 12.0, 1 / 10)
+    slow = make_pose_clip(make_pose_series(-25.0 * np.sin(2 * np.pi * slow_seconds / 3.3)), fps=10.0)
+    fast_found, _ = find_camera_rotation_triplets(fast, v3)
+    slow_found, _ = find_camera_rotation_triplets(slow, v3)
+    assert _gaps(fast_found) == {20} and _gaps(slow_found) == {7}  # 0.66 s: 20 frames at 30 Hz, 7 at 10 Hz
+    anchors = sorted({c.images[0].frame_index for c in slow_found})
+    assert all(b - a >= 2 for a, b in zip(anchors, anchors[1:], strict=False))  # 0.16 s stride: 2 frames at 10 Hz
+    # without times, the frame counts are the fallback: 20 frames at 10 Hz would be 2 s
+    timeless = make_pose_clip(make_pose_series(-25.0 * np.sin(2 * np.pi * slow_seconds / 3.3)))
+    assert _gaps(find_camera_rotation_triplets(timeless, v3)[0]) == {20}
+
+
+def test_a_downsampled_export_keeps_its_timing():
+    # SensReader with frame_skip 10 keeps the 30 Hz capture numbers: 0, 10, 20, ... (one frame per 1/3 s)
+    seconds = np.arange(0, 300, 10) / 30.0
+    clip = make_pose_clip(
+        make_pose_series(-25.0 * np.sin(2 * np.pi * seconds / 4.0)), fps=30.0, frame_numbers=range(0, 300, 10)
+    )
+    found, rejects = find_camera_rotation_triplets(clip, load_rule_preset("v3").camera_rotation)
+    assert found and _gaps(found, clip) == {20}  # frame 20 is the first at >= 0.66 s, exactly as in the full capture
+    assert "positive_frame_missing" not in {r.reason for r in rejects}
+
+
+def test_retrieval_negatives_stay_within_the_time_bound():
+    # a steady pan of 1 deg/s: the opposite of "10 degrees in the next 10 s" is only found 7-15 s before the anchor
+    seconds = np.arange(0.0, 60.0, 0.5)
+    clip = make_pose_clip(make_pose_series(seconds * 1.0), fps=2.0)
+    v3 = load_rule_preset("v3").camera_rotation.model_copy(
+        update={"negative_methods": ("retrieval",), "frame_gap_s": 10.0, "anchor_stride_s": 5.0}
+    )
+
+    def seconds_apart(config):
+        found, rejects = find_camera_rotation_triplets(clip, config)
+        return [abs(c.images[2].frame_index - c.images[0].frame_index) / 2.0 for c in found], rejects
+
+    unbounded, _ = seconds_apart(v3.model_copy(update={"max_negative_time_s": None}))
+    assert unbounded and min(unbounded) > 5.0  # the problem exists
+    bounded, rejects = seconds_apart(v3)  # max_negative_time_s 5.0
+    assert not bounded
+    assert {r.reason for r in rejects} >= {"negative_too_far"}
+    assert any("0.5 m and 5.0 s of the anchor" in r.detail for r in rejects)
+    wider, _ = seconds_apart(v3.model_copy(update={"max_negative_time_s": 9.0}))
+    assert max(unbounded) == 10.0 and len(wider) == len(unbounded) and max(wider) == 9.0  # the nearest allowed

@@ -44,5 +44,24 @@ def test_a_bad_preset_names_its_file_and_field(tmp_path, old, new, match):
 
 
 def test_unknown_preset_lists_the_shipped_ones():
-    with pytest.raises(FileNotFoundError, match=r"shipped presets: \[.v1., .v2.\]"):
+    with pytest.raises(FileNotFoundError, match=r"shipped presets: \[.v1., .v2., .v3.\]"):
         load_rule_preset("v9")
+
+
+@pytest.mark.parametrize(
+    "old, new, match",
+    [
+        ("  anchor_stride_s: 0.16\n", "", r"frame_gap_s and anchor_stride_s are given together or not at all"),
+        ("max_negative_time_s: 5.0", "max_negative_time_s: -1.0", r"max_negative_time_s must be > 0 seconds"),
+        ("max_image_hash_distance: 4", "max_image_hash_distance: 40", r"audit\.max_image_hash_distance"),
+    ],
+    ids=["half of the seconds", "negative time", "hash distance"],
+)
+def test_a_bad_v3_setting_names_its_file_and_field(tmp_path, old, new, match):
+    text = (PRESET_DIR / "v3.yaml").read_text()
+    assert old in text
+    path = tmp_path / "variant.yaml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(ValueError, match=match) as caught:
+        load_rule_preset(path)
+    assert "variant.yaml" in str(caught.value)
