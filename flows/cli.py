@@ -148,6 +148,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def make_parser() -> argparse.ArgumentParser:
     """Return the ``remot`` argument parser."""
     from remot_data.build import BuildConfig, ReaderName
+    from remot_data.sources.registry import SOURCE_ALIASES
     from remot_train.config import make_train_parser
     from remot_train.eval.config import make_parser as make_eval_parser
 
@@ -159,7 +160,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--source",
         required=True,
         action="append",
-        choices=list(ReaderName.__args__),
+        choices=[*ReaderName.__args__, *SOURCE_ALIASES],
         help="input format; repeat --source/--input pairs to build from several inputs",
     )
     build.add_argument(
@@ -184,7 +185,9 @@ def make_parser() -> argparse.ArgumentParser:
     add_config_arguments(demo, BuildConfig)
     demo.set_defaults(func=cmd_demo)
     inspect = sub.add_parser("inspect", help="read a source without building: clips, ranges, candidates, problems")
-    inspect.add_argument("--source", required=True, choices=list(ReaderName.__args__), help="input format")
+    inspect.add_argument(
+        "--source", required=True, choices=[*ReaderName.__args__, *SOURCE_ALIASES], help="input format"
+    )
     inspect.add_argument("--input", required=True, type=Path, help="input directory")
     inspect.add_argument("--lerobot-mapping", default=None, help="LeRobot inputs: shipped mapping name or YAML file")
     inspect.add_argument("--preset", default=BuildConfig.model_fields["preset"].default, help="rule preset")

@@ -16,24 +16,29 @@ TEXT_WIDTH = 420
 
 
 def pick_examples(table: pa.Table, n: int) -> list[dict]:
-    """Return up to ``n`` rows, cycling over (family, negative method, mirrored) so every kind shows up.
+    """Return up to ``n`` rows (at least one per family), cycling over families, then over (negative method,
+    mirrored) within each, so every kind shows up.
 
     Kinds are chosen on the small columns; only the picked rows' images are read out of Arrow.
     """
     keys = table.select(["triplet_id", "family", "negative_method", "mirrored"]).to_pylist()
-    groups: dict[tuple[str, str, bool], list[int]] = {}
+    kinds: dict[str, dict[tuple[str, bool], list[int]]] = {}
     for index in sorted(range(len(keys)), key=lambda i: keys[i]["triplet_id"]):
         row = keys[index]
-        groups.setdefault((row["family"], row["negative_method"], row["mirrored"]), []).append(index)
+        kinds.setdefault(row["family"], {}).setdefault((row["negative_method"], row["mirrored"]), []).append(index)
+    n = max(n, len(kinds))
     picked: list[int] = []
-    while len(picked) < n and any(groups.values()):
-        for key in sorted(groups):
-            if groups[key] and len(picked) < n:
-                picked.append(groups[key].pop(0))
+    turn = 0
+    while len(picked) < n and any(any(k.values()) for k in kinds.values()):
+        for family in sorted(kinds):
+            left = [key for key in sorted(kinds[family]) if kinds[family][key]]
+            if left and len(picked) < n:
+                picked.append(kinds[family][left[turn % len(left)]].pop(0))
+        turn += 1
     return table.take(picked).to_pylist() if picked else []
 
 
-def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 8) -> None:
+def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 12) -> None:
     """Write a PNG showing up to ``n`` triplets: the three images, labels per pair, and the answer letters."""
     examples = pick_examples(table, n)
     font = ImageFont.load_default()
@@ -63,7 +68,7 @@ def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 8) -> None:
             x
             for x in (
                 row["family"],
-                row["subject"] and f"{row['subject']} arm",
+                row["subject"] and (f"{row['subject']} arm" if row["subject"] in ("left", "right") else row["subject"]),
                 row["negative_method"],
                 "mirrored" if row["mirrored"] else "",
             )

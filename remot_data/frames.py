@@ -18,11 +18,11 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
 from remot_data.errors import FrameExtractionError
-from remot_data.records import Clip, ImageSpec
+from remot_data.records import Clip, CropBox, ImageSpec
 
 STREAM_RE = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5}).*$", re.MULTILINE)
 FPS_RE = re.compile(r"([\d.]+) fps")
@@ -54,7 +54,9 @@ class FrameConfig(BaseModel):
 
 
 def apply_image_spec(image: Image.Image, spec: ImageSpec, config: FrameConfig) -> Image.Image:
-    """Return the frame cropped, mirrored and resized as ``spec`` and ``config`` say."""
+    """Return the frame marked, cropped, mirrored and resized as ``spec`` and ``config`` say."""
+    if spec.mark is not None:
+        image = draw_mark(image, spec.mark)
     if spec.crop is not None:
         w, h = image.size
         box = (round(spec.crop.x0 * w), round(spec.crop.y0 * h), round(spec.crop.x1 * w), round(spec.crop.y1 * h))
@@ -64,6 +66,25 @@ def apply_image_spec(image: Image.Image, spec: ImageSpec, config: FrameConfig) -
     scale = min(1.0, config.max_side_px / max(image.size))  # never upscale: it invents no detail, only bytes
     size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
     return image.resize(size, Image.Resampling.BILINEAR)
+
+
+MARK_COLOUR = (255, 0, 0)
+
+
+def draw_mark(image: Image.Image, box: CropBox) -> Image.Image:
+    """Return a copy of the frame with a red rectangle around ``box`` (the object a question is about).
+
+    The line is about 1/150 of the longer side (at least 2 px), so it survives the resize to ``max_side_px``.
+    """
+    marked = image.convert("RGB")
+    w, h = marked.size
+    line = max(2, round(max(w, h) / 150))
+    ImageDraw.Draw(marked).rectangle(
+        (round(box.x0 * w), round(box.y0 * h), round(box.x1 * w) - 1, round(box.y1 * h) - 1),
+        outline=MARK_COLOUR,
+        width=line,
+    )
+    return marked
 
 
 def encode_jpeg(image: Image.Image, *, quality: int) -> bytes:

@@ -163,17 +163,20 @@ class CropBox:
 
 @dataclass(frozen=True, kw_only=True)
 class ImageSpec:
-    """How one triplet image is made from a frame: the frame, plus an optional crop and mirror.
+    """How one triplet image is made from a frame: the frame, plus an optional mark, crop and mirror.
 
     Attributes:
         frame_index: Index into ``Clip.frames``.
         crop: Crop window, or None for the whole frame.
         mirror: Flip horizontally after cropping.
+        mark: A box drawn on the frame (fractions of the frame, before crop and mirror) around the object the
+            question is about, or None.
     """
 
     frame_index: int
     crop: CropBox | None = None
     mirror: bool = False
+    mark: CropBox | None = None
 
     @property
     def key(self) -> str:
@@ -185,6 +188,8 @@ class ImageSpec:
         parts = [f"{frame_number:06d}"]
         if self.crop is not None:
             parts.append(f"c{self.crop.x0:.4f}_{self.crop.y0:.4f}_{self.crop.x1:.4f}_{self.crop.y1:.4f}")
+        if self.mark is not None:
+            parts.append(f"b{self.mark.x0:.4f}_{self.mark.y0:.4f}_{self.mark.x1:.4f}_{self.mark.y1:.4f}")
         if self.mirror:
             parts.append("m")
         return "_".join(parts)

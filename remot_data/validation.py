@@ -77,6 +77,8 @@ ATTRIBUTE_AXES = {
     "left_m": ("h", -1),
     "up_m": ("v", 1),
     "gripper_closing": ("g", 1),
+    "count_change": ("n", 1),
+    "right_frac": ("h", 1),
 }
 
 
@@ -111,6 +113,12 @@ def expected_labels(row: dict[str, Any], preset: RulePreset) -> list[str]:
         return labels
     m = preset.manipulation
     dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
+    if family == "object_count":
+        dead_band = 0.5  # whole objects: any change of one or more is a change
+    elif family == "object_move_lr":
+        if preset.objects is None:
+            raise KeyError(f"preset {preset.name} has no objects section for {family}")
+        dead_band = preset.objects.dead_band_shift
     for values in pairs:
         if any(abs(v) < dead_band for v in values):
             labels.append(no_change)
@@ -140,6 +148,13 @@ def family_window(family: str, preset: RulePreset) -> tuple[float, float]:
         return preset.camera_rotation.min_deg, preset.camera_rotation.max_deg
     if family == "grab_release":
         return preset.manipulation.gripper_min_delta, 1.0
+    if family in ("object_count", "object_move_lr"):
+        objects = preset.objects
+        if objects is None:
+            raise KeyError(f"preset {preset.name} has no objects section for {family}")
+        if family == "object_count":
+            return float(objects.count_min_change), float(objects.count_max_change)
+        return objects.min_shift, objects.max_shift
     return preset.manipulation.min_delta_m, preset.manipulation.max_delta_m
 
 

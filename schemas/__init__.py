@@ -295,15 +295,17 @@ class Vocabulary:
 
     Attributes:
         letters: Option letters in order (``ABCDE``).
-        directions: Direction word -> ``{axis: sign}`` (axes ``h``, ``v``, ``g``).
+        directions: Direction word -> ``{axis: sign}``.
         no_change_labels: The words meaning no motion.
         families: Family -> ``{"no_change": word, "directions": {group: [words]}, ...}``.
+        axes: Axis letter -> what + means on it (``h``, ``v``, ``g``, ``n``).
     """
 
     letters: str
     directions: dict[str, dict[str, int]]
     no_change_labels: tuple[str, ...]
     families: dict[str, dict[str, Any]]
+    axes: dict[str, str]
 
     def opposite(self, label: str) -> str:
         """Return the word of the reversed motion (every sign negated); other labels (angles, no change) stay.
@@ -336,6 +338,7 @@ def load_vocabulary() -> Vocabulary:
         directions={word: dict(signs) for word, signs in doc["directions"].items()},
         no_change_labels=tuple(doc["no_change_labels"]),
         families=doc["families"],
+        axes=dict(doc["axes"]),
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from remot_data.frames import FrameConfig
 from remot_data.records import SplitName
 from remot_data.sources.lerobot_mapping import LeRobotMapping, load_lerobot_mapping, shipped_mappings
-from remot_data.sources.registry import ReaderName
+from remot_data.sources.registry import SOURCE_ALIASES, ReaderName
 
 OnBadClip = Literal["raise", "reject"]
 # Fields that change no row: they do not enter the staging key.
@@ -93,6 +93,11 @@ class SourceInput(BaseModel):
         None,
         description="LeRobot inputs: the mapping (a shipped name such as so101, a YAML path, or the mapping itself)",
     )
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _full_source_name(cls, value: object) -> object:
+        return SOURCE_ALIASES.get(value, value) if isinstance(value, str) else value
 
     @field_validator("lerobot_mapping", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from remot_data.questions.render import derive_seed, render_question
 from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandidate
 from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
 from remot_data.rules.mirror import mirror_candidate
+from remot_data.rules.objects import find_count_triplets, find_object_direction_triplets
 from remot_data.rules.registry import RulePreset
 from remot_data.rules.retrieval import swap_positive_negative
 from remot_data.rules.state import find_gripper_triplets
@@ -31,10 +32,12 @@ def source_image_key(clip: Clip, spec: ImageSpec) -> str:
 
 
 def image_file_name(clip: Clip, spec: ImageSpec) -> str:
-    """Return the file name of a triplet image: clip, real frame index, and crop/mirror tags."""
+    """Return the file name of a triplet image: clip, real frame index, and crop/mark/mirror tags."""
     name = f"{clip.clip_id}_{clip.frames[spec.frame_index].frame_index:06d}"
     if spec.crop is not None:
         name += "_crop" + hashlib.sha256(source_image_key(clip, spec).encode()).hexdigest()[:6]
+    if spec.mark is not None:
+        name += "_mark" + hashlib.sha256(source_image_key(clip, spec).encode()).hexdigest()[:6]
     if spec.mirror:
         name += "_mirror"
     return name + ".jpg"
@@ -57,16 +60,24 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
         if preset.manipulation.mirror:
             manipulation += [mirror_candidate(c) for c in manipulation]
         candidates += manipulation
+    if clip.objects is not None and preset.objects is not None:
+        found, dropped = find_count_triplets(clip, preset.objects)
+        candidates += found
+        rejects += dropped
+        found, dropped = find_object_direction_triplets(clip, preset.objects)
+        candidates += found + ([mirror_candidate(c) for c in found] if preset.objects.mirror else [])
+        rejects += dropped
     if preset.questions.balance_directions:
         candidates = [balanced(clip, c) for c in candidates]
-    if clip.T_world_cam is None and not clip.tracks:
+    if clip.T_world_cam is None and not clip.tracks and (clip.objects is None or preset.objects is None):
         rejects.append(
             Reject(
                 stage="rule",
                 source=clip.source,
                 clip_id=clip.clip_id,
                 reason="no_rule_applies",
-                detail=f"clip {clip.clip_id} has no annotation any rule uses",
+                detail=f"clip {clip.clip_id} has no annotation any rule of preset {preset.name} uses"
+                + (" (object boxes need a preset with an objects section, v3 or later)" if clip.objects else ""),
             )
         )
     return candidates, rejects

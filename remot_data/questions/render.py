@@ -17,13 +17,15 @@ from remot_data.questions.templates import (
     CAMERA_DIRECTIONS,
     DEGREES,
     LETTERS,
-    NO_MOVEMENT,
     NO_ROTATION,
+    OBJECT_DIRECTIONS,
     PAIRS,
     format_agibot_prompt,
     format_camera_prompt,
+    format_object_prompt,
 )
 from remot_data.records import TripletCandidate
+from remot_data.rules.objects import COUNT_DEAD_BAND
 from remot_data.rules.registry import QuestionConfig, RulePreset
 from schemas import load_vocabulary
 
@@ -168,7 +170,11 @@ AGIBOT_VALUE_AXES: dict[str, tuple[tuple[str, int], ...]] = {
     "lift_lower": (("v", 1),),
     "move_complex": (("h", -1), ("v", 1)),
     "grab_release": (("g", 1),),
+    "object_count": (("n", 1),),
+    "object_move_lr": (("h", 1),),
 }
+# Words offered per three-question family, besides its "no change" word (always offered).
+FAMILY_DIRECTIONS = {**AGIBOT_DIRECTIONS, **OBJECT_DIRECTIONS}
 
 
 def agibot_label(family: str, values: tuple[float, ...], *, dead_band: float) -> str:
@@ -187,9 +193,9 @@ def agibot_label(family: str, values: tuple[float, ...], *, dead_band: float) ->
     """
     axes = AGIBOT_VALUE_AXES[family]
     if any(abs(v) < dead_band for v in values[: len(axes)]):
-        return NO_MOVEMENT
+        return VOCABULARY.no_change(family)
     signs = {axis: flip * (1 if v > 0 else -1) for (axis, flip), v in zip(axes, values, strict=False)}
-    return next(word for word in AGIBOT_DIRECTIONS[family] if VOCABULARY.directions[word] == signs)
+    return next(word for word in FAMILY_DIRECTIONS[family] if VOCABULARY.directions[word] == signs)
 
 
 def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: RulePreset) -> list[str]:
@@ -209,8 +215,12 @@ def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: Ru
         m = preset.manipulation
         dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
         return [agibot_label(family, v, dead_band=dead_band) for v in values]
+    if family in OBJECT_DIRECTIONS and preset.objects is not None:
+        dead_band = COUNT_DEAD_BAND if family == "object_count" else preset.objects.dead_band_shift
+        return [agibot_label(family, v, dead_band=dead_band) for v in values]
     raise ValueError(
-        f"no question template for family {family!r}; expected camera_rotation or {list(AGIBOT_DIRECTIONS)}"
+        f"no question template for family {family!r} under preset {preset.name}; expected camera_rotation, "
+        f"{list(AGIBOT_DIRECTIONS)} or (presets with objects) {list(OBJECT_DIRECTIONS)}"
     )
 
 
@@ -255,9 +265,12 @@ def render_question(candidate: TripletCandidate, *, seed: int, preset: RulePrese
             options_all.append(options)
         prompt = format_camera_prompt(questions)
     else:
-        base = [*AGIBOT_DIRECTIONS[candidate.family], NO_MOVEMENT]
+        base = [*FAMILY_DIRECTIONS[candidate.family], VOCABULARY.no_change(candidate.family)]
         options_all = [[base[i] for i in rng.permutation(len(base))] for _ in PAIRS]
-        prompt = format_agibot_prompt(candidate.family, candidate.subject, options_all)
+        if candidate.family in OBJECT_DIRECTIONS:
+            prompt = format_object_prompt(candidate.family, candidate.subject, options_all)
+        else:
+            prompt = format_agibot_prompt(candidate.family, candidate.subject, options_all)
     letters = "".join(LETTERS[options.index(label)] for options, label in zip(options_all, labels, strict=True))
     return Question(
         prompt=prompt, labels=tuple(labels), options=tuple(tuple(o) for o in options_all), answer=letters, seed=seed

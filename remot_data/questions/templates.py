@@ -102,3 +102,42 @@ def format_agibot_prompt(family: str, arm: str, options: list[list[str]]) -> str
         for (a, b), opts in zip(PAIRS, options, strict=True)
     ]
     return AGIBOT_PREAMBLE + "\n" + "\n".join(lines) + "\n" + AGIBOT_CLOSING[len(options[0])]
+
+
+# remot's object families (no ReMoT release wording exists): the AgiBot structure and closing, one question per pair.
+OBJECT_PREAMBLE = {
+    "object_count": "The three images show the same place a few seconds apart.\n"
+    "Focus only on how many {subject} are clearly visible in each image.",
+    "object_move_lr": "The three images show the same place a few seconds apart. The {subject} marked with a red box "
+    "is the same {subject} in all three images.\n"
+    "Focus only on where the marked {subject} is in each image.",
+}
+OBJECT_QUESTIONS = {
+    "object_count": "Please select from the following options how the number of visible {subject} changes "
+    "from Image {a} to Image {b}? {options}.",
+    "object_move_lr": "Please select from the following options the horizontal movement direction of the marked "
+    "{subject} in the image from Image {a} to Image {b}? {options}.",
+}
+OBJECT_DIRECTIONS = {
+    family: tuple(next(iter(_VOCABULARY.families[family]["directions"].values()))) for family in OBJECT_QUESTIONS
+}
+
+
+def format_object_prompt(family: str, subject: str, options: list[list[str]]) -> str:
+    """Assemble an object-family prompt (one question per pair 1->2, 1->3, 2->3, the AgiBot closing).
+
+    Args:
+        family: ``object_count`` or ``object_move_lr``.
+        subject: The counted subject (``pedestrians``) or the marked object's category (``pedestrian``).
+        options: Offered options per pair, in letter order.
+
+    Example:
+        >>> print(format_object_prompt("object_count", "pedestrians", [["More", "Fewer", "No change"]] * 3).splitlines()[0])
+        The three images show the same place a few seconds apart.
+    """
+    lines = [
+        OBJECT_QUESTIONS[family].format(subject=subject, a=a, b=b, options=format_options(opts))
+        for (a, b), opts in zip(PAIRS, options, strict=True)
+    ]
+    preamble = OBJECT_PREAMBLE[family].format(subject=subject)
+    return preamble + "\n" + "\n".join(lines) + "\n" + AGIBOT_CLOSING[len(options[0])]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +208,19 @@ def read_mot_gt(path: Path, *, length: int | None = None) -> GroundTruth:
         mot_class=np.array(classes, dtype=np.int64),
         visibility=np.array(visibility, dtype=np.float64),
     )
+
+
+MOT17_DETECTOR_SUFFIX = re.compile(r"-(DPM|FRCNN|SDP)$")
+
+
+def scene_of(sequence_name: str) -> str:
+    """Return the recording a sequence shows: MOT17 names one video three times, once per public detector.
+
+    Example:
+        >>> scene_of("MOT17-02-FRCNN"), scene_of("TUD-Campus")
+        ('MOT17-02', 'TUD-Campus')
+    """
+    return MOT17_DETECTOR_SUFFIX.sub("", sequence_name)
 
 
 def is_mot_sequence(path: Path) -> bool:

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from remot_data.errors import SourceFormatError
 from remot_data.records import Clip
-from remot_data.sources import lerobot, scannet
+from remot_data.sources import lerobot, mot, scannet
 from remot_data.sources.base import SourceReader
 from remot_data.sources.lerobot_mapping import LeRobotMapping, shipped_mappings
 
 # Sources that have a reader (a subset of the contract's ``source`` values; tests/schemas ties them).
-ReaderName = Literal["scannet", "lerobot"]
+ReaderName = Literal["scannet", "lerobot", "motchallenge"]
 SOURCES: tuple[str, ...] = get_args(ReaderName)
+# Short names accepted wherever a source is named (``--source mot``).
+SOURCE_ALIASES = {"mot": "motchallenge"}
 
 
 @dataclass(frozen=True)
@@ -74,14 +77,54 @@ class LeRobotReader:
         return lerobot.hash_lerobot_episode(root, clip_id, self.mapping)
 
 
+@dataclass(frozen=True)
+class MotReader:
+    """MOTChallenge reader (``<seq>/seqinfo.ini``, ``<seq>/gt/gt.txt``, ``<seq>/img1/`` or a video)."""
+
+    name: str = "motchallenge"
+
+    def _sequence(self, root: Path, clip_id: str) -> Path:
+        return next(p for p in mot.list_mot_sequences(root) if p.name == clip_id)
+
+    def list_clips(self, root: Path) -> list[str]:
+        """Return the sequence names under root (``<root>/<seq>`` or ``<root>/{train,test}/<seq>``).
+
+        Raises:
+            SourceFormatError: If two sequences share a name (their ids would collide).
+        """
+        names = [p.name for p in mot.list_mot_sequences(root)]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise SourceFormatError(f"{root}: sequence names {repeated} occur more than once")
+        return names
+
+    def read_clip(self, root: Path, clip_id: str) -> Clip:
+        """Read one sequence."""
+        return mot.read_mot_sequence(self._sequence(root, clip_id))
+
+    def hash_clip(self, root: Path, clip_id: str) -> str:
+        """Hash one sequence's inputs."""
+        return mot.hash_mot_sequence(self._sequence(root, clip_id))
+
+    def check_input(self, root: Path) -> None:
+        """Nothing to hold against the whole input: every sequence is checked as it is read."""
+
+    def group_of(self, clip_id: str) -> str:
+        """Return the sequence's scene: MOT17 ships each video three times (``MOT17-02-DPM``, ``-FRCNN``, ``-SDP``)."""
+        return mot.scene_of(clip_id)
+
+
 def get_reader(name: str, *, lerobot_mapping: LeRobotMapping | None = None) -> SourceReader:
     """Return the reader for source ``name``.
 
     Raises:
         ValueError: If no reader has that name (the message lists the choices), or a LeRobot input has no mapping.
     """
+    name = SOURCE_ALIASES.get(name, name)
     if name == "scannet":
         return ScanNetReader()
+    if name == "motchallenge":
+        return MotReader()
     if name == "lerobot":
         if lerobot_mapping is None:
             raise ValueError(

@@ -68,7 +68,7 @@ def test_vocabulary_matches_the_columns_and_is_closed_under_opposites():
     assert re.fullmatch(columns["answer"].pattern, vocab.letters)
     assert not re.fullmatch(columns["answer"].pattern, chr(ord(vocab.letters[-1]) + 1))
     for word, signs in vocab.directions.items():
-        assert set(signs) <= {"h", "v", "g"} and set(signs.values()) <= {-1, 1}, word
+        assert set(signs) <= set(vocab.axes) and set(signs.values()) <= {-1, 1}, word
         assert vocab.opposite(vocab.opposite(word)) == word != vocab.opposite(word)
     for family, spec in vocab.families.items():
         assert spec["no_change"] in vocab.no_change_labels, family

@@ -1,0 +1,202 @@
+"""Rules on annotated object boxes: the count flip and the direction flip of one tracked object.
+
+Count flip (``object_count``): the number of visible objects of a counted subject rises by k from image 1 to image 2
+and falls by the same k from image 1 to image 3 (values (k, -k, -2k)). Direction flip (``object_move_lr``): one
+object, marked by a box in each image, moves right (or left) in the image from 1 to 2 and the other way from 1 to 3.
+Takes Clip records and motion-expert values, never a reader. Every dropped anchor becomes a Reject with a reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from remot_data.motion.objects import Visibility, box_track, visible_boxes, visible_counts
+from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
+from remot_data.rules.registry import ObjectsConfig
+from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets
+from remot_data.rules.timeline import Clock, frame_times_s
+
+COUNT_ATTRIBUTES = ("count_change",)
+SHIFT_ATTRIBUTES = ("right_frac",)
+# Categories whose objects can be the marked subject of a direction question (not distractors, occluders, crowds).
+TRACKED_CATEGORIES = ("pedestrian", "vehicle", "rider", "bicycle")
+COUNT_DEAD_BAND = 0.5  # counts are whole: a change below half an object is no change
+
+
+def _visibility(config: ObjectsConfig) -> Visibility:
+    return Visibility(
+        min_visibility=config.min_visibility,
+        visibility_margin=config.visibility_margin,
+        max_truncation=config.max_truncation,
+        min_box_height=config.min_box_height,
+        size_margin=config.size_margin,
+    )
+
+
+def _times_and_anchors(clip: Clip, config: ObjectsConfig) -> tuple[npt.NDArray[np.float64], list[int]]:
+    times = frame_times_s(clip)
+    if times is None:
+        raise ValueError(f"clip {clip.clip_id}: object rules need frame times (a frame rate or timestamps)")
+    return times, Clock(at=times, unit="s", gap=0.0, stride=config.anchor_stride_s).anchors()
+
+
+def _require_boxes(clip: Clip) -> tuple[int, int]:
+    if clip.objects is None or clip.image_width_px is None or clip.image_height_px is None:
+        raise ValueError(f"clip {clip.clip_id}: object rules need object boxes and the frame size")
+    return clip.image_width_px, clip.image_height_px
+
+
+def find_count_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[TripletCandidate], list[Reject]]:
+    """Find count-flip triplets for every counted subject of the preset (``pedestrians``, ``vehicles``).
+
+    For each anchor (every ``anchor_stride_s``) with a certain count c, k runs from ``count_min_change`` up: the
+    positive is the frame nearest in time (within ``max_time_s``, before or after) with a certain count c + k, the
+    negative the nearest with c - k; the first k that has both wins. Subjects with no box in the clip are skipped.
+
+    Raises:
+        ValueError: If the clip has no boxes, frame size or frame times.
+    """
+    width, height = _require_boxes(clip)
+    times, anchors = _times_and_anchors(clip, config)
+    assert clip.objects is not None
+    candidates: list[TripletCandidate] = []
+    rejects: list[Reject] = []
+    for subject, categories in config.count_categories.items():
+        if not np.isin(clip.objects.category, categories).any():
+            continue
+        counts = visible_counts(clip.objects, len(clip.frames), categories, width, height, _visibility(config))
+
+        def reject(i: int, reason: str, detail: str, subject: str = subject) -> None:
+            number = clip.frames[i].frame_index
+            rejects.append(
+                Reject(
+                    stage="rule",
+                    source=clip.source,
+                    clip_id=clip.clip_id,
+                    reason=reason,
+                    frame_index=number,
+                    detail=f"object_count {subject}, anchor frame {number}: {detail}",
+                )
+            )
+
+        for i in anchors:
+            if np.isnan(counts[i]):
+                reject(i, "count_uncertain", "a box lies near a visibility, truncation or size threshold")
+                continue
+            near = (np.abs(times - times[i]) <= config.max_time_s) & ~np.isnan(counts)
+            near[i] = False
+            distance = np.abs(times - times[i])
+            for k in range(config.count_min_change, config.count_max_change + 1):
+                more = np.nonzero(near & (counts == counts[i] + k))[0]
+                fewer = np.nonzero(near & (counts == counts[i] - k))[0]
+                if more.size and fewer.size:
+                    j = int(more[np.argmin(distance[more])])
+                    n = int(fewer[np.argmin(distance[fewer])])
+                    candidates.append(
+                        TripletCandidate(
+                            source=clip.source,
+                            clip_id=clip.clip_id,
+                            family="object_count",
+                            rule="count_flip",
+                            negative_method="retrieval",
+                            subject=subject,
+                            images=(ImageSpec(frame_index=i), ImageSpec(frame_index=j), ImageSpec(frame_index=n)),
+                            attribute_names=COUNT_ATTRIBUTES,
+                            values_12=(float(k),),
+                            values_13=(float(-k),),
+                            values_23=(float(-2 * k),),
+                            magnitude=float(k),
+                            margin=float(k) - COUNT_DEAD_BAND,
+                        )
+                    )
+                    break
+            else:
+                reject(
+                    i,
+                    "no_count_change",
+                    f"{int(counts[i])} visible; no frame within {config.max_time_s} s has {config.count_min_change}"
+                    f"..{config.count_max_change} more and as many fewer",
+                )
+    return candidates, rejects
+
+
+def _mark(box: npt.NDArray[np.float64]) -> CropBox:
+    x0, y0 = float(np.clip(box[0], 0.0, 1.0)), float(np.clip(box[1], 0.0, 1.0))
+    x1, y1 = float(np.clip(box[0] + box[2], 0.0, 1.0)), float(np.clip(box[1] + box[3], 0.0, 1.0))
+    return CropBox(x0=x0, y0=y0, x1=x1, y1=y1)
+
+
+def find_object_direction_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[TripletCandidate], list[Reject]]:
+    """Find direction-flip triplets of single tracked objects (``object_move_lr``), the object marked in each image.
+
+    Per object: its box centre, in fractions of the frame, on the frames where it is surely visible and at least
+    ``mark_min_visibility`` visible; retrieval (``rules/retrieval.py``) within ``max_time_s`` of each anchor finds a
+    positive moving right or left by ``min_shift``..``max_shift`` of the frame width with little vertical motion and a
+    negative moving the other way by a similar amount. The label is the move in the image: what the pixels show.
+
+    Raises:
+        ValueError: If the clip has no boxes, frame size or frame times.
+    """
+    width, height = _require_boxes(clip)
+    times, anchors = _times_and_anchors(clip, config)
+    objects = clip.objects
+    assert objects is not None
+    sure, _ = visible_boxes(objects, width, height, _visibility(config))
+    markable = sure & (np.isnan(objects.visibility) | (objects.visibility >= config.mark_min_visibility))
+    window = RetrievalWindow(
+        min_delta=config.min_shift,
+        max_delta=config.max_shift,
+        off_axis_ratio=config.off_axis_ratio,
+        max_magnitude_ratio=config.max_magnitude_ratio,
+    )
+    candidates: list[TripletCandidate] = []
+    rejects: list[Reject] = []
+    tracked = np.isin(objects.category, TRACKED_CATEGORIES)
+    for track_id in np.unique(objects.track_id[tracked]):
+        boxes, row_of = box_track(objects, int(track_id), len(clip.frames), width, height)
+        usable = (row_of >= 0) & markable[np.maximum(row_of, 0)]
+        centre_x = np.where(usable, boxes[:, 0] + boxes[:, 2] / 2, np.nan)
+        centre_y = np.where(usable, boxes[:, 1] + boxes[:, 3] / 2, np.nan)
+        category = str(objects.category[row_of[usable][0]]) if usable.any() else ""
+        found, dropped = find_retrieval_triplets(
+            centre_x[:, None],
+            centre_y[:, None],
+            window,
+            anchors=[a for a in anchors if usable[a]],
+            times=times,
+            max_time=config.max_time_s,
+        )
+        for t in found:
+            candidates.append(
+                TripletCandidate(
+                    source=clip.source,
+                    clip_id=clip.clip_id,
+                    family="object_move_lr",
+                    rule="direction_flip",
+                    negative_method="retrieval",
+                    subject=category,
+                    images=tuple(
+                        ImageSpec(frame_index=p, mark=_mark(boxes[p])) for p in (t.anchor, t.positive, t.negative)
+                    ),
+                    attribute_names=SHIFT_ATTRIBUTES,
+                    values_12=t.values_12,
+                    values_13=t.values_13,
+                    values_23=t.values_23,
+                    magnitude=abs(t.values_12[0]),
+                    margin=t.margin,
+                )
+            )
+        for i, reason in dropped:
+            number = clip.frames[i].frame_index
+            rejects.append(
+                Reject(
+                    stage="rule",
+                    source=clip.source,
+                    clip_id=clip.clip_id,
+                    reason=reason,
+                    frame_index=number,
+                    detail=f"object_move_lr {category} {int(track_id)}, anchor frame {number}: {reason}",
+                )
+            )
+    return candidates, rejects
