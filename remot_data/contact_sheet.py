@@ -16,10 +16,10 @@ TEXT_WIDTH = 420
 
 
 def pick_examples(table: pa.Table, n: int) -> list[dict]:
-    """Return up to ``n`` rows (at least one per family), cycling over families, then over (negative method,
-    mirrored) within each, so every kind shows up.
+    """Return up to ``n`` rows (at least one per family), cycling over families and their kinds.
 
-    Kinds are chosen on the small columns; only the picked rows' images are read out of Arrow.
+    Within a family the kinds are (negative method, mirrored), taken in turn, so every kind shows up. Kinds are
+    chosen on the small columns; only the picked rows' images are read out of Arrow.
     """
     keys = table.select(["triplet_id", "family", "negative_method", "mirrored"]).to_pylist()
     kinds: dict[str, dict[tuple[str, bool], list[int]]] = {}

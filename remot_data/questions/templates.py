@@ -132,7 +132,8 @@ def format_object_prompt(family: str, subject: str, options: list[list[str]]) ->
         options: Offered options per pair, in letter order.
 
     Example:
-        >>> print(format_object_prompt("object_count", "pedestrians", [["More", "Fewer", "No change"]] * 3).splitlines()[0])
+        >>> prompt = format_object_prompt("object_count", "pedestrians", [["More", "Fewer", "No change"]] * 3)
+        >>> print(prompt.splitlines()[0])
         The three images show the same place a few seconds apart.
     """
     lines = [
