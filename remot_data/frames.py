@@ -8,6 +8,7 @@ frames a clip needs are decoded in one ffmpeg pass (a seek to the clip's start, 
 from __future__ import annotations
 
 import io
+import math
 import re
 import subprocess
 import tempfile
@@ -53,10 +54,21 @@ class FrameConfig(BaseModel):
     )
 
 
-def apply_image_spec(image: Image.Image, spec: ImageSpec, config: FrameConfig) -> Image.Image:
-    """Return the frame marked, cropped, mirrored and resized as ``spec`` and ``config`` say."""
+GHOST_WEIGHT = 0.4  # share of the earlier frame in a double exposure: faint, but its copy of a moving object shows
+
+
+def apply_image_spec(
+    image: Image.Image, spec: ImageSpec, config: FrameConfig, *, ghost: Image.Image | None = None
+) -> Image.Image:
+    """Return the frame (over its ghost frame, if any) marked, cropped, mirrored and resized as ``spec`` says."""
+    if spec.ghost_frame_index is not None:
+        if ghost is None:
+            raise ValueError(f"image {spec.key} needs its ghost frame {spec.ghost_frame_index}")
+        image = Image.blend(image.convert("RGB"), ghost.convert("RGB").resize(image.size), GHOST_WEIGHT)
     if spec.mark is not None:
-        image = draw_mark(image, spec.mark)
+        # the line must stay at least 2 px wide in the stored image, whatever the resize
+        kept = max(image.size) * (max(spec.crop.x1 - spec.crop.x0, spec.crop.y1 - spec.crop.y0) if spec.crop else 1.0)
+        image = draw_mark(image, spec.mark, min_line_px=math.ceil(2 * max(1.0, kept / config.max_side_px)))
     if spec.crop is not None:
         w, h = image.size
         box = (round(spec.crop.x0 * w), round(spec.crop.y0 * h), round(spec.crop.x1 * w), round(spec.crop.y1 * h))
@@ -71,14 +83,14 @@ def apply_image_spec(image: Image.Image, spec: ImageSpec, config: FrameConfig) -
 MARK_COLOUR = (255, 0, 0)
 
 
-def draw_mark(image: Image.Image, box: CropBox) -> Image.Image:
+def draw_mark(image: Image.Image, box: CropBox, *, min_line_px: int = 2) -> Image.Image:
     """Return a copy of the frame with a red rectangle around ``box`` (the object a question is about).
 
-    The line is about 1/150 of the longer side (at least 2 px), so it survives the resize to ``max_side_px``.
+    The line is about 1/150 of the longer side and at least ``min_line_px`` (what keeps it visible after a resize).
     """
     marked = image.convert("RGB")
     w, h = marked.size
-    line = max(2, round(max(w, h) / 150))
+    line = max(min_line_px, round(max(w, h) / 150))
     ImageDraw.Draw(marked).rectangle(
         (round(box.x0 * w), round(box.y0 * h), round(box.x1 * w) - 1, round(box.y1 * h) - 1),
         outline=MARK_COLOUR,
@@ -358,14 +370,17 @@ def render_images(
         ``({spec.key: jpeg_bytes}, {spec.key: reason})``: a frame that cannot be read is reported, never replaced.
     """
     specs = list({spec.key: spec for spec in specs}.values())
-    frames, failed_frames = load_clip_frames(clip, sorted({s.frame_index for s in specs}), config)
+    needed = {s.frame_index for s in specs} | {s.ghost_frame_index for s in specs if s.ghost_frame_index is not None}
+    frames, failed_frames = load_clip_frames(clip, sorted(needed), config)
     out: dict[str, bytes] = {}
     failed: dict[str, str] = {}
     for spec in specs:
-        if spec.frame_index in frames:
-            out[spec.key] = encode_jpeg(
-                apply_image_spec(frames[spec.frame_index], spec, config), quality=config.jpeg_quality
-            )
-        else:
-            failed[spec.key] = failed_frames[spec.frame_index]
+        missing = [p for p in (spec.frame_index, spec.ghost_frame_index) if p is not None and p not in frames]
+        if missing:
+            failed[spec.key] = failed_frames[missing[0]]
+            continue
+        ghost = frames[spec.ghost_frame_index] if spec.ghost_frame_index is not None else None
+        out[spec.key] = encode_jpeg(
+            apply_image_spec(frames[spec.frame_index], spec, config, ghost=ghost), quality=config.jpeg_quality
+        )
     return out, failed

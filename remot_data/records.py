@@ -18,7 +18,14 @@ import numpy.typing as npt
 SourceName = Literal["scannet", "lerobot", "motchallenge", "nuscenes"]
 RuleName = Literal["direction_flip", "speed_flip", "count_flip", "state_flip"]
 FamilyName = Literal[
-    "camera_rotation", "grab_release", "lift_lower", "move_lr", "move_complex", "object_count", "object_move_lr"
+    "camera_rotation",
+    "grab_release",
+    "lift_lower",
+    "move_lr",
+    "move_complex",
+    "object_count",
+    "object_move_lr",
+    "object_speed",
 ]
 NegativeMethod = Literal["retrieval", "crop", "time_reversal", "mirror"]
 RejectStage = Literal["read", "motion", "rule", "question", "frames", "validate"]
@@ -171,21 +178,26 @@ class ImageSpec:
         mirror: Flip horizontally after cropping.
         mark: A box drawn on the frame (fractions of the frame, before crop and mirror) around the object the
             question is about, or None.
+        ghost_frame_index: Index into ``Clip.frames`` of an earlier frame blended faintly under this one (a
+            double exposure showing how far things moved in between), or None.
     """
 
     frame_index: int
     crop: CropBox | None = None
     mirror: bool = False
     mark: CropBox | None = None
+    ghost_frame_index: int | None = None
 
     @property
     def key(self) -> str:
         """Return a key naming this image inside its clip by frame position (shares decoded frames in a build)."""
-        return self.key_with(self.frame_index)
+        return self.key_with(self.frame_index, self.ghost_frame_index)
 
-    def key_with(self, frame_number: int) -> str:
-        """Return the key of this image with ``frame_number`` in place of the position (ids use source numbers)."""
+    def key_with(self, frame_number: int, ghost_number: int | None = None) -> str:
+        """Return the key of this image with source frame numbers in place of positions (ids use source numbers)."""
         parts = [f"{frame_number:06d}"]
+        if ghost_number is not None:
+            parts.append(f"g{ghost_number:06d}")
         if self.crop is not None:
             parts.append(f"c{self.crop.x0:.4f}_{self.crop.y0:.4f}_{self.crop.x1:.4f}_{self.crop.y1:.4f}")
         if self.mark is not None:

@@ -17,7 +17,11 @@ from remot_data.questions.render import derive_seed, render_question
 from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandidate
 from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
 from remot_data.rules.mirror import mirror_candidate
-from remot_data.rules.objects import find_count_triplets, find_object_direction_triplets
+from remot_data.rules.objects import (
+    find_count_triplets,
+    find_object_direction_triplets,
+    find_object_speed_triplets,
+)
 from remot_data.rules.registry import RulePreset
 from remot_data.rules.retrieval import swap_positive_negative
 from remot_data.rules.state import find_gripper_triplets
@@ -28,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 def source_image_key(clip: Clip, spec: ImageSpec) -> str:
     """Return an image's key by its source frame number (plus crop and mirror), stable when other frames drop out."""
-    return spec.key_with(clip.frames[spec.frame_index].frame_index)
+    ghost = None if spec.ghost_frame_index is None else clip.frames[spec.ghost_frame_index].frame_index
+    return spec.key_with(clip.frames[spec.frame_index].frame_index, ghost)
 
 
 def image_file_name(clip: Clip, spec: ImageSpec) -> str:
@@ -36,7 +41,7 @@ def image_file_name(clip: Clip, spec: ImageSpec) -> str:
     name = f"{clip.clip_id}_{clip.frames[spec.frame_index].frame_index:06d}"
     if spec.crop is not None:
         name += "_crop" + hashlib.sha256(source_image_key(clip, spec).encode()).hexdigest()[:6]
-    if spec.mark is not None:
+    if spec.mark is not None or spec.ghost_frame_index is not None:
         name += "_mark" + hashlib.sha256(source_image_key(clip, spec).encode()).hexdigest()[:6]
     if spec.mirror:
         name += "_mirror"
@@ -66,6 +71,9 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
         rejects += dropped
         found, dropped = find_object_direction_triplets(clip, preset.objects)
         candidates += found + ([mirror_candidate(c) for c in found] if preset.objects.mirror else [])
+        rejects += dropped
+        found, dropped = find_object_speed_triplets(clip, preset.objects)  # a mirror changes no speed: not mirrored
+        candidates += found
         rejects += dropped
     if preset.questions.balance_directions:
         candidates = [balanced(clip, c) for c in candidates]

@@ -1,5 +1,7 @@
 """Demo corpus, MOTChallenge part: street scenes with people walking and cars driving past a fixed camera.
 
+People stroll, walk and hurry, cars brake and speed up (the pace changes every second or two).
+
 Every frame is rendered from exactly the boxes written to ``gt/gt.txt`` (MOT17 format: class 1 pedestrian, 3 car;
 visibility measured on the rendered frame, nearer objects hiding farther ones), so the pixels show the annotated
 positions and counts. People enter and leave at both edges and turn around; deterministic from the seed.
@@ -36,11 +38,11 @@ class DemoMotConfig:
     """
 
     n_sequences: int = 4
-    n_frames: int = 150
+    n_frames: int = 200
     fps: float = 10.0
     width: int = 320
     height: int = 240
-    n_people: int = 9
+    n_people: int = 10
     n_cars: int = 3
     seed: int = 0
 
@@ -69,8 +71,8 @@ def _background(rng: np.random.Generator, width: int, height: int) -> Image.Imag
     while x < width:  # a row of houses
         w = int(rng.integers(width // 10, width // 5))
         top = int(rng.integers(int(height * 0.1), horizon - 10))
-        colour = tuple(int(c) for c in rng.integers(90, 200, size=3))
-        draw.rectangle((x, top, x + w, horizon), fill=colour)
+        r, g, b = (int(c) for c in rng.integers(90, 200, size=3))
+        draw.rectangle((x, top, x + w, horizon), fill=(r, max(g, 110), b))  # no red: see _walkers
         for wx in range(x + 6, x + w - 8, 14):
             draw.rectangle((wx, top + 8, wx + 6, top + 16), fill=(60, 70, 90))
         x += w
@@ -90,25 +92,32 @@ def _walkers(rng: np.random.Generator, config: DemoMotConfig) -> list[_Walker]:
         if is_car:
             bw, bh = w * rng.uniform(0.22, 0.3), h * rng.uniform(0.16, 0.2)
             foot_y = h * rng.uniform(0.8, 0.95)
-            speed = w * rng.uniform(0.25, 0.45) / config.fps  # px per frame
+            speed = w * rng.uniform(0.2, 0.3) / config.fps  # px per frame
         else:
             scale = rng.uniform(0.8, 1.15)
             bw, bh = w * 0.055 * scale, h * 0.26 * scale
             foot_y = h * rng.uniform(0.5, 0.7)
-            speed = w * rng.uniform(0.04, 0.12) / config.fps
+            speed = w * rng.uniform(0.09, 0.14) / config.fps
         start = int(rng.integers(0, max(1, n - n // 4)))
         heading = 1 if rng.random() < 0.5 else -1
         x = np.full(n, np.nan)
         pos = -bw if heading > 0 else float(w)
         turn_at = int(rng.integers(start + 20, start + 60)) if (not is_car and rng.random() < 0.5) else -1
+        # the pace changes every 1-2 s (strolling, walking, hurrying; a car brakes and speeds up)
+        paces = (0.5, 1.0, 2.0)
+        pace, change_at = 1.0, start
         for t in range(start, n):
             x[t] = pos
             if t == turn_at:
                 heading = -heading
-            pos += heading * speed
+            if t == change_at:
+                pace = float(rng.choice(paces))
+                change_at = t + int(rng.integers(round(1.0 * config.fps), round(2 * config.fps) + 1))
+            pos += heading * speed * pace
             if pos < -bw - 1 or pos > w + 1:
                 break
-        colour = tuple(int(c) for c in rng.integers(30, 255, size=3))
+        r, g, b = (int(c) for c in rng.integers(30, 255, size=3))
+        colour = (r, max(g, 110), b)  # never red: red is the mark that names a question's object
         walkers.append(
             _Walker(
                 track_id=k + 1,

@@ -172,6 +172,7 @@ AGIBOT_VALUE_AXES: dict[str, tuple[tuple[str, int], ...]] = {
     "grab_release": (("g", 1),),
     "object_count": (("n", 1),),
     "object_move_lr": (("h", 1),),
+    "object_speed": (("s", 1),),
 }
 # Words offered per three-question family, besides its "no change" word (always offered).
 FAMILY_DIRECTIONS = {**AGIBOT_DIRECTIONS, **OBJECT_DIRECTIONS}
@@ -216,7 +217,11 @@ def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: Ru
         dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
         return [agibot_label(family, v, dead_band=dead_band) for v in values]
     if family in OBJECT_DIRECTIONS and preset.objects is not None:
-        dead_band = COUNT_DEAD_BAND if family == "object_count" else preset.objects.dead_band_shift
+        dead_band = {
+            "object_count": COUNT_DEAD_BAND,
+            "object_move_lr": preset.objects.dead_band_shift,
+            "object_speed": math.log(preset.objects.speed_same_ratio),
+        }[family]
         return [agibot_label(family, v, dead_band=dead_band) for v in values]
     raise ValueError(
         f"no question template for family {family!r} under preset {preset.name}; expected camera_rotation, "
@@ -268,7 +273,8 @@ def render_question(candidate: TripletCandidate, *, seed: int, preset: RulePrese
         base = [*FAMILY_DIRECTIONS[candidate.family], VOCABULARY.no_change(candidate.family)]
         options_all = [[base[i] for i in rng.permutation(len(base))] for _ in PAIRS]
         if candidate.family in OBJECT_DIRECTIONS:
-            prompt = format_object_prompt(candidate.family, candidate.subject, options_all)
+            ghost_s = preset.objects.ghost_s if preset.objects is not None else 0.0
+            prompt = format_object_prompt(candidate.family, candidate.subject, options_all, ghost_s=ghost_s)
         else:
             prompt = format_agibot_prompt(candidate.family, candidate.subject, options_all)
     letters = "".join(LETTERS[options.index(label)] for options, label in zip(options_all, labels, strict=True))

@@ -111,25 +111,32 @@ OBJECT_PREAMBLE = {
     "object_move_lr": "The three images show the same place a few seconds apart. The {subject} marked with a red box "
     "is the same {subject} in all three images.\n"
     "Focus only on where the marked {subject} is in each image.",
+    "object_speed": "The three images show the same place a few seconds apart. Each image is a double exposure: the "
+    "faint copy shows the scene {ghost_s:g} seconds earlier. The {subject} marked with a red box is the same {subject} "
+    "in all three images.\n"
+    "Focus only on how far the marked {subject} moved in those {ghost_s:g} seconds in each image.",
 }
 OBJECT_QUESTIONS = {
     "object_count": "Please select from the following options how the number of visible {subject} changes "
     "from Image {a} to Image {b}? {options}.",
     "object_move_lr": "Please select from the following options the horizontal movement direction of the marked "
     "{subject} in the image from Image {a} to Image {b}? {options}.",
+    "object_speed": "Please select from the following options how the speed of the marked {subject} changes "
+    "from Image {a} to Image {b}? {options}.",
 }
 OBJECT_DIRECTIONS = {
     family: tuple(next(iter(_VOCABULARY.families[family]["directions"].values()))) for family in OBJECT_QUESTIONS
 }
 
 
-def format_object_prompt(family: str, subject: str, options: list[list[str]]) -> str:
+def format_object_prompt(family: str, subject: str, options: list[list[str]], *, ghost_s: float = 0.0) -> str:
     """Assemble an object-family prompt (one question per pair 1->2, 1->3, 2->3, the AgiBot closing).
 
     Args:
         family: ``object_count`` or ``object_move_lr``.
         subject: The counted subject (``pedestrians``) or the marked object's category (``pedestrian``).
         options: Offered options per pair, in letter order.
+        ghost_s: For ``object_speed``: how much earlier the faint copy in each image is, seconds.
 
     Example:
         >>> prompt = format_object_prompt("object_count", "pedestrians", [["More", "Fewer", "No change"]] * 3)
@@ -140,5 +147,5 @@ def format_object_prompt(family: str, subject: str, options: list[list[str]]) ->
         OBJECT_QUESTIONS[family].format(subject=subject, a=a, b=b, options=format_options(opts))
         for (a, b), opts in zip(PAIRS, options, strict=True)
     ]
-    preamble = OBJECT_PREAMBLE[family].format(subject=subject)
+    preamble = OBJECT_PREAMBLE[family].format(subject=subject, ghost_s=ghost_s)
     return preamble + "\n" + "\n".join(lines) + "\n" + AGIBOT_CLOSING[len(options[0])]

@@ -1,8 +1,11 @@
-"""Rules on annotated object boxes: the count flip and the direction flip of one tracked object.
+"""Rules on annotated object boxes: the count flip, and the direction and speed flips of one tracked object.
 
 Count flip (``object_count``): the number of visible objects of a counted subject rises by k from image 1 to image 2
 and falls by the same k from image 1 to image 3 (values (k, -k, -2k)). Direction flip (``object_move_lr``): one
 object, marked by a box in each image, moves right (or left) in the image from 1 to 2 and the other way from 1 to 3.
+Speed flip (``object_speed``): each image is a double exposure over the frame ``ghost_s`` earlier, so it shows how
+far the marked object moved in that time; it moves the same way in all three, faster in image 2 than in image 1 and
+slower in image 3 (values: the log of the speed ratio, (r, -r', -r - r')).
 Takes Clip records and motion-expert values, never a reader. Every dropped anchor becomes a Reject with a reason.
 """
 
@@ -19,6 +22,7 @@ from remot_data.rules.timeline import Clock, frame_times_s
 
 COUNT_ATTRIBUTES = ("count_change",)
 SHIFT_ATTRIBUTES = ("right_frac",)
+SPEED_ATTRIBUTES = ("log_speed_ratio",)
 # Categories whose objects can be the marked subject of a direction question (not distractors, occluders, crowds).
 TRACKED_CATEGORIES = ("pedestrian", "vehicle", "rider", "bicycle")
 COUNT_DEAD_BAND = 0.5  # counts are whole: a change below half an object is no change
@@ -199,4 +203,93 @@ def find_object_direction_triplets(clip: Clip, config: ObjectsConfig) -> tuple[l
                     detail=f"object_move_lr {category} {int(track_id)}, anchor frame {number}: {reason}",
                 )
             )
+    return candidates, rejects
+
+
+def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[TripletCandidate], list[Reject]]:
+    """Find speed-flip triplets of single tracked objects (``object_speed``), each image a marked double exposure.
+
+    Per object and frame: its horizontal move over the last ``ghost_s`` seconds (box centre, fraction of the frame
+    width), where it is markable at both ends, moves at least ``min_ghost_shift`` and little vertically. On the log of
+    that speed, retrieval within ``max_time_s`` (run separately for rightward and leftward frames, so the object moves
+    the same way in all three images) finds a positive at least ``speed_min_ratio`` faster (at most
+    ``speed_max_ratio``) and a negative as much slower.
+
+    Raises:
+        ValueError: If the clip has no boxes, frame size or frame times, or its frame rate leaves no ghost gap.
+    """
+    width, height = _require_boxes(clip)
+    times, anchors = _times_and_anchors(clip, config)
+    objects = clip.objects
+    assert objects is not None
+    gap = round(config.ghost_s * clip.fps) if clip.fps else 0
+    if gap < 1:
+        raise ValueError(f"clip {clip.clip_id}: ghost_s {config.ghost_s} is less than a frame at {clip.fps} fps")
+    sure, _ = visible_boxes(objects, width, height, _visibility(config))
+    markable = sure & (np.isnan(objects.visibility) | (objects.visibility >= config.mark_min_visibility))
+    window = RetrievalWindow(
+        min_delta=float(np.log(config.speed_min_ratio)),
+        max_delta=float(np.log(config.speed_max_ratio)),
+        max_magnitude_ratio=config.max_magnitude_ratio,
+    )
+    candidates: list[TripletCandidate] = []
+    rejects: list[Reject] = []
+    tracked = np.isin(objects.category, TRACKED_CATEGORIES)
+    for track_id in np.unique(objects.track_id[tracked]):
+        boxes, row_of = box_track(objects, int(track_id), len(clip.frames), width, height)
+        usable = (row_of >= 0) & markable[np.maximum(row_of, 0)]
+        centre = boxes[:, :2] + boxes[:, 2:] / 2
+        shift = np.full((len(clip.frames), 2), np.nan)
+        shift[gap:] = centre[gap:] - centre[:-gap]
+        ok = usable & np.roll(usable, gap) & (np.arange(len(clip.frames)) >= gap)
+        ok &= np.abs(shift[:, 0]) >= config.min_ghost_shift
+        ok &= np.abs(shift[:, 1]) <= config.off_axis_ratio * np.abs(shift[:, 0])
+        category = str(objects.category[row_of[usable][0]]) if usable.any() else ""
+        with np.errstate(divide="ignore", invalid="ignore"):  # still or absent: kept out by ``ok`` below
+            log_speed = np.log(np.abs(shift[:, 0]) / config.ghost_s)
+        for way in (1, -1):
+            moving = ok & (np.sign(shift[:, 0]) == way)
+            if not moving.any():
+                continue
+            found, dropped = find_retrieval_triplets(
+                np.where(moving, log_speed, np.nan)[:, None],
+                None,
+                window,
+                anchors=[a for a in anchors if moving[a]],
+                times=times,
+                max_time=config.max_time_s,
+            )
+            for t in found:
+                candidates.append(
+                    TripletCandidate(
+                        source=clip.source,
+                        clip_id=clip.clip_id,
+                        family="object_speed",
+                        rule="speed_flip",
+                        negative_method="retrieval",
+                        subject=category,
+                        images=tuple(
+                            ImageSpec(frame_index=p, ghost_frame_index=p - gap, mark=_mark(boxes[p]))
+                            for p in (t.anchor, t.positive, t.negative)
+                        ),
+                        attribute_names=SPEED_ATTRIBUTES,
+                        values_12=t.values_12,
+                        values_13=t.values_13,
+                        values_23=t.values_23,
+                        magnitude=abs(t.values_12[0]),
+                        margin=t.margin,
+                    )
+                )
+            for i, reason in dropped:
+                number = clip.frames[i].frame_index
+                rejects.append(
+                    Reject(
+                        stage="rule",
+                        source=clip.source,
+                        clip_id=clip.clip_id,
+                        reason=f"speed_{reason}",
+                        frame_index=number,
+                        detail=f"object_speed {category} {int(track_id)}, anchor frame {number}: {reason}",
+                    )
+                )
     return candidates, rejects

@@ -191,6 +191,11 @@ class ObjectsConfig(_PresetSection):
         off_axis_ratio: Vertical move limit, as a fraction of the horizontal move.
         max_magnitude_ratio: Positive/negative move ratio limit.
         mark_min_visibility: A marked object must be at least this visible in all three images.
+        ghost_s: Speed images blend in the frame this many seconds earlier.
+        min_ghost_shift: The object must move at least this fraction of the width in that time.
+        speed_min_ratio: Smallest speed ratio stated as faster or slower.
+        speed_max_ratio: Largest speed ratio from image 1 to images 2 and 3.
+        speed_same_ratio: Below this ratio (either way) a label reads "About the same speed".
         mirror: Emit mirrored copies of track triplets too.
     """
 
@@ -210,6 +215,11 @@ class ObjectsConfig(_PresetSection):
     off_axis_ratio: float = Field(gt=0)
     max_magnitude_ratio: float = Field(ge=1)
     mark_min_visibility: float = Field(ge=0, le=1)
+    ghost_s: float = Field(gt=0)
+    min_ghost_shift: float = Field(gt=0, le=1)
+    speed_min_ratio: float = Field(gt=1)
+    speed_max_ratio: float = Field(gt=1)
+    speed_same_ratio: float = Field(ge=1)
     mirror: bool
 
     @model_validator(mode="after")
@@ -223,6 +233,11 @@ class ObjectsConfig(_PresetSection):
             raise ValueError(
                 "need dead_band_shift < min_shift < max_shift, got "
                 f"{self.dead_band_shift!r}, {self.min_shift!r}, {self.max_shift!r}"
+            )
+        if not self.speed_same_ratio < self.speed_min_ratio < self.speed_max_ratio:
+            raise ValueError(
+                "need speed_same_ratio < speed_min_ratio < speed_max_ratio, got "
+                f"{self.speed_same_ratio!r}, {self.speed_min_ratio!r}, {self.speed_max_ratio!r}"
             )
         if not self.count_categories:
             raise ValueError("count_categories must name at least one counted subject")

@@ -1,3 +1,4 @@
+import io
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,44 @@ def test_small_frames_are_never_upscaled():
     image = Image.new("RGB", (64, 48))
     assert apply_image_spec(image, ImageSpec(frame_index=0), FrameConfig(max_side_px=448)).size == (64, 48)
     assert apply_image_spec(image, ImageSpec(frame_index=0), FrameConfig(max_side_px=32)).size == (32, 24)
+
+
+def test_marks_and_double_exposures_are_drawn_from_the_frames(tmp_path):
+    from PIL import Image
+
+    from remot_data.records import CropBox
+
+    black, white = Image.new("RGB", (300, 200), (0, 0, 0)), Image.new("RGB", (300, 200), (250, 250, 250))
+    black.save(tmp_path / "0.png")
+    white.save(tmp_path / "1.png")
+    clip = Clip(
+        source="motchallenge",
+        clip_id="s",
+        frames=(
+            FrameRef(frame_index=0, image_path=tmp_path / "0.png"),
+            FrameRef(frame_index=1, image_path=tmp_path / "1.png"),
+        ),
+    )
+    box = CropBox(x0=0.2, y0=0.25, x1=0.4, y1=0.75)
+    specs = [
+        ImageSpec(frame_index=0, ghost_frame_index=1),
+        ImageSpec(frame_index=0, mark=box),
+        ImageSpec(frame_index=1, ghost_frame_index=0, mark=box, mirror=True),
+        ImageSpec(frame_index=0, ghost_frame_index=5),
+    ]
+    clip = Clip(
+        **{
+            **clip.__dict__,
+            "frames": clip.frames
+            + tuple(FrameRef(frame_index=i, image_path=tmp_path / "missing.png") for i in range(2, 6)),
+        }
+    )
+    images, failed = render_images(clip, specs, FrameConfig(max_side_px=60, jpeg_quality=95))
+    ghost, marked, both = (np.asarray(Image.open(io.BytesIO(images[s.key])), dtype=float) for s in specs[:3])
+    assert ghost.shape == (40, 60, 3) and abs(ghost.mean() - 0.4 * 250) < 6  # 40 % of the earlier (white) frame
+    red = (marked[..., 0] > 150) & (marked[..., 1] < 80)
+    rows, cols = np.nonzero(red)
+    assert red.sum() > 20 and cols.min() >= 10 and cols.max() <= 25 and rows.min() >= 9 and rows.max() <= 31
+    red_both = (both[..., 0] > 150) & (both[..., 1] < 100) & (both[..., 2] < 100)
+    assert np.nonzero(red_both)[1].mean() > 30  # the mark is drawn before the mirror: it moves to the right half
+    assert specs[3].key in failed and "missing.png" in failed[specs[3].key]  # a ghost frame that cannot be read
