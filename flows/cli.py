@@ -51,9 +51,21 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise ValueError(
             f"give one --lerobot-mapping per --source lerobot, in the same order; got {len(mappings)} for {n_lerobot}"
         )
+    versions = list(args.nuscenes_version or [])
+    n_nuscenes = args.source.count("nuscenes")
+    if versions and len(versions) != n_nuscenes:
+        raise ValueError(
+            f"give one --version per --source nuscenes, in the same order, or none; got {len(versions)} for "
+            f"{n_nuscenes}"
+        )
     config = config_from_args(BuildConfig, args)
     inputs = [
-        SourceInput(source=s, path=i, lerobot_mapping=mappings.pop(0) if s == "lerobot" else None)
+        SourceInput(
+            source=s,
+            path=i,
+            lerobot_mapping=mappings.pop(0) if s == "lerobot" else None,
+            nuscenes_version=versions.pop(0) if s == "nuscenes" and versions else None,
+        )
         for s, i in zip(args.source, args.input, strict=True)
     ]
     run_build(inputs, args.out, config)
@@ -85,7 +97,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from remot_data.inspection import format_report, inspect_source
     from remot_data.rules.registry import load_rule_preset
 
-    item = SourceInput(source=args.source, path=args.input, lerobot_mapping=args.lerobot_mapping)
+    item = SourceInput(
+        source=args.source,
+        path=args.input,
+        lerobot_mapping=args.lerobot_mapping,
+        nuscenes_version=args.nuscenes_version,
+    )
     report = inspect_source(item, load_rule_preset(args.preset), limit=args.limit)
     print(format_report(report))
     return 0 if report.buildable else 2
@@ -168,13 +185,22 @@ def make_parser() -> argparse.ArgumentParser:
         required=True,
         action="append",
         type=Path,
-        help="input directory (a folder of ScanNet scene exports, or a LeRobot dataset root)",
+        help="input directory (a folder of ScanNet scene exports, a LeRobot dataset root, a folder of MOTChallenge "
+        "sequences, or a nuScenes dataroot)",
     )
     build.add_argument(
         "--lerobot-mapping",
         action="append",
         help="for each --source lerobot, in order: a shipped mapping name (so101, unitree_g1_inspire, ...) or a "
         "YAML file naming each arm's end-effector/joint features, gripper and camera",
+    )
+    build.add_argument(
+        "--version",
+        "--nuscenes-version",
+        dest="nuscenes_version",
+        action="append",
+        help="for each --source nuscenes, in order: the tables' version folder under the dataroot (v1.0-mini); "
+        "default: the only one there",
     )
     build.add_argument("--out", required=True, type=Path, help="dataset directory to publish")
     add_config_arguments(build, BuildConfig)
@@ -190,6 +216,9 @@ def make_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--input", required=True, type=Path, help="input directory")
     inspect.add_argument("--lerobot-mapping", default=None, help="LeRobot inputs: shipped mapping name or YAML file")
+    inspect.add_argument(
+        "--version", "--nuscenes-version", dest="nuscenes_version", default=None, help="nuScenes inputs: version folder"
+    )
     inspect.add_argument("--preset", default=BuildConfig.model_fields["preset"].default, help="rule preset")
     inspect.add_argument("--limit", type=int, default=None, help="inspect only the first N clips")
     inspect.set_defaults(func=cmd_inspect)

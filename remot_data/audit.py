@@ -295,8 +295,13 @@ def format_audit(audits: dict[str, dict[str, Any]]) -> str:
                 continue
             shown = ["" if c is None else f"{100 * c:.1f}" for c in cells]
             lines.append(f"| {family} | {metric} | " + " | ".join(shown) + " |")
-    for key in ("groups_in_several_splits", "image_hashes_in_several_splits", "same_question_different_answers"):
-        lines.append(f"| (all) | {key} | " + " | ".join(str(audits[n]["leakage"][key]) for n in names) + " |")
+    for key in (
+        "groups_in_several_splits",
+        "image_hashes_in_several_splits",
+        "triplets_in_several_splits",
+        "same_question_different_answers",
+    ):
+        lines.append(f"| (all) | {key} | " + " | ".join(str(audits[n]["leakage"].get(key, "-")) for n in names) + " |")
     return "\n".join(lines)
 
 

@@ -94,6 +94,11 @@ class SourceInput(BaseModel):
         description="LeRobot inputs: the mapping (a shipped name such as so101, a YAML path, or the mapping itself)",
     )
 
+    nuscenes_version: str | None = Field(
+        None,
+        description="nuScenes inputs: the tables' version folder (v1.0-mini, v1.0-trainval); default: the only one",
+    )
+
     @field_validator("source", mode="before")
     @classmethod
     def _full_source_name(cls, value: object) -> object:
@@ -112,12 +117,16 @@ class SourceInput(BaseModel):
             )
         if self.source != "lerobot" and self.lerobot_mapping is not None:
             raise ValueError(f"{self.source} input {self.path} takes no lerobot_mapping")
+        if self.source != "nuscenes" and self.nuscenes_version is not None:
+            raise ValueError(f"{self.source} input {self.path} takes no nuscenes_version")
         return self
 
     @property
     def options_digest(self) -> str:
         """Return a hash of the source's options (part of each staged clip's key)."""
-        return self.lerobot_mapping.digest() if self.lerobot_mapping is not None else ""
+        if self.lerobot_mapping is not None:
+            return self.lerobot_mapping.digest()
+        return self.nuscenes_version or ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +141,7 @@ class ClipInput:
         group: The place or recording the clip shares with others (ScanNet: the room); splits never divide it.
         split: The clip's split (its group's).
         lerobot_mapping: The input's LeRobot mapping (LeRobot clips).
+        nuscenes_version: The input's nuScenes version folder (nuScenes clips; None: the only one).
         options_digest: Hash of the input's source options.
     """
 
@@ -142,4 +152,5 @@ class ClipInput:
     group: str
     split: SplitName
     lerobot_mapping: LeRobotMapping | None = None
+    nuscenes_version: str | None = None
     options_digest: str = ""

@@ -24,7 +24,7 @@ from schemas import load_layout
 
 def reader_for(item: SourceInput | ClipInput) -> SourceReader:
     """Return the reader of an input's source, set up with that input's options."""
-    return get_reader(item.source, lerobot_mapping=item.lerobot_mapping)
+    return get_reader(item.source, lerobot_mapping=item.lerobot_mapping, nuscenes_version=item.nuscenes_version)
 
 
 def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput]:
@@ -54,6 +54,7 @@ def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput
                     group=group,
                     split=split_of(clip_id, group, config, rules),
                     lerobot_mapping=item.lerobot_mapping,
+                    nuscenes_version=item.nuscenes_version,
                     options_digest=item.options_digest,
                 )
             )

@@ -219,6 +219,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
                     "source": i.source,
                     "path": str(Path(i.path).resolve()),
                     **({"lerobot_mapping": i.lerobot_mapping.model_dump(mode="json")} if i.lerobot_mapping else {}),
+                    **({"nuscenes_version": i.nuscenes_version} if i.nuscenes_version else {}),
                 }
                 for i in plan.inputs
             ],

@@ -64,19 +64,21 @@ class _Walker:
 
 
 def _background(rng: np.random.Generator, width: int, height: int) -> Image.Image:
-    image = Image.new("RGB", (width, height), (150, 190, 225))
+    sky = (int(rng.integers(110, 200)), int(rng.integers(150, 215)), int(rng.integers(200, 250)))
+    image = Image.new("RGB", (width, height), sky)
     draw = ImageDraw.Draw(image)
-    horizon = int(height * 0.45)
+    horizon = int(height * rng.uniform(0.38, 0.5))
     x = 0
     while x < width:  # a row of houses
         w = int(rng.integers(width // 10, width // 5))
-        top = int(rng.integers(int(height * 0.1), horizon - 10))
+        top = int(rng.integers(int(height * 0.02), horizon - 10))
         r, g, b = (int(c) for c in rng.integers(90, 200, size=3))
         draw.rectangle((x, top, x + w, horizon), fill=(r, max(g, 110), b))  # no red: see _walkers
         for wx in range(x + 6, x + w - 8, 14):
             draw.rectangle((wx, top + 8, wx + 6, top + 16), fill=(60, 70, 90))
         x += w
-    draw.rectangle((0, horizon, width, int(height * 0.72)), fill=(175, 170, 160))  # pavement
+    pavement = tuple(int(v) for v in rng.integers(140, 200, size=3))
+    draw.rectangle((0, horizon, width, int(height * 0.72)), fill=pavement)
     draw.rectangle((0, int(height * 0.72), width, height), fill=(80, 80, 85))  # road
     for lx in range(0, width, 40):
         draw.rectangle((lx, int(height * 0.86), lx + 20, int(height * 0.87)), fill=(230, 230, 230))

@@ -206,6 +206,23 @@ def find_object_direction_triplets(clip: Clip, config: ObjectsConfig) -> tuple[l
     return candidates, rejects
 
 
+def ghost_positions(times: npt.NDArray[np.float64], ghost_s: float) -> npt.NDArray[np.int64]:
+    """Return for each frame the earlier frame nearest ``ghost_s`` before it (ties: the later one), or -1.
+
+    -1 where no earlier frame lies within a quarter of ``ghost_s`` of that time.
+
+    Example:
+        >>> ghost_positions(np.arange(6) / 10.0, 0.25).tolist()  # 10 fps: 2.5 frames back -> 2 frames
+        [-1, -1, 0, 1, 2, 3]
+    """
+    target = times - ghost_s
+    later = np.clip(np.searchsorted(times, target, side="left"), 0, len(times) - 1)
+    earlier = np.clip(later - 1, 0, len(times) - 1)
+    pick = np.where(np.abs(times[earlier] - target) < np.abs(times[later] - target), earlier, later)
+    ok = (np.abs(times[pick] - target) <= ghost_s / 4) & (pick < np.arange(len(times)))
+    return np.where(ok, pick, -1)
+
+
 def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[TripletCandidate], list[Reject]]:
     """Find speed-flip triplets of single tracked objects (``object_speed``), each image a marked double exposure.
 
@@ -216,15 +233,13 @@ def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[
     ``speed_max_ratio``) and a negative as much slower.
 
     Raises:
-        ValueError: If the clip has no boxes, frame size or frame times, or its frame rate leaves no ghost gap.
+        ValueError: If the clip has no boxes, frame size or frame times.
     """
     width, height = _require_boxes(clip)
     times, anchors = _times_and_anchors(clip, config)
     objects = clip.objects
     assert objects is not None
-    gap = round(config.ghost_s * clip.fps) if clip.fps else 0
-    if gap < 1:
-        raise ValueError(f"clip {clip.clip_id}: ghost_s {config.ghost_s} is less than a frame at {clip.fps} fps")
+    ghost = ghost_positions(times, config.ghost_s)
     sure, _ = visible_boxes(objects, width, height, _visibility(config))
     markable = sure & (np.isnan(objects.visibility) | (objects.visibility >= config.mark_min_visibility))
     window = RetrievalWindow(
@@ -239,14 +254,15 @@ def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[
         boxes, row_of = box_track(objects, int(track_id), len(clip.frames), width, height)
         usable = (row_of >= 0) & markable[np.maximum(row_of, 0)]
         centre = boxes[:, :2] + boxes[:, 2:] / 2
-        shift = np.full((len(clip.frames), 2), np.nan)
-        shift[gap:] = centre[gap:] - centre[:-gap]
-        ok = usable & np.roll(usable, gap) & (np.arange(len(clip.frames)) >= gap)
+        has_ghost = ghost >= 0
+        earlier = np.maximum(ghost, 0)
+        shift = np.where(has_ghost[:, None], centre - centre[earlier], np.nan)
+        ok = usable & has_ghost & usable[earlier]
         ok &= np.abs(shift[:, 0]) >= config.min_ghost_shift
         ok &= np.abs(shift[:, 1]) <= config.off_axis_ratio * np.abs(shift[:, 0])
         category = str(objects.category[row_of[usable][0]]) if usable.any() else ""
         with np.errstate(divide="ignore", invalid="ignore"):  # still or absent: kept out by ``ok`` below
-            log_speed = np.log(np.abs(shift[:, 0]) / config.ghost_s)
+            log_speed = np.log(np.abs(shift[:, 0]) / np.where(has_ghost, times - times[earlier], np.nan))
         for way in (1, -1):
             moving = ok & (np.sign(shift[:, 0]) == way)
             if not moving.any():
@@ -269,7 +285,7 @@ def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[
                         negative_method="retrieval",
                         subject=category,
                         images=tuple(
-                            ImageSpec(frame_index=p, ghost_frame_index=p - gap, mark=_mark(boxes[p]))
+                            ImageSpec(frame_index=p, ghost_frame_index=int(ghost[p]), mark=_mark(boxes[p]))
                             for p in (t.anchor, t.positive, t.negative)
                         ),
                         attribute_names=SPEED_ATTRIBUTES,

@@ -8,12 +8,12 @@ from typing import Literal, get_args
 
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip
-from remot_data.sources import lerobot, mot, scannet
+from remot_data.sources import lerobot, mot, nuscenes, scannet
 from remot_data.sources.base import SourceReader
 from remot_data.sources.lerobot_mapping import LeRobotMapping, shipped_mappings
 
 # Sources that have a reader (a subset of the contract's ``source`` values; tests/schemas ties them).
-ReaderName = Literal["scannet", "lerobot", "motchallenge"]
+ReaderName = Literal["scannet", "lerobot", "motchallenge", "nuscenes"]
 SOURCES: tuple[str, ...] = get_args(ReaderName)
 # Short names accepted wherever a source is named (``--source mot``).
 SOURCE_ALIASES = {"mot": "motchallenge"}
@@ -114,7 +114,37 @@ class MotReader:
         return mot.scene_of(clip_id)
 
 
-def get_reader(name: str, *, lerobot_mapping: LeRobotMapping | None = None) -> SourceReader:
+@dataclass(frozen=True)
+class NuScenesReader:
+    """nuScenes reader: one clip per scene (front-camera keyframes, annotations projected into that camera)."""
+
+    version: str | None = None
+    name: str = "nuscenes"
+
+    def list_clips(self, root: Path) -> list[str]:
+        """Return the scene names."""
+        return sorted(nuscenes.load_tables(root, self.version).scene_by_name)
+
+    def read_clip(self, root: Path, clip_id: str) -> Clip:
+        """Read one scene."""
+        return nuscenes.read_nuscenes_scene(nuscenes.load_tables(root, self.version), clip_id)
+
+    def hash_clip(self, root: Path, clip_id: str) -> str:
+        """Hash one scene's inputs."""
+        return nuscenes.hash_nuscenes_scene(nuscenes.load_tables(root, self.version), clip_id)
+
+    def check_input(self, root: Path) -> None:
+        """Read and check every table once: a dangling token or unknown category fails the whole input."""
+        nuscenes.load_tables(root, self.version)
+
+    def group_of(self, clip_id: str) -> str:
+        """Return the scene itself (a 20 s stretch of one drive)."""
+        return clip_id
+
+
+def get_reader(
+    name: str, *, lerobot_mapping: LeRobotMapping | None = None, nuscenes_version: str | None = None
+) -> SourceReader:
     """Return the reader for source ``name``.
 
     Raises:
@@ -125,6 +155,8 @@ def get_reader(name: str, *, lerobot_mapping: LeRobotMapping | None = None) -> S
         return ScanNetReader()
     if name == "motchallenge":
         return MotReader()
+    if name == "nuscenes":
+        return NuScenesReader(version=nuscenes_version)
     if name == "lerobot":
         if lerobot_mapping is None:
             raise ValueError(

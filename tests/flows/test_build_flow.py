@@ -32,7 +32,7 @@ def test_prefect_yaml_parameters_become_the_config_type():
     ):
         with pytest.raises(Exception, match=match):
             build_dataset.validate_parameters({**deployment["parameters"], "config": bad})
-    with pytest.raises(Exception, match=r"inputs\.0\.source: Input should be .scannet., .lerobot. or .motchallenge."):
+    with pytest.raises(Exception, match=r"inputs\.0\.source: Input should be .scannet., .lerobot., .motchallenge. or .nuscenes."):
         build_dataset.validate_parameters({**deployment["parameters"], "inputs": [{"source": "scanet", "path": "x"}]})
 
 

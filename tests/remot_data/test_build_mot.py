@@ -49,3 +49,41 @@ def test_pixels_of_a_marked_object_triplet_show_the_labelled_motion(built_mot_da
         assert np.sign(xs[1] - xs[0]) == expected and np.sign(xs[2] - xs[0]) == -expected, row["triplet_id"]
         checked += 1
     assert checked >= 10
+
+
+def test_a_nuscenes_drive_builds_object_triplets_with_its_version_recorded(tmp_path):
+    from remot_data.build import SourceInput, build_dataset
+    from remot_data.demo.nuscenes import DemoNuScenesConfig, write_demo_nuscenes
+    from tests.factories.scannet import SMALL_BUILD
+
+    root = write_demo_nuscenes(tmp_path / "nuscenes", DemoNuScenesConfig(n_scenes=2))
+    out = tmp_path / "ds"
+    manifest = build_dataset(
+        [SourceInput(source="nuscenes", path=root, nuscenes_version="v1.0-mini")], out, SMALL_BUILD
+    )
+    rows = read_triplets(out).to_pylist()
+    assert {r["source"] for r in rows} == {"nuscenes"} and {r["clip_id"] for r in rows} <= {"scene-0001", "scene-0002"}
+    assert {"object_count", "object_move_lr"} <= {r["family"] for r in rows}
+    assert manifest["input"]["roots"][0]["nuscenes_version"] == "v1.0-mini"
+
+
+def test_the_cli_takes_one_version_per_nuscenes_input(tmp_path, capsys):
+    from flows.cli import main
+
+    code = main(
+        [
+            "build",
+            "--source",
+            "nuscenes",
+            "--input",
+            str(tmp_path),
+            "--version",
+            "a",
+            "--version",
+            "b",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    assert "give one --version per --source nuscenes, in the same order, or none" in capsys.readouterr().err
