@@ -16,24 +16,26 @@ TEXT_WIDTH = 420
 
 
 def pick_examples(table: pa.Table, n: int) -> list[dict]:
-    """Return up to ``n`` rows (at least one per family), cycling over families and their kinds.
+    """Return up to ``n`` rows (at least one per family and source), cycling over them and their kinds.
 
-    Within a family the kinds are (negative method, mirrored), taken in turn, so every kind shows up. Kinds are
-    chosen on the small columns; only the picked rows' images are read out of Arrow.
+    Within a (family, source) the kinds are (negative method, mirrored), taken in turn, so every kind shows up.
+    Kinds are chosen on the small columns; only the picked rows' images are read out of Arrow.
     """
-    keys = table.select(["triplet_id", "family", "negative_method", "mirrored"]).to_pylist()
-    kinds: dict[str, dict[tuple[str, bool], list[int]]] = {}
+    keys = table.select(["triplet_id", "family", "source", "negative_method", "mirrored"]).to_pylist()
+    kinds: dict[tuple[str, str], dict[tuple[str, bool], list[int]]] = {}
     for index in sorted(range(len(keys)), key=lambda i: keys[i]["triplet_id"]):
         row = keys[index]
-        kinds.setdefault(row["family"], {}).setdefault((row["negative_method"], row["mirrored"]), []).append(index)
+        kinds.setdefault((row["family"], row["source"]), {}).setdefault(
+            (row["negative_method"], row["mirrored"]), []
+        ).append(index)
     n = max(n, len(kinds))
     picked: list[int] = []
     turn = 0
     while len(picked) < n and any(any(k.values()) for k in kinds.values()):
-        for family in sorted(kinds):
-            left = [key for key in sorted(kinds[family]) if kinds[family][key]]
+        for group in sorted(kinds):
+            left = [key for key in sorted(kinds[group]) if kinds[group][key]]
             if left and len(picked) < n:
-                picked.append(kinds[family][left[turn % len(left)]].pop(0))
+                picked.append(kinds[group][left[turn % len(left)]].pop(0))
         turn += 1
     return table.take(picked).to_pylist() if picked else []
 

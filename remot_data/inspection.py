@@ -89,6 +89,9 @@ def inspect_source(item: SourceInput, preset: RulePreset, *, limit: int | None =
         if clip.T_world_cam is not None:
             positions = clip.T_world_cam[:, :3, 3]
             clip_report.ranges["camera_travel_m"] = (0.0, float(np.linalg.norm(positions - positions[0], axis=1).max()))
+        if clip.objects is not None and len(clip.objects.position):
+            per_frame = np.bincount(clip.objects.position, minlength=len(clip.frames))
+            clip_report.ranges["boxes_per_frame"] = (float(per_frame.min()), float(per_frame.max()))
         clip_report.candidates = dict(Counter(c.family for c in candidates))
         clip_report.rejects = dict(Counter(r.reason for r in rejects))
     return report

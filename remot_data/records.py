@@ -26,6 +26,9 @@ FamilyName = Literal[
     "object_count",
     "object_move_lr",
     "object_speed",
+    "ego_turn",
+    "ego_forward",
+    "ego_speed",
 ]
 NegativeMethod = Literal["retrieval", "crop", "time_reversal", "mirror"]
 RejectStage = Literal["read", "motion", "rule", "question", "frames", "validate"]

@@ -80,6 +80,8 @@ ATTRIBUTE_AXES = {
     "count_change": ("n", 1),
     "right_frac": ("h", 1),
     "log_speed_ratio": ("s", 1),
+    "turn_right_deg": ("h", 1),
+    "forward_m": ("f", 1),
 }
 
 
@@ -116,12 +118,16 @@ def expected_labels(row: dict[str, Any], preset: RulePreset) -> list[str]:
     dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
     if family == "object_count":
         dead_band = 0.5  # whole objects: any change of one or more is a change
-    elif family in ("object_move_lr", "object_speed"):
+    elif family in ("object_move_lr", "object_speed", "ego_speed"):
         if preset.objects is None:
             raise KeyError(f"preset {preset.name} has no objects section for {family}")
         dead_band = (
             preset.objects.dead_band_shift if family == "object_move_lr" else np.log(preset.objects.speed_same_ratio)
         )
+    elif family in ("ego_turn", "ego_forward"):
+        if preset.ego is None:
+            raise KeyError(f"preset {preset.name} has no ego section for {family}")
+        dead_band = preset.ego.turn_dead_band_deg if family == "ego_turn" else preset.ego.forward_dead_band_m
     for values in pairs:
         if any(abs(v) < dead_band for v in values):
             labels.append(no_change)
@@ -151,13 +157,19 @@ def family_window(family: str, preset: RulePreset) -> tuple[float, float]:
         return preset.camera_rotation.min_deg, preset.camera_rotation.max_deg
     if family == "grab_release":
         return preset.manipulation.gripper_min_delta, 1.0
-    if family in ("object_count", "object_move_lr", "object_speed"):
+    if family in ("ego_turn", "ego_forward"):
+        if preset.ego is None:
+            raise KeyError(f"preset {preset.name} has no ego section for {family}")
+        if family == "ego_turn":
+            return preset.ego.turn_min_deg, preset.ego.turn_max_deg
+        return preset.ego.forward_min_m, preset.ego.forward_max_m
+    if family in ("object_count", "object_move_lr", "object_speed", "ego_speed"):
         objects = preset.objects
         if objects is None:
             raise KeyError(f"preset {preset.name} has no objects section for {family}")
         if family == "object_count":
             return float(objects.count_min_change), float(objects.count_max_change)
-        if family == "object_speed":
+        if family in ("object_speed", "ego_speed"):
             return float(np.log(objects.speed_min_ratio)), float(np.log(objects.speed_max_ratio))
         return objects.min_shift, objects.max_shift
     return preset.manipulation.min_delta_m, preset.manipulation.max_delta_m

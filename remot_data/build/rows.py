@@ -16,6 +16,7 @@ from remot_data.frames import render_images
 from remot_data.questions.render import derive_seed, render_question
 from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandidate
 from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
+from remot_data.rules.ego import find_ego_triplets, has_ego_motion
 from remot_data.rules.mirror import mirror_candidate
 from remot_data.rules.objects import (
     find_count_triplets,
@@ -74,6 +75,11 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
         rejects += dropped
         found, dropped = find_object_speed_triplets(clip, preset.objects)  # a mirror changes no speed: not mirrored
         candidates += found
+        rejects += dropped
+    if has_ego_motion(clip) and preset.ego is not None and preset.objects is not None:
+        found, dropped = find_ego_triplets(clip, preset.ego, preset.objects)
+        turns = [c for c in found if c.family == "ego_turn"]
+        candidates += found + ([mirror_candidate(c) for c in turns] if preset.ego.mirror else [])
         rejects += dropped
     if preset.questions.balance_directions:
         candidates = [balanced(clip, c) for c in candidates]

@@ -40,7 +40,7 @@ class DemoNuScenesConfig:
         seed: Seed of the layout.
     """
 
-    n_scenes: int = 3
+    n_scenes: int = 4
     n_samples: int = 40
     width: int = 320
     height: int = 180
@@ -111,9 +111,10 @@ def _write_scene(
 ) -> None:
     n = config.n_samples
     t = np.arange(n) * 0.5
-    # the ego car: 1.5-5 m/s, slowing and speeding up, on a gentle bend, starting at the origin along +x
-    speed = np.interp(t, [0, 6, 9, 14, 20], rng.uniform(1.5, 5, size=5))
-    yaw = 0.15 * np.sin(2 * np.pi * t / 20.0 + rng.uniform(0, 6.3))
+    # the ego car on a winding road, from the origin along +x: it slows to about 1.5 m/s and speeds up to about 6 m/s
+    # every 8 s, and its heading swings +-20 degrees every 10 s (so it turns left and right within seconds)
+    speed = 3.6 + 2.2 * np.sin(2 * np.pi * t / 8.0 + rng.uniform(0, 6.3))
+    yaw = np.radians(20.0) * np.sin(2 * np.pi * t / 10.0 + rng.uniform(0, 6.3))
     ego_xy = np.zeros((n, 2))
     for i in range(1, n):
         step = speed[i - 1] * 0.5

@@ -173,6 +173,9 @@ AGIBOT_VALUE_AXES: dict[str, tuple[tuple[str, int], ...]] = {
     "object_count": (("n", 1),),
     "object_move_lr": (("h", 1),),
     "object_speed": (("s", 1),),
+    "ego_turn": (("h", 1),),
+    "ego_forward": (("f", 1),),
+    "ego_speed": (("s", 1),),
 }
 # Words offered per three-question family, besides its "no change" word (always offered).
 FAMILY_DIRECTIONS = {**AGIBOT_DIRECTIONS, **OBJECT_DIRECTIONS}
@@ -217,12 +220,16 @@ def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: Ru
         dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
         return [agibot_label(family, v, dead_band=dead_band) for v in values]
     if family in OBJECT_DIRECTIONS and preset.objects is not None:
-        dead_band = {
+        dead_bands = {
             "object_count": COUNT_DEAD_BAND,
             "object_move_lr": preset.objects.dead_band_shift,
             "object_speed": math.log(preset.objects.speed_same_ratio),
-        }[family]
-        return [agibot_label(family, v, dead_band=dead_band) for v in values]
+            "ego_speed": math.log(preset.objects.speed_same_ratio),
+        }
+        if preset.ego is not None:
+            dead_bands |= {"ego_turn": preset.ego.turn_dead_band_deg, "ego_forward": preset.ego.forward_dead_band_m}
+        if family in dead_bands:
+            return [agibot_label(family, v, dead_band=dead_bands[family]) for v in values]
     raise ValueError(
         f"no question template for family {family!r} under preset {preset.name}; expected camera_rotation, "
         f"{list(AGIBOT_DIRECTIONS)} or (presets with objects) {list(OBJECT_DIRECTIONS)}"

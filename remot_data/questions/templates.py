@@ -104,7 +104,8 @@ def format_agibot_prompt(family: str, arm: str, options: list[list[str]]) -> str
     return AGIBOT_PREAMBLE + "\n" + "\n".join(lines) + "\n" + AGIBOT_CLOSING[len(options[0])]
 
 
-# remot's object families (no ReMoT release wording exists): the AgiBot structure and closing, one question per pair.
+# remot's own families, object tracks and the recording car (no ReMoT release wording exists): the AgiBot structure
+# and closing, one question per pair.
 OBJECT_PREAMBLE = {
     "object_count": "The three images show the same place a few seconds apart.\n"
     "Focus only on how many {subject} are clearly visible in each image.",
@@ -115,6 +116,13 @@ OBJECT_PREAMBLE = {
     "faint copy shows the scene {ghost_s:g} seconds earlier. The {subject} marked with a red box is the same {subject} "
     "in all three images.\n"
     "Focus only on how far the marked {subject} moved in those {ghost_s:g} seconds in each image.",
+    "ego_turn": "The three images were taken a few seconds apart by a camera looking ahead from a car.\n"
+    "Focus only on which way the car turned between the images.",
+    "ego_forward": "The three images were taken a few seconds apart by a camera looking ahead from a car.\n"
+    "Focus only on whether the car moved forward or backward between the images.",
+    "ego_speed": "The three images were taken a few seconds apart by a camera looking ahead from a car. Each image "
+    "is a double exposure: the faint copy shows the view {ghost_s:g} seconds earlier.\n"
+    "Focus only on how far the car moved in those {ghost_s:g} seconds in each image.",
 }
 OBJECT_QUESTIONS = {
     "object_count": "Please select from the following options how the number of visible {subject} changes "
@@ -123,6 +131,12 @@ OBJECT_QUESTIONS = {
     "{subject} in the image from Image {a} to Image {b}? {options}.",
     "object_speed": "Please select from the following options how the speed of the marked {subject} changes "
     "from Image {a} to Image {b}? {options}.",
+    "ego_turn": "Please select from the following options the direction the car turned from Image {a} to Image {b}? "
+    "{options}.",
+    "ego_forward": "Please select from the following options the direction the car moved from Image {a} to Image "
+    "{b}? {options}.",
+    "ego_speed": "Please select from the following options how the car's speed changes from Image {a} to Image {b}? "
+    "{options}.",
 }
 OBJECT_DIRECTIONS = {
     family: tuple(next(iter(_VOCABULARY.families[family]["directions"].values()))) for family in OBJECT_QUESTIONS

@@ -12,7 +12,7 @@ from dataclasses import replace
 from remot_data.records import TripletCandidate
 
 # Attributes whose sign is a left/right direction: mirroring negates them.
-LATERAL_ATTRIBUTES = frozenset({"left_m", "pan_right_deg", "right_frac"})
+LATERAL_ATTRIBUTES = frozenset({"left_m", "pan_right_deg", "right_frac", "turn_right_deg"})
 SWAPPED_SUBJECT = {"left": "right", "right": "left"}
 
 

@@ -244,6 +244,53 @@ class ObjectsConfig(_PresetSection):
         return self
 
 
+class EgoConfig(_PresetSection):
+    """Thresholds of the recording vehicle's own-motion families (meanings in ``presets/v3.yaml``).
+
+    Attributes:
+        anchor_stride_s: Seconds between anchors.
+        max_time_s: Positive and negative within this many seconds of the anchor.
+        turn_min_deg: Smallest stated turn.
+        turn_max_deg: Largest turn from image 1 to images 2 and 3.
+        turn_dead_band_deg: Below this |turn| a label reads "No turn".
+        forward_min_m: Smallest stated move along the path.
+        forward_max_m: Largest such move from image 1 to images 2 and 3.
+        forward_dead_band_m: Below this |move| a label reads "No movement".
+        forward_max_turn_deg: The heading may turn at most this much between any two images of a forward triplet.
+        min_speed_mps: Slower than this, a frame's speed is not used (a standing car has no speed ratio).
+        max_magnitude_ratio: Positive/negative magnitude ratio limit.
+        mirror: Emit mirrored copies of turn triplets too.
+    """
+
+    anchor_stride_s: float = Field(gt=0)
+    max_time_s: float = Field(gt=0)
+    turn_min_deg: float = Field(gt=0)
+    turn_max_deg: float = Field(gt=0, le=180)
+    turn_dead_band_deg: float = Field(ge=0)
+    forward_min_m: float = Field(gt=0)
+    forward_max_m: float = Field(gt=0)
+    forward_dead_band_m: float = Field(ge=0)
+    forward_max_turn_deg: float = Field(gt=0)
+    min_speed_mps: float = Field(gt=0)
+    max_magnitude_ratio: float = Field(ge=1)
+    mirror: bool
+
+    @model_validator(mode="after")
+    def _check(self) -> EgoConfig:
+        """Check the thresholds are ordered."""
+        if not self.turn_dead_band_deg < self.turn_min_deg < self.turn_max_deg:
+            raise ValueError(
+                "need turn_dead_band_deg < turn_min_deg < turn_max_deg, got "
+                f"{self.turn_dead_band_deg!r}, {self.turn_min_deg!r}, {self.turn_max_deg!r}"
+            )
+        if not self.forward_dead_band_m < self.forward_min_m < self.forward_max_m:
+            raise ValueError(
+                "need forward_dead_band_m < forward_min_m < forward_max_m, got "
+                f"{self.forward_dead_band_m!r}, {self.forward_min_m!r}, {self.forward_max_m!r}"
+            )
+        return self
+
+
 class AuditConfig(_PresetSection):
     """Thresholds of the audit every build runs (meanings in ``presets/v3.yaml``; v1, which has none, never fails).
 
@@ -274,6 +321,7 @@ class RulePreset(_PresetSection):
         questions: Question config.
         audit: Audit thresholds.
         objects: Object-box rules config (None: the preset predates them; object families are not built).
+        ego: Recording-vehicle rules config (None: ego families are not built).
     """
 
     name: str
@@ -283,6 +331,15 @@ class RulePreset(_PresetSection):
     questions: QuestionConfig
     audit: AuditConfig = AuditConfig()
     objects: ObjectsConfig | None = None
+    ego: EgoConfig | None = None
+
+    @model_validator(mode="after")
+    def _ego_needs_objects(self) -> RulePreset:
+        if self.ego is not None and self.objects is None:
+            raise ValueError(
+                "ego: the ego speed flip takes ghost_s and the speed ratios from objects; add that section"
+            )
+        return self
 
     @model_validator(mode="after")
     def _options_can_be_drawn(self) -> RulePreset:

@@ -1,7 +1,8 @@
 """Reader for nuScenes (``<dataroot>/<version>/*.json`` tables plus camera JPEGs), by plain JSON parsing.
 
-One clip per scene: its front camera's keyframes (``CAM_FRONT``, 2 Hz, the annotated frames) in time order, with
-every annotated object projected into that camera as a 2D box (the 8 corners of its 3D box through the camera's
+One clip per scene: its front camera's keyframes (``CAM_FRONT``, 2 Hz, the annotated frames) in time order, the ego
+vehicle's position and heading at each (tracks ``ego.xy_m``, ``ego.yaw_deg``, + = left, unwrapped), and every
+annotated object projected into that camera as a 2D box (the 8 corners of its 3D box through the camera's
 calibration and the ego pose; quaternions are (w, x, y, z), via pinocchio). Dangling tokens, missing fields and
 unknown categories are errors naming the table file, the record's token and the field; nothing is dropped
 silently. The devkit is not needed. Imports numpy, pinocchio and remot_data records only; never rules.
@@ -274,7 +275,7 @@ def read_nuscenes_scene(db: NuScenesTables, scene_name: str) -> Clip:
         seen.add(token)
         samples.append(db.tables["sample"][token])
         token = samples[-1]["next"]
-    frames, objects_rows = [], []
+    frames, objects_rows, ego_xy, ego_yaw = [], [], [], []
     t0, size = None, None
     for position, sample in enumerate(samples):
         data = db.camera_keyframe_of_sample.get(sample["token"])
@@ -295,9 +296,10 @@ def read_nuscenes_scene(db: NuScenesTables, scene_name: str) -> Clip:
                 f"must be 3x3, got shape {K.shape}"
             )
         ego = db.tables["ego_pose"][data["ego_pose_token"]]
-        T_world_cam = _pose(ego["translation"], ego["rotation"]) @ _pose(
-            calibration["translation"], calibration["rotation"]
-        )
+        T_world_ego = _pose(ego["translation"], ego["rotation"])
+        ego_xy.append(T_world_ego[:2, 3])
+        ego_yaw.append(np.arctan2(T_world_ego[1, 0], T_world_ego[0, 0]))  # heading of the ego's +x (forward) axis
+        T_world_cam = T_world_ego @ _pose(calibration["translation"], calibration["rotation"])
         for annotation in db.annotations_of_sample.get(sample["token"], []):
             box = project_box(
                 box_corners(annotation["translation"], annotation["size"], annotation["rotation"]), T_world_cam, K
@@ -330,6 +332,7 @@ def read_nuscenes_scene(db: NuScenesTables, scene_name: str) -> Clip:
         image_width_px=width,
         image_height_px=height,
         objects=objects,
+        tracks={"ego.xy_m": np.array(ego_xy), "ego.yaw_deg": np.degrees(np.unwrap(np.array(ego_yaw)))},
     )
 
 

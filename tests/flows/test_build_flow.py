@@ -32,7 +32,9 @@ def test_prefect_yaml_parameters_become_the_config_type():
     ):
         with pytest.raises(Exception, match=match):
             build_dataset.validate_parameters({**deployment["parameters"], "config": bad})
-    with pytest.raises(Exception, match=r"inputs\.0\.source: Input should be .scannet., .lerobot., .motchallenge. or .nuscenes."):
+    with pytest.raises(
+        Exception, match=r"inputs\.0\.source: Input should be .scannet., .lerobot., .motchallenge. or .nuscenes."
+    ):
         build_dataset.validate_parameters({**deployment["parameters"], "inputs": [{"source": "scanet", "path": "x"}]})
 
 
@@ -196,3 +198,10 @@ def test_whole_input_mistakes_stop_before_any_flow_run(tmp_path):
     )
     assert done.returncode == 2 and "is not a remot dataset" in done.stderr
     assert "Flow run" not in done.stderr + done.stdout and "temporary server" not in done.stderr + done.stdout
+
+
+def test_inspect_reads_mot_sequences_by_their_short_name(demo_mot_root, capsys):
+    assert main(["inspect", "--source", "mot", "--input", str(demo_mot_root)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"motchallenge {demo_mot_root}")
+    assert "DEMO-01: 90 frames; boxes_per_frame [" in out and "'object_count':" in out

@@ -56,14 +56,20 @@ def test_a_nuscenes_drive_builds_object_triplets_with_its_version_recorded(tmp_p
     from remot_data.demo.nuscenes import DemoNuScenesConfig, write_demo_nuscenes
     from tests.factories.scannet import SMALL_BUILD
 
-    root = write_demo_nuscenes(tmp_path / "nuscenes", DemoNuScenesConfig(n_scenes=2))
+    root = write_demo_nuscenes(tmp_path / "nuscenes", DemoNuScenesConfig(n_scenes=3))
     out = tmp_path / "ds"
     manifest = build_dataset(
         [SourceInput(source="nuscenes", path=root, nuscenes_version="v1.0-mini")], out, SMALL_BUILD
     )
     rows = read_triplets(out).to_pylist()
-    assert {r["source"] for r in rows} == {"nuscenes"} and {r["clip_id"] for r in rows} <= {"scene-0001", "scene-0002"}
-    assert {"object_count", "object_move_lr"} <= {r["family"] for r in rows}
+    assert {r["source"] for r in rows} == {"nuscenes"}
+    assert {r["clip_id"] for r in rows} <= {"scene-0001", "scene-0002", "scene-0003"}
+    assert {"object_count", "object_move_lr", "ego_turn", "ego_forward", "ego_speed"} <= {r["family"] for r in rows}
+    for r in rows:
+        if r["family"] == "ego_speed":
+            assert "the faint copy shows the view 0.5 seconds earlier" in r["prompt"] and r["subject"] == ""
+        if r["family"] == "ego_forward":
+            assert set(r["labels"]) <= {"Forward", "Backward"}
     assert manifest["input"]["roots"][0]["nuscenes_version"] == "v1.0-mini"
 
 

@@ -108,6 +108,10 @@ def test_cast_to_contract_names_missing_columns(table):
         ("grab_release", ("gripper_closing",)),
         ("object_count", ("count_change",)),
         ("object_move_lr", ("right_frac",)),
+        ("object_speed", ("log_speed_ratio",)),
+        ("ego_turn", ("turn_right_deg",)),
+        ("ego_forward", ("forward_m",)),
+        ("ego_speed", ("log_speed_ratio",)),
     ],
 )
 def test_the_gate_reads_labels_independently_and_agrees_with_the_renderer(family, names):
@@ -119,8 +123,8 @@ def test_the_gate_reads_labels_independently_and_agrees_with_the_renderer(family
     from remot_data.questions.render import family_labels
     from remot_data.validation import expected_labels
 
-    scale = {"camera_rotation": 40.0, "object_count": 4.0}.get(family, 0.5)
-    edges = [0.0, 2.0, -2.0, 12.5, -12.5, 0.015, -0.015, 0.1, -0.1, 0.5, -0.5, 1.0, -1.0, 0.02, -0.02]
+    scale = {"camera_rotation": 40.0, "object_count": 4.0, "ego_turn": 40.0, "ego_forward": 20.0}.get(family, 0.5)
+    edges = [0.0, 2.0, -2.0, 12.5, -12.5, 0.015, -0.015, 0.1, -0.1, 0.5, -0.5, 1.0, -1.0, 0.02, -0.02, 0.1398, -0.1398]
     value = st.floats(-scale, scale, allow_nan=False) | st.sampled_from(edges)
     pair = st.tuples(*[value] * len(names))
 

@@ -98,6 +98,10 @@ def test_a_box_ahead_projects_where_the_pinhole_says(tmp_path):
     assert clip.objects.box_xywh_px[1] == pytest.approx([CX - F / 8, CY - F / 8, 2 * F / 8, 2 * F / 8])
     assert clip.objects.category.tolist() == ["vehicle", "vehicle"] and clip.objects.visibility.tolist() == [0.8, 0.8]
     assert clip.source == "nuscenes" and (clip.image_width_px, clip.image_height_px) == (320, 180)
+    assert clip.tracks["ego.xy_m"].tolist() == [[0.0, 0.0], [1.0, 0.0]] and clip.tracks["ego.yaw_deg"].tolist() == [
+        0,
+        0,
+    ]
 
 
 def test_objects_behind_or_beside_the_camera_are_not_in_its_view(tmp_path):
@@ -117,6 +121,7 @@ def test_the_ego_heading_turns_the_view(tmp_path):
     # the ego turned 90 degrees left: the object that was ahead is now on its right, out of a 77-degree view
     clip = read_nuscenes_scene(load_tables(_write(tmp_path, _tables(ego_yaw=np.pi / 2)), None), "scene-0061")
     assert len(clip.objects.position) == 0
+    assert clip.tracks["ego.yaw_deg"] == pytest.approx([90.0, 90.0])  # + = left (counter-clockwise from above)
 
 
 @pytest.mark.parametrize(
