@@ -39,19 +39,30 @@ SPECIAL_TOKENS = [
 # Reasoning and answer tags must stay ordinary tokens: TRL decodes completions with skip_special_tokens=True, so
 # special tags would vanish and no format reward could ever fire.
 TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
-CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "<|im_start|>{{ message['role'] + '\\n' }}"
-    "{%- if message['content'] is string -%}{{ message['content'] }}"
-    "{%- else -%}{%- for item in message['content'] -%}"
-    "{%- if item['type'] == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>"
-    "{%- elif item['type'] == 'text' -%}{{ item['text'] }}{%- endif -%}"
-    "{%- endfor -%}{%- endif -%}<|im_end|>{{ '\\n' }}"
-    "{%- endfor -%}"
-    # As Qwen3-VL-Thinking's template: the generation prompt opens the thinking block, so completions start inside
-    # it and only close it (the format and think-length rewards must handle that).
-    "{%- if add_generation_prompt -%}<|im_start|>assistant{{ '\\n' }}<think>{{ '\\n' }}{%- endif -%}"
-)
+INSTRUCT_GENERATION_PROMPT = "{{- '<|im_start|>assistant\\n' }}"
+THINKING_GENERATION_PROMPT = "{{- '<|im_start|>assistant\\n<think>\\n' }}"
+
+
+def qwen3_vl_thinking_template() -> str:
+    """Return the Qwen3-VL chat template as its checkpoints ship it, with the Thinking models' generation prompt.
+
+    The text is TRL's copy of the real Qwen3-VL template (``trl/chat_templates/qwen3_vl.jinja``, Apache-2.0, in the
+    installed wheel: nothing is downloaded). Qwen3-VL-*-Thinking checkpoints open the thinking block in the
+    generation prompt (``<|im_start|>assistant\\n<think>\\n``), so completions start inside it and only close it;
+    that one line is swapped in. (Their template also re-renders ``reasoning_content`` of earlier assistant turns,
+    which remot's single-turn prompts never have.)
+
+    Raises:
+        RuntimeError: If TRL's template no longer ends with the Instruct generation prompt (swap it knowingly).
+    """
+    from importlib.resources import files
+
+    text = (files("trl") / "chat_templates" / "qwen3_vl.jinja").read_text(encoding="utf-8")
+    if text.count(INSTRUCT_GENERATION_PROMPT) != 1:
+        raise RuntimeError("trl/chat_templates/qwen3_vl.jinja changed: its generation prompt is not where expected")
+    return text.replace(INSTRUCT_GENERATION_PROMPT, THINKING_GENERATION_PROMPT)
+
+
 TINY_MARKER = "remot_tiny.json"
 
 
@@ -93,10 +104,10 @@ def _train_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         extra_special_tokens=SPECIAL_TOKENS[1:2] + SPECIAL_TOKENS[3:],
-        padding_side="left",
+        padding_side="right",  # as Qwen3-VL's tokenizer: batched generation must set left padding itself
     )
     fast.add_tokens(TAG_TOKENS)
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = qwen3_vl_thinking_template()
     return fast
 
 
@@ -125,7 +136,7 @@ def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64
         image_std=[0.5, 0.5, 0.5],
     )
     processor = ImageOnlyQwen3VLProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template
     )
     ids = tokenizer.convert_tokens_to_ids
     config = Qwen3VLConfig(

@@ -60,7 +60,23 @@ def build_messages(item: ReferenceItem) -> list[dict]:
 def generate_responses(
     model, processor, items: list[ReferenceItem], *, max_new_tokens: int, batch_size: int
 ) -> Iterator[tuple[ReferenceItem, str]]:
-    """Yield (item, response) with batched greedy decoding."""
+    """Yield (item, response) with batched greedy decoding.
+
+    Prompts are padded on the left whatever the tokenizer's own side (Qwen3-VL's pads on the right): generation
+    continues from the last position of each row, which must be the prompt's last token, not a pad.
+    """
+    tokenizer = getattr(processor, "tokenizer", processor)
+    own_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        yield from _generate_batches(model, processor, items, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    finally:
+        tokenizer.padding_side = own_side
+
+
+def _generate_batches(
+    model, processor, items: list[ReferenceItem], *, max_new_tokens: int, batch_size: int
+) -> Iterator[tuple[ReferenceItem, str]]:
     import torch
 
     for start in range(0, len(items), batch_size):

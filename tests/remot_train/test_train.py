@@ -198,7 +198,7 @@ def test_reward_weights_follow_their_names(tiny_model_dir, built_dataset, tmp_pa
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_sft_labels_cover_exactly_the_answer_letters(tiny_model_dir, built_dataset, side):
-    # SFT trains the letters only; the real Qwen tokenizer pads on the right, the tiny one on the left
+    # SFT trains the letters only, whichever side the tokenizer pads (Qwen3-VL and the tiny model: right)
     from remot_train.data import load_trl_dataset
     from remot_train.modeling import load_processor
     from remot_train.rewards import solution_letters

@@ -69,3 +69,23 @@ def test_generation_gets_the_pixels_of_every_image(tiny_model_dir, built_dataset
     image_tokens = (seen["input_ids"] == model.config.image_token_id).sum().item()
     assert "pixel_values" in seen and seen["image_grid_thw"].shape[0] == 2 * 3  # three images per item
     assert image_tokens == int(seen["image_grid_thw"].prod(dim=1).sum().item()) // 4  # merge 2x2 patches per token
+
+
+def test_batched_generation_answers_as_one_at_a_time(tiny_model_dir, built_dataset):
+    # Qwen3-VL's tokenizer pads on the right (so does the tiny one): batched generation must pad prompts on the
+    # left, or the shorter prompt's answer continues after pad tokens
+    from dataclasses import replace
+
+    from remot_train.eval.evaluate import generate_responses
+    from remot_train.modeling import load_model_and_processor
+
+    model, processor = load_model_and_processor(tiny_model_dir)
+    assert processor.tokenizer.padding_side == "right"
+    first, second = load_dataset_dir(built_dataset)[:2]
+    items = [first, replace(second, prompt=second.prompt[:60])]  # prompts of very different lengths
+
+    def answers(batch_size):
+        return [r for _, r in generate_responses(model, processor, items, max_new_tokens=6, batch_size=batch_size)]
+
+    assert answers(2) == answers(1)
+    assert processor.tokenizer.padding_side == "right"  # the tokenizer's own side is restored
