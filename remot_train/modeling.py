@@ -36,9 +36,15 @@ SPECIAL_TOKENS = [
     "<|image_pad|>",
     "<|video_pad|>",
 ]
-# Reasoning and answer tags must stay ordinary tokens: TRL decodes completions with skip_special_tokens=True, so
-# special tags would vanish and no format reward could ever fire.
-TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
+# Qwen3's tokenizer has <think> and </think> as added (not special) tokens: TRL decodes completions with
+# skip_special_tokens=True, so special tags would vanish and no format reward could ever fire. <answer> is plain text
+# to it, cut by its pre-tokenizer like any other text.
+TAG_TOKENS = ["<think>", "</think>"]
+# Qwen2/Qwen3's pre-tokenizer split (tokenizer.json): one non-letter may lead a run of letters, so ">ABCD" of
+# "<answer>ABCD</answer>" is one piece and byte-level BPE may merge ">" with the letters.
+QWEN_SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 INSTRUCT_GENERATION_PROMPT = "{{- '<|im_start|>assistant\\n' }}"
 THINKING_GENERATION_PROMPT = "{{- '<|im_start|>assistant\\n<think>\\n' }}"
 
@@ -48,9 +54,9 @@ def qwen3_vl_thinking_template() -> str:
 
     The text is TRL's copy of the real Qwen3-VL template (``trl/chat_templates/qwen3_vl.jinja``, Apache-2.0, in the
     installed wheel: nothing is downloaded). Qwen3-VL-*-Thinking checkpoints open the thinking block in the
-    generation prompt (``<|im_start|>assistant\\n<think>\\n``), so completions start inside it and only close it;
-    that one line is swapped in. (Their template also re-renders ``reasoning_content`` of earlier assistant turns,
-    which remot's single-turn prompts never have.)
+    generation prompt (``<|im_start|>assistant``, newline, ``<think>``, newline), so completions start inside it
+    and only close it; that one line is swapped in. (Their template also re-renders ``reasoning_content`` of
+    earlier assistant turns, which remot's single-turn prompts never have.)
 
     Raises:
         RuntimeError: If TRL's template no longer ends with the Instruct generation prompt (swap it knowingly).
@@ -87,10 +93,15 @@ class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
 
 
 def _train_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN_SPLIT_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=400,

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 RESOLVED_CONFIG = "resolved_config.json"
 RUN_INFO = "run_info.json"
 METRICS_LOG = "metrics.jsonl"
-ANSWER_SUFFIX = "</answer>"
+ANSWER_PREFIX, ANSWER_SUFFIX = "<answer>", "</answer>"
 
 
 def configure_image_budget(processor, max_pixels: int) -> None:
@@ -143,44 +143,59 @@ def sft_batch(processor, rows: list[dict]):
     """Return the processor batch of the rows' prompts answered with their solutions, and labels on the letters only.
 
     Returns:
-        ``(batch, labels)``: labels are -100 everywhere but each row's answer letters.
+        ``(batch, labels)``: labels are -100 everywhere but the tokens that carry each row's answer letters.
     """
-    texts, images, n_answer = [], [], []
-    suffix_ids = processor.tokenizer(ANSWER_SUFFIX + processor.tokenizer.eos_token + "\n", add_special_tokens=False)[
-        "input_ids"
-    ]
+    texts, images, spans = [], [], []
     for row in rows:
         letters = solution_letters(row["solution"])
         messages = [
             *row["prompt"],
-            {"role": "assistant", "content": [{"type": "text", "text": f"<answer>{letters}</answer>"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": f"{ANSWER_PREFIX}{letters}{ANSWER_SUFFIX}"}]},
         ]
-        texts.append(processor.apply_chat_template(messages, tokenize=False))
+        text = processor.apply_chat_template(messages, tokenize=False)
+        texts.append(text)
         images.append(row["images"])
-        n_answer.append(len(processor.tokenizer(letters, add_special_tokens=False)["input_ids"]))
+        spans.append(letter_tokens_from_end(processor.tokenizer, text, letters))
     batch = processor(text=texts, images=images, return_tensors="pt", padding=True)
-    return batch, answer_labels(batch["input_ids"], batch["attention_mask"], n_answer, len(suffix_ids))
+    return batch, answer_labels(batch["input_ids"], batch["attention_mask"], spans)
+
+
+def letter_tokens_from_end(tokenizer, text: str, letters: str) -> tuple[int, int]:
+    """Return where the tokens carrying the answer letters sit, counted from the end of ``text``'s tokens.
+
+    Byte-level BPE cuts "<answer>ABCD</answer>" its own way (Qwen's pre-tokenizer glues the ">" to the letters, so
+    ">ABCD" may be one token): the letters' tokens are found by their character offsets in the whole text, never by
+    tokenising the letters alone. Counting from the end holds in the processor's batch too, where only the image
+    placeholders, all before the answer, are expanded.
+
+    Returns:
+        ``(first, last)``: the first letter token is the ``first``-th token from the end, the last the ``last``-th.
+    """
+    start = text.rindex(ANSWER_PREFIX + letters + ANSWER_SUFFIX) + len(ANSWER_PREFIX)
+    end = start + len(letters)
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    carrying = [i for i, (a, b) in enumerate(offsets) if a < end and b > start]
+    return len(offsets) - carrying[0], len(offsets) - carrying[-1]
 
 
 def answer_labels(
-    input_ids: torch.Tensor, attention_mask: torch.Tensor, n_answer: list[int], n_suffix: int
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, spans_from_end: list[tuple[int, int]]
 ) -> torch.Tensor:
     """Return SFT labels: each row's answer tokens, -100 everywhere else, whichever side the batch is padded on.
 
-    A row's answer is the ``n_answer[i]`` tokens before its last ``n_suffix`` real tokens; its end is its last
-    attended token (the real Qwen tokenizer pads on the right, the tiny one on the left).
+    A row's answer tokens run from its ``first``-th to its ``last``-th real token counted from its end (its last
+    attended token is the 1st); padding may sit on either side.
 
     Example:
         >>> ids = torch.tensor([[0, 0, 5, 6, 7, 8], [5, 6, 7, 8, 0, 0]])  # left- and right-padded
         >>> mask = (ids != 0).long()
-        >>> answer_labels(ids, mask, [2, 2], 1).tolist()
+        >>> answer_labels(ids, mask, [(3, 2), (3, 2)]).tolist()
         [[-100, -100, -100, 6, 7, -100], [-100, 6, 7, -100, -100, -100]]
     """
     labels = torch.full_like(input_ids, -100)
-    for i, n in enumerate(n_answer):
-        last = int(attention_mask[i].nonzero().max()) + 1
-        end = last - n_suffix
-        labels[i, end - n : end] = input_ids[i, end - n : end]
+    for i, (first, last) in enumerate(spans_from_end):
+        end = int(attention_mask[i].nonzero().max()) + 1
+        labels[i, end - first : end - last + 1] = input_ids[i, end - first : end - last + 1]
     return labels
 
 

@@ -208,8 +208,18 @@ def test_sft_labels_cover_exactly_the_answer_letters(tiny_model_dir, built_datas
     processor.tokenizer.padding_side = side
     dataset = load_trl_dataset(built_dataset)
     rows = [dataset[i] for i in range(3)]
+    # the tiny tokenizer learnt ">ABCD" as one token (Qwen's pre-tokenizer glues ">" to letters): "ABCD" alone is 3
+    rows.append({**rows[0], "solution": "<answer>ABCD</answer>"})
     batch, labels = sft_batch(processor, rows)
     for i, row in enumerate(rows):
-        kept = labels[i][labels[i] != -100]
-        assert processor.tokenizer.decode(kept) == solution_letters(row["solution"])
+        letters = solution_letters(row["solution"])
+        positions = (labels[i] != -100).nonzero().flatten()
+        assert (positions.diff() == 1).all()  # one run of tokens
+        text = processor.tokenizer.decode(labels[i][positions])
+        # exactly the tokens that carry the letters: BPE may glue the ">" of <answer> to them, nothing more
+        assert text.endswith(letters) and "<answer>".endswith(text[: len(text) - len(letters)]), text
+        first = processor.tokenizer.decode(labels[i][positions[:1]])
+        assert any(c in letters for c in first), first  # no token without a letter (e.g. "answer") is trained
+        after = processor.tokenizer.decode(batch["input_ids"][i][positions[-1] + 1 : positions[-1] + 2])
+        assert after.startswith("</"), after
     assert (labels != -100).sum() < 0.05 * batch["attention_mask"].sum()
