@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 from tqdm import tqdm
 
 from remot_data.build import BatchMapper, BuildConfig, ClipInput, SourceInput, format_summary
@@ -54,6 +55,30 @@ def quiet_great_expectations() -> None:
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("great_expectations"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+Runner = Literal["threads", "dask"]
+
+
+def make_task_runner(runner: Runner, *, dask_address: str | None = None, dask_workers: int = 2):
+    """Return the task runner the clip batches run on.
+
+    ``threads`` is Prefect's default (one machine's threads). ``dask`` runs each batch on a Dask worker: an existing
+    scheduler at ``dask_address`` (a multi-node cluster, the input and output folders on storage every worker
+    mounts at the same path), or a LocalCluster of ``dask_workers`` single-threaded worker processes.
+
+    Raises:
+        ImportError: If the Dask runner is asked for without prefect-dask installed.
+    """
+    if runner == "threads":
+        return ThreadPoolTaskRunner()
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as err:
+        raise ImportError("--runner dask needs prefect-dask (pip install 'remot[dask]')") from err
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True})
 
 
 @flow(name="build-dataset")

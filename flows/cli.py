@@ -24,14 +24,19 @@ DEMO_LICENSE = "apache-2.0"  # the demo corpus is synthetic: remot's own licence
 DEMO_LEROBOT_MAPPING = "remot_demo"  # shipped in remot_data/robots/
 
 
-def run_build(inputs: list, out_dir: Path, config) -> dict:
-    """Run the build flow and print its summary."""
-    from flows.build_dataset import build_dataset
+def run_build(inputs: list, out_dir: Path, config, args: argparse.Namespace | None = None) -> dict:
+    """Run the build flow (on the runner ``args`` name: threads by default, or Dask) and print its summary."""
+    from flows.build_dataset import build_dataset, make_task_runner
     from remot_data.build import format_summary, preflight
 
     preflight(inputs, out_dir, config)  # whole-input mistakes stop here, before Prefect starts
     start = time.perf_counter()
-    manifest = build_dataset(inputs, out_dir, config, progress=True)
+    runner = make_task_runner(
+        getattr(args, "runner", "threads"),
+        dask_address=getattr(args, "dask_address", None),
+        dask_workers=getattr(args, "dask_workers", 2),
+    )
+    manifest = build_dataset.with_options(task_runner=runner)(inputs, out_dir, config, progress=True)
     print("\n" + format_summary(manifest, out_dir))
     print(f"\nbuilt in {time.perf_counter() - start:.1f} s")
     return manifest
@@ -68,7 +73,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
         for s, i in zip(args.source, args.input, strict=True)
     ]
-    run_build(inputs, args.out, config)
+    run_build(inputs, args.out, config, args)
     return 0
 
 
@@ -137,7 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from remot_train.config import TrainConfig
 
     config = config_from_args(TrainConfig, args)
-    launch = {"num_processes": args.num_processes} if "num_processes" in args else {}  # else the flow's default
+    # the flow's defaults where no flag was given
+    launch = {key: getattr(args, key) for key in ("num_processes", "accelerate_config") if key in args}
     result = train(args.data, args.model, args.out, config=config, **launch)
     print(json.dumps(result, default=str))
     return 0
@@ -203,6 +209,18 @@ def make_parser() -> argparse.ArgumentParser:
         "default: the only one there",
     )
     build.add_argument("--out", required=True, type=Path, help="dataset directory to publish")
+    build.add_argument(
+        "--runner",
+        choices=["threads", "dask"],
+        default="threads",
+        help="where clip batches run: this machine's threads, or Dask workers (prefect-dask)",
+    )
+    build.add_argument(
+        "--dask-address", default=None, help="--runner dask: an existing scheduler (tcp://host:8786); else a local one"
+    )
+    build.add_argument(
+        "--dask-workers", type=int, default=2, help="--runner dask without an address: local worker processes"
+    )
     add_config_arguments(build, BuildConfig)
     build.set_defaults(func=cmd_build)
     demo = sub.add_parser("demo", help="write the demo corpus (if absent) and build a dataset from it")
@@ -239,6 +257,12 @@ def make_parser() -> argparse.ArgumentParser:
     train = make_train_parser(sub)
     train.add_argument(
         "--num-processes", type=int, default=argparse.SUPPRESS, help="GPUs: more than 1 runs `accelerate launch`"
+    )
+    train.add_argument(
+        "--accelerate-config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="accelerate config for multi-GPU runs (configs/accelerate/: multi_gpu, deepspeed_zero2, deepspeed_zero3)",
     )
     train.set_defaults(func=cmd_train)
     return parser

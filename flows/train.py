@@ -26,18 +26,20 @@ def train_in_process(config: TrainConfig, data_dir: Path, model_dir: Path, out_d
     return run_training(config, data_dir=data_dir, model_dir=model_dir, out_dir=out_dir)
 
 
-@task
-def train_with_accelerate(
-    config: TrainConfig, data_dir: Path, model_dir: Path, out_dir: Path, num_processes: int
-) -> dict[str, Any]:
-    """Run ``accelerate launch -m remot_train.train`` over ``num_processes`` GPUs and wait for it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_file = out_dir / LAUNCH_CONFIG
-    config_file.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
+def accelerate_command(
+    config_file: Path,
+    data_dir: Path,
+    model_dir: Path,
+    out_dir: Path,
+    num_processes: int,
+    accelerate_config: Path | None,
+) -> list[str]:
+    """Return the ``accelerate launch`` command line of a run (``accelerate_config``: e.g. a DeepSpeed ZeRO file)."""
+    launcher = [sys.executable, "-m", "accelerate.commands.launch"]
+    if accelerate_config is not None:
+        launcher += ["--config_file", str(accelerate_config)]
+    return [
+        *launcher,
         "--num_processes",
         str(num_processes),
         "-m",
@@ -51,6 +53,22 @@ def train_with_accelerate(
         "--config",
         str(config_file),
     ]
+
+
+@task
+def train_with_accelerate(
+    config: TrainConfig,
+    data_dir: Path,
+    model_dir: Path,
+    out_dir: Path,
+    num_processes: int,
+    accelerate_config: Path | None = None,
+) -> dict[str, Any]:
+    """Run ``accelerate launch -m remot_train.train`` over ``num_processes`` GPUs and wait for it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_file = out_dir / LAUNCH_CONFIG
+    config_file.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    command = accelerate_command(config_file, data_dir, model_dir, out_dir, num_processes, accelerate_config)
     subprocess.run(command, check=True)
     return {"launcher": "accelerate", "num_processes": num_processes, "out_dir": str(out_dir)}
 
@@ -62,11 +80,15 @@ def train(
     out_dir: Path,
     config: TrainConfig | None = None,
     num_processes: Annotated[int, Field(ge=1, description="GPUs: more than 1 runs through `accelerate launch`")] = 1,
+    accelerate_config: Annotated[
+        Path | None,
+        Field(description="accelerate config file for multi-GPU runs (configs/accelerate/: DDP, DeepSpeed ZeRO-2/3)"),
+    ] = None,
 ) -> dict[str, Any]:
     """Train on ``data_dir`` from the local model ``model_dir`` into the run directory ``out_dir`` (resumes)."""
     config = config or TrainConfig()
     if num_processes > 1:
-        result = train_with_accelerate(config, data_dir, model_dir, out_dir, num_processes)
+        result = train_with_accelerate(config, data_dir, model_dir, out_dir, num_processes, accelerate_config)
     else:
         result = train_in_process(config, data_dir, model_dir, out_dir)
     get_run_logger().info("training finished: %s", result)

@@ -124,7 +124,8 @@ def add_config_arguments(
         kwargs: dict[str, Any] = {
             "dest": _DEST_PREFIX + ".".join(path),
             "default": argparse.SUPPRESS,
-            "help": (field.description or "") + _default_text(field),
+            # argparse expands %-formats in help: a "98 %" in a description would break --help
+            "help": ((field.description or "") + _default_text(field)).replace("%", "%%"),
         }
         annotation = _unwrap_optional(field.annotation)
         origin = get_origin(annotation)

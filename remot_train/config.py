@@ -102,12 +102,38 @@ class TrainConfig(BaseModel):
     max_prompt_tokens: int = Field(
         4096, ge=16, description="A longer prompt (image tokens included) is refused with an error, never truncated"
     )
+    # Rollouts (vLLM; needs a GPU and the vllm package, which remot does not install)
+    use_vllm: bool = Field(False, description="Generate rollouts with vLLM instead of transformers generate")
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate", description="vLLM in the training processes (colocate) or a `trl vllm-serve` server (server)"
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0.0, le=1.0, description="colocate: share of each GPU's memory vLLM may take"
+    )
+    vllm_tensor_parallel_size: int = Field(1, ge=1, description="colocate: GPUs one vLLM engine spans")
+    vllm_server_base_url: str | None = Field(None, description="server: the vLLM server's URL (e.g. http://host:8000)")
+    # LoRA (peft): train adapters only, merged into the model saved as final/
+    lora_r: int = Field(0, ge=0, description="LoRA rank (0: train the full model)")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling alpha")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
+    lora_target_modules: tuple[str, ...] = Field(
+        ("q_proj", "k_proj", "v_proj", "o_proj"),
+        description="Modules that get LoRA adapters (the language model's attention projections by default)",
+    )
     # Bookkeeping
     split: SplitName = Field("train", description="Dataset split to train on")
     logging_steps: int = Field(1, ge=1, description="Log every N optimizer steps")
     save_steps: int = Field(50, ge=1, description="Checkpoint every N optimizer steps")
     save_total_limit: int = Field(3, ge=1, description="Checkpoints kept")
     torch_threads: int = Field(0, ge=0, description="torch CPU threads (0: leave torch's default)")
+
+    @model_validator(mode="after")
+    def _check_vllm(self) -> TrainConfig:
+        if self.use_vllm and self.use_cpu:
+            raise ValueError("use_vllm needs a GPU: vLLM rollouts cannot run with use_cpu")
+        if self.use_vllm and self.vllm_mode == "server" and not self.vllm_server_base_url:
+            raise ValueError("vllm_mode server needs vllm_server_base_url (the `trl vllm-serve` address)")
+        return self
 
     @model_validator(mode="after")
     def _check_generation_batch(self) -> TrainConfig:

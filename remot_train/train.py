@@ -105,6 +105,11 @@ def make_grpo_args(config: TrainConfig, out_dir: Path) -> GRPOConfig:
         disable_dropout=True,
         use_bias_correction_kl=config.use_bias_correction_kl,
         shuffle_dataset=True,
+        use_vllm=config.use_vllm,
+        vllm_mode=config.vllm_mode,
+        vllm_gpu_memory_utilization=config.vllm_gpu_memory_utilization,
+        vllm_tensor_parallel_size=config.vllm_tensor_parallel_size,
+        vllm_server_base_url=config.vllm_server_base_url,
     )
 
 
@@ -274,6 +279,27 @@ def make_trainer(
         processing_class=processor,
         callbacks=callbacks,
         remot_config=config,
+        peft_config=lora_config(config),
+    )
+
+
+def lora_config(config: TrainConfig):
+    """Return the peft LoraConfig the run asks for, or None (``lora_r`` 0: the full model trains).
+
+    Raises:
+        ImportError: If LoRA is asked for without peft installed (``pip install peft``).
+    """
+    if not config.lora_r:
+        return None
+    require_package("peft", extra="train")
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.lora_target_modules),
+        task_type="CAUSAL_LM",
     )
 
 
@@ -310,7 +336,10 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
         trim_metrics_log(out_dir / METRICS_LOG, int(Path(checkpoint).name.split("-")[-1]))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     final = out_dir / "final"
-    trainer.save_model(str(final))
+    if config.lora_r:  # final/ is a whole model that loads like the base: the adapters are merged into it
+        trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(str(final))
+    else:
+        trainer.save_model(str(final))
     processor.save_pretrained(str(final))
     load_processor(final)  # final/ must reload as the base model did: refuse a run whose processor drops images
     return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}

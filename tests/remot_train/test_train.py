@@ -223,3 +223,68 @@ def test_sft_labels_cover_exactly_the_answer_letters(tiny_model_dir, built_datas
         after = processor.tokenizer.decode(batch["input_ids"][i][positions[-1] + 1 : positions[-1] + 2])
         assert after.startswith("</"), after
     assert (labels != -100).sum() < 0.05 * batch["attention_mask"].sum()
+
+
+def test_vllm_settings_reach_trl_and_impossible_ones_are_refused(tmp_path):
+    from pydantic import ValidationError
+
+    from remot_train.train import make_grpo_args
+
+    config = TrainConfig(
+        use_vllm=True,
+        vllm_mode="server",
+        vllm_server_base_url="http://gpu-node:8000",
+        vllm_tensor_parallel_size=2,
+        bf16=False,  # (this machine has no GPU; GRPOConfig checks bf16 against it)
+    )
+    args = make_grpo_args(config, tmp_path)
+    assert (args.use_vllm, args.vllm_mode, args.vllm_server_base_url) == (True, "server", "http://gpu-node:8000")
+    assert args.vllm_tensor_parallel_size == 2 and args.vllm_gpu_memory_utilization == 0.3
+    assert make_grpo_args(TrainConfig(bf16=False), tmp_path).use_vllm is False
+    with pytest.raises(ValidationError, match="use_vllm needs a GPU"):
+        TrainConfig(use_vllm=True, use_cpu=True)
+    with pytest.raises(ValidationError, match="vllm_mode server needs vllm_server_base_url"):
+        TrainConfig(use_vllm=True, vllm_mode="server")
+
+
+def test_lora_trains_adapters_and_final_is_the_merged_model(built_dataset, tiny_model_dir, tmp_path):
+    from remot_train.modeling import load_model_and_processor
+
+    run_dir = tmp_path / "lora"
+    run_training(
+        # SFT steps: a gradient every step (a random tiny model's GRPO rewards are often all zero for a step or two)
+        TrainConfig(**TINY, schedule="sft", max_steps=2, lora_r=4, lora_alpha=8, lora_dropout=0.0),
+        data_dir=built_dataset,
+        model_dir=tiny_model_dir,
+        out_dir=run_dir,
+    )
+    final = run_dir / "final"
+    assert not (final / "adapter_config.json").exists()  # a whole model, loadable like the base
+    before, after = _weights(tiny_model_dir), _weights(final)
+    assert set(before) == set(after)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(
+        k.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight")) for k in changed
+    )
+    model, processor = load_model_and_processor(final)
+    assert type(model).__name__ == "Qwen3VLForConditionalGeneration" and processor.image_processor is not None
+
+
+@pytest.mark.parametrize(
+    "name, kind, stage",
+    [("multi_gpu", "MULTI_GPU", None), ("deepspeed_zero2", "DEEPSPEED", 2), ("deepspeed_zero3", "DEEPSPEED", 3)],
+)
+def test_shipped_accelerate_configs_load_and_reach_the_launcher(name, kind, stage, tmp_path):
+    # read by accelerate's own config class (what `accelerate launch --config_file` does)
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    from flows.train import accelerate_command
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "accelerate" / f"{name}.yaml"
+    loaded = ClusterConfig.from_yaml_file(str(path))
+    assert loaded.distributed_type.name == kind and loaded.mixed_precision == "bf16"
+    assert (loaded.deepspeed_config or {}).get("zero_stage") == stage
+    command = accelerate_command(tmp_path / "c.yaml", tmp_path, tmp_path, tmp_path, 4, path)
+    assert command[command.index("--config_file") + 1] == str(path)
+    assert command[command.index("--num_processes") + 1] == "4"  # the run's count wins over the file's
+    assert "--config_file" not in accelerate_command(tmp_path / "c.yaml", tmp_path, tmp_path, tmp_path, 4, None)
