@@ -27,7 +27,7 @@ from remot_data.table import read_triplets
 from schemas import IMAGE_COLUMNS, load_layout, load_vocabulary
 
 NUMBER_RE = re.compile(r"^(\d+) degrees$")
-AHASH_SIDE = 8
+AHASH_SIDE = 8  # v1/v2: 64-bit hashes; presets may ask for a finer grid (audit.image_hash_side)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +42,7 @@ class AuditItem:
         answer: Correct letters, one per sub-question.
         options: Offered options per sub-question.
         prompt: The prompt text.
-        image_hashes: Perceptual (average) hash of each image, 64-bit.
+        image_hashes: Perceptual (average) hash of each image (side x side bits).
     """
 
     family: str
@@ -55,9 +55,9 @@ class AuditItem:
     image_hashes: tuple[int, ...] = ()
 
 
-def average_hash(image: Image.Image) -> int:
-    """Return the 64-bit average hash of an image (8 x 8 grey, a bit per pixel above the mean)."""
-    small = np.asarray(image.convert("L").resize((AHASH_SIDE, AHASH_SIDE), Image.Resampling.BILINEAR), dtype=float)
+def average_hash(image: Image.Image, side: int = AHASH_SIDE) -> int:
+    """Return the average hash of an image: side x side grey pixels, a bit per pixel above the mean."""
+    small = np.asarray(image.convert("L").resize((side, side), Image.Resampling.BILINEAR), dtype=float)
     bits = (small > small.mean()).ravel()
     return int(sum(1 << i for i, bit in enumerate(bits) if bit))
 
@@ -114,12 +114,14 @@ def blind_baselines(items: Sequence[AuditItem]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def near_in_other_splits(splits_of_key: dict[tuple[int, ...], set[str]], max_distance: int) -> set[tuple[int, ...]]:
-    """Return the keys (tuples of 64-bit image hashes) within ``max_distance`` bits, hash by hash, of another split's.
+def near_in_other_splits(
+    splits_of_key: dict[tuple[int, ...], set[str]], max_distance: int, *, bits: int = 64
+) -> set[tuple[int, ...]]:
+    """Return the keys (tuples of ``bits``-bit image hashes) within ``max_distance`` bits of another split's.
 
-    A key seen in two splits itself counts once. Near pairs are found without comparing every pair: two hashes that
-    differ in at most ``max_distance`` bits agree on at least one of ``max_distance + 1`` bands of their bits, so only
-    keys whose first hashes share a band value are compared.
+    Keys are compared hash by hash; a key seen in two splits itself counts once. Near pairs are found without
+    comparing every pair: two hashes that differ in at most ``max_distance`` bits agree on at least one of
+    ``max_distance + 1`` bands of their bits, so only keys whose first hashes share a band value are compared.
 
     Example:
         >>> sorted(near_in_other_splits({(0b1111,): {"train"}, (0b0111,): {"test"}, (0b1000_0000,): {"test"}}, 1))
@@ -129,7 +131,7 @@ def near_in_other_splits(splits_of_key: dict[tuple[int, ...], set[str]], max_dis
     if max_distance <= 0:
         return near
     bands = max_distance + 1
-    edges = [round(64 * b / bands) for b in range(bands + 1)]
+    edges = [round(bits * b / bands) for b in range(bands + 1)]
     for lo, hi in zip(edges, edges[1:], strict=False):
         mask = (1 << (hi - lo)) - 1
         buckets: dict[int, list[tuple[int, ...]]] = defaultdict(list)
@@ -145,7 +147,7 @@ def near_in_other_splits(splits_of_key: dict[tuple[int, ...], set[str]], max_dis
     return near
 
 
-def leakage(items: Sequence[AuditItem], *, max_hash_distance: int = 0) -> dict[str, Any]:
+def leakage(items: Sequence[AuditItem], *, max_hash_distance: int = 0, hash_bits: int = 64) -> dict[str, Any]:
     """Return what crosses splits (groups, near-identical images) and same-looking questions with other answers.
 
     Images count as near-identical when their average hashes differ in at most ``max_hash_distance`` bits, triplets
@@ -168,9 +170,10 @@ def leakage(items: Sequence[AuditItem], *, max_hash_distance: int = 0) -> dict[s
     return {
         "groups_in_several_splits": len(crossing),
         "example_groups": crossing[:5],
-        "image_hashes_in_several_splits": len(near_in_other_splits(splits_of_hash, max_hash_distance)),
-        "triplets_in_several_splits": len(near_in_other_splits(splits_of_triplet, max_hash_distance)),
+        "image_hashes_in_several_splits": len(near_in_other_splits(splits_of_hash, max_hash_distance, bits=hash_bits)),
+        "triplets_in_several_splits": len(near_in_other_splits(splits_of_triplet, max_hash_distance, bits=hash_bits)),
         "image_hash_distance": max_hash_distance,
+        "image_hash_bits": hash_bits,
         "same_question_different_answers": sum(1 for a in answers_of_question.values() if len(a) > 1),
     }
 
@@ -194,20 +197,24 @@ def balance(items: Sequence[AuditItem]) -> dict[str, Any]:
     }
 
 
-def audit_items(items: Sequence[AuditItem], *, max_hash_distance: int = 0) -> dict[str, Any]:
+def audit_items(items: Sequence[AuditItem], config: AuditConfig | None = None) -> dict[str, Any]:
     """Return the whole audit: blind baselines per family, leakage and balance.
 
-    Images whose average hashes differ in at most ``max_hash_distance`` bits count as near-identical.
+    Images whose average hashes (``config.image_hash_side`` squared bits, as ``items_from_table`` made them) differ
+    in at most ``config.max_image_hash_distance`` bits count as near-identical.
     """
+    config = config or AuditConfig()
     return {
         "items": len(items),
         "blind": blind_baselines(items),
-        "leakage": leakage(items, max_hash_distance=max_hash_distance),
+        "leakage": leakage(
+            items, max_hash_distance=config.max_image_hash_distance, hash_bits=config.image_hash_side**2
+        ),
         "balance": balance(items),
     }
 
 
-def items_from_table(table: pa.Table, groups: dict[str, str]) -> list[AuditItem]:
+def items_from_table(table: pa.Table, groups: dict[str, str], *, hash_side: int = AHASH_SIDE) -> list[AuditItem]:
     """Return the audit items of a triplet table; ``groups`` maps clip id to group (the manifest's)."""
     columns = ["family", "split", "clip_id", "subject", "answer", "options", "prompt"]
     rows = table.select(columns).to_pylist()
@@ -216,7 +223,8 @@ def items_from_table(table: pa.Table, groups: dict[str, str]) -> list[AuditItem]
     for batch in table.select(list(IMAGE_COLUMNS)).to_batches(max_chunksize=256):
         data = [batch.column(c).field("bytes").to_pylist() for c in IMAGE_COLUMNS]
         hashes += [
-            tuple(average_hash(Image.open(io.BytesIO(raw))) for raw in images) for images in zip(*data, strict=True)
+            tuple(average_hash(Image.open(io.BytesIO(raw)), hash_side) for raw in images)
+            for images in zip(*data, strict=True)
         ]
     return [
         AuditItem(
@@ -239,10 +247,11 @@ def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
     manifest = json.loads((layout.resolve(Path(dataset_dir)) / layout.manifest).read_text(encoding="utf-8"))
     groups = {c["clip_id"]: c.get("group", c["clip_id"]) for c in manifest["input"]["clips"]}
     try:
-        distance = load_rule_preset(manifest["preset"]["name"]).audit.max_image_hash_distance
-    except FileNotFoundError:  # built with a preset file that is not shipped: exact hashes only
-        distance = 0
-    return audit_items(items_from_table(read_triplets(Path(dataset_dir)), groups), max_hash_distance=distance)
+        config = load_rule_preset(manifest["preset"]["name"]).audit
+    except FileNotFoundError:  # built with a preset file that is not shipped: exact 64-bit hashes only
+        config = AuditConfig()
+    table = read_triplets(Path(dataset_dir))
+    return audit_items(items_from_table(table, groups, hash_side=config.image_hash_side), config)
 
 
 def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]:
@@ -259,13 +268,13 @@ def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]
     if leak["image_hashes_in_several_splits"] > config.max_cross_split_image_hashes:
         failures.append(
             f"{leak['image_hashes_in_several_splits']} near-identical images in several splits "
-            f"(average hashes within {leak['image_hash_distance']} bits) "
+            f"(average hashes within {leak['image_hash_distance']} of {leak['image_hash_bits']} bits) "
             f"(max_cross_split_image_hashes {config.max_cross_split_image_hashes})"
         )
     if leak["triplets_in_several_splits"] > config.max_cross_split_triplets:
         failures.append(
             f"{leak['triplets_in_several_splits']} near-identical triplets in several splits "
-            f"(all three average hashes within {leak['image_hash_distance']} bits) "
+            f"(all three average hashes within {leak['image_hash_distance']} of {leak['image_hash_bits']} bits) "
             f"(max_cross_split_triplets {config.max_cross_split_triplets})"
         )
     return failures

@@ -204,7 +204,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
             f"(report: {plan.staging_dir / layout.validation_report}):\n  {lines}"
         )
     groups = {c.clip_id: c.group for c in plan.clips}
-    audit = audit_items(items_from_table(triplets, groups), max_hash_distance=preset.audit.max_image_hash_distance)
+    audit = audit_items(items_from_table(triplets, groups, hash_side=preset.audit.image_hash_side), preset.audit)
     check_audit(audit, preset.audit)
     version_id = new_version_id()
     manifest = {

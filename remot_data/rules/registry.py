@@ -299,15 +299,17 @@ class AuditConfig(_PresetSection):
         min_items: Families with fewer triplets are reported, not judged (too few to measure).
         max_cross_split_image_hashes: Near-identical images allowed in more than one split.
         max_cross_split_triplets: Near-identical triplets (all three images) allowed in more than one split.
-        max_image_hash_distance: Images whose 64-bit average hashes differ in at most this many bits are
-            near-identical (0: equal hashes only).
+        max_image_hash_distance: Images whose average hashes differ in at most this many bits are near-identical
+            (0: equal hashes only).
+        image_hash_side: Average hashes are taken on side x side grey pixels (8: 64 bits, as v1/v2).
     """
 
     max_blind_gain: float = 1.0
     min_items: int = 30
     max_cross_split_image_hashes: int = 10**9
     max_cross_split_triplets: int = 10**9
-    max_image_hash_distance: int = Field(0, ge=0, le=16)
+    max_image_hash_distance: int = Field(0, ge=0, le=64)
+    image_hash_side: int = Field(8, ge=4, le=32)
 
 
 class RulePreset(_PresetSection):

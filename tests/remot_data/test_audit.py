@@ -103,18 +103,41 @@ def test_a_recurring_triplet_fails_the_gate_where_a_recurring_image_does_not():
             image_hashes=hashes,
         )
 
-    config = load_rule_preset("v3").audit
+    config = AuditConfig(max_image_hash_distance=4, max_cross_split_triplets=0)  # 64-bit hashes, 4 bits apart
     start, a, b, c, d = (0xF0F0_1234_5678_9ABC, 0x0FF0_0000_FFFF_0000, 0x1234_0000_0000_4321, 0xAAAA_5555_AAAA_5555, 17)
     # every episode of a robot cell starts from the same view
     same_start = [item("train", "e1", (start, a, b)), item("test", "e2", (start ^ 1, c, d))]
-    audit = audit_items(same_start, max_hash_distance=config.max_image_hash_distance)
+    audit = audit_items(same_start, config)
     leak = audit["leakage"]
     assert leak["image_hashes_in_several_splits"] == 2 and leak["triplets_in_several_splits"] == 0
     check_audit(audit, config)
     copied = [item("train", "e1", (start, a, b)), item("test", "e2", (start ^ 1, a ^ 4, b))]  # a re-encoded copy
-    audit = audit_items(copied, max_hash_distance=config.max_image_hash_distance)
+    audit = audit_items(copied, config)
     with pytest.raises(ContractError, match=r"2 near-identical triplets in several splits \(all three average hashes "):
         check_audit(audit, config)
+
+
+def test_a_finer_hash_tells_apart_street_scenes_that_share_a_layout():
+    # two different street scenes (other houses, people, cars) with the same bands of sky, houses, pavement and road:
+    # 8 x 8 hashes put some within 4 bits of each other, 16 x 16 ones far beyond v3's 16 of 256
+    import numpy as np
+    from PIL import Image
+
+    from remot_data.audit import average_hash
+    from remot_data.demo.mot import DemoMotConfig, _background
+
+    config = DemoMotConfig()
+    first = _background(np.random.default_rng(1), config.width, config.height)
+    near = min(
+        (
+            (average_hash(first) ^ average_hash(other)).bit_count(),
+            (average_hash(first, 16) ^ average_hash(other, 16)).bit_count(),
+        )
+        for other in (_background(np.random.default_rng(s), config.width, config.height) for s in range(2, 40))
+    )
+    assert near[0] <= 4 and near[1] > load_rule_preset("v3").audit.max_image_hash_distance
+    shifted = Image.fromarray(np.roll(np.asarray(first), 2, axis=1))  # the same scene, 2 px over, re-encoded
+    assert (average_hash(first, 16) ^ average_hash(shifted, 16)).bit_count() <= 16
 
 
 def test_the_gate_fails_a_blind_answerable_family_and_leaking_groups():

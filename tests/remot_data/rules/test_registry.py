@@ -53,7 +53,7 @@ def test_unknown_preset_lists_the_shipped_ones():
     [
         ("  anchor_stride_s: 0.16\n", "", r"frame_gap_s and anchor_stride_s are given together or not at all"),
         ("max_negative_time_s: 5.0", "max_negative_time_s: -1.0", r"max_negative_time_s must be > 0 seconds"),
-        ("max_image_hash_distance: 4", "max_image_hash_distance: 40", r"audit\.max_image_hash_distance"),
+        ("max_image_hash_distance: 16", "max_image_hash_distance: 99", r"audit\.max_image_hash_distance"),
     ],
     ids=["half of the seconds", "negative time", "hash distance"],
 )
