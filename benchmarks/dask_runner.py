@@ -17,6 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# Offline and quiet, as `make` runs things (set before Prefect is imported).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
 from flows.build_dataset import build_dataset, make_task_runner
 from remot_data.build import BuildConfig, SourceInput
 from remot_data.demo.mot import DemoMotConfig, write_demo_mot
@@ -31,7 +35,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1, help="clips per task (1: most parallelism)")
     args = parser.parse_args()
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     work = Path(tempfile.mkdtemp(prefix="remot_dask_bench_"))
     write_demo_mot(work / "mot", DemoMotConfig(n_sequences=6))
     write_demo_scannet(work / "scannet", DemoScanNetConfig(n_scenes=6))
