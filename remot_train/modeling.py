@@ -17,8 +17,12 @@ require_package("transformers", extra="train")
 
 import torch  # noqa: E402
 from transformers import (  # noqa: E402
+    AutoModelForImageTextToText,
     AutoProcessor,
     PreTrainedTokenizerFast,
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
     Qwen3VLConfig,
     Qwen3VLForConditionalGeneration,
     Qwen3VLProcessor,
@@ -92,7 +96,31 @@ class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
         return super().check_argument_for_proper_class(argument_name, argument)
 
 
-def _train_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
+class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):  # noqa: N801 - the transformers class name, suffixed
+    """Qwen2.5-VL processor without a video processor (that one needs torchvision, which we do not install)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        """Build from an image processor and a tokenizer only."""
+        super().__init__(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=None,
+            chat_template=chat_template,
+            **kwargs,
+        )
+
+    def check_argument_for_proper_class(self, argument_name, argument):
+        """Accept a missing video processor; check the rest as usual."""
+        if argument_name == "video_processor" and argument is None:
+            return None
+        return super().check_argument_for_proper_class(argument_name, argument)
+
+
+# Tiny model families: the image-only processor class that reloads each, by the family name in the tiny marker.
+TINY_PROCESSORS = {"qwen3_vl": ImageOnlyQwen3VLProcessor, "qwen2_5_vl": ImageOnlyQwen2_5_VLProcessor}
+
+
+def _train_tokenizer(corpus: list[str], chat_template: str) -> PreTrainedTokenizerFast:
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -118,8 +146,91 @@ def _train_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
         padding_side="right",  # as Qwen3-VL's tokenizer: batched generation must set left padding itself
     )
     fast.add_tokens(TAG_TOKENS)
-    fast.chat_template = qwen3_vl_thinking_template()
+    fast.chat_template = chat_template
     return fast
+
+
+TINY_CORPUS = [
+    "Please select the horizontal rotation direction of the camera's viewpoint from Image 1 to Image 2",
+    "Left Right Up Down No rotation degrees Opened Closed No movement Upper left Lower right",
+    "<think> </think> <answer>ABCD</answer> A B C D E",
+] * 20
+
+
+def build_tiny_qwen2_5_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 56) -> Path:
+    """Build a tiny random Qwen2.5-VL with its real chat template (TRL's copy), and save it to ``out_dir``.
+
+    The second base-model family remot trains and evaluates (ReMoT itself used one): what it shares with Qwen3-VL
+    (processor knobs, image placeholders) and what it does not (no thinking block in the generation prompt, a
+    default system prompt) are what the tests exercise.
+
+    Returns:
+        ``out_dir``, loadable with ``load_model_and_processor``.
+    """
+    from importlib.resources import files
+
+    torch.manual_seed(seed)
+    template = (files("trl") / "chat_templates" / "qwen2_5_vl.jinja").read_text(encoding="utf-8")
+    tokenizer = _train_tokenizer(TINY_CORPUS, template)
+    image_processor = Qwen2VLImageProcessorPil(
+        patch_size=14,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=28 * 28,
+        max_pixels=image_side_px * image_side_px,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = ImageOnlyQwen2_5_VLProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template
+    )
+    ids = tokenizer.convert_tokens_to_ids
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": 448,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4096,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            "pad_token_id": ids("<|endoftext|>"),
+            "bos_token_id": ids("<|endoftext|>"),
+            "eos_token_id": ids("<|im_end|>"),
+            "tie_word_embeddings": True,
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 56,
+            "fullatt_block_indexes": [1],
+            "out_hidden_size": 64,
+        },
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+        tie_word_embeddings=True,
+    )
+    return _save_tiny(Qwen2_5_VLForConditionalGeneration(config), processor, out_dir, "qwen2_5_vl", seed, image_side_px)
+
+
+def _save_tiny(model, processor, out_dir: Path, family: str, seed: int, image_side_px: int) -> Path:
+    ids = processor.tokenizer.convert_tokens_to_ids
+    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.pad_token_id = ids("<|endoftext|>")
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    marker = {"family": family, "image_side_px": image_side_px, "seed": seed}
+    (out_dir / TINY_MARKER).write_text(json.dumps(marker) + "\n")
+    return out_dir
 
 
 def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64) -> Path:
@@ -131,12 +242,7 @@ def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64
         ``out_dir``, loadable with ``load_model_and_processor``.
     """
     torch.manual_seed(seed)
-    corpus = [
-        "Please select the horizontal rotation direction of the camera's viewpoint from Image 1 to Image 2",
-        "Left Right Up Down No rotation degrees Opened Closed No movement Upper left Lower right",
-        "<think> </think> <answer>ABCD</answer> A B C D E",
-    ] * 20
-    tokenizer = _train_tokenizer(corpus)
+    tokenizer = _train_tokenizer(TINY_CORPUS, qwen3_vl_thinking_template())
     image_processor = Qwen2VLImageProcessorPil(
         patch_size=16,
         merge_size=2,
@@ -187,14 +293,7 @@ def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64
         vision_end_token_id=ids("<|vision_end|>"),
         tie_word_embeddings=True,
     )
-    model = Qwen3VLForConditionalGeneration(config)
-    model.generation_config.eos_token_id = ids("<|im_end|>")
-    model.generation_config.pad_token_id = ids("<|endoftext|>")
-    out_dir = Path(out_dir)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
-    (out_dir / TINY_MARKER).write_text(json.dumps({"image_side_px": image_side_px, "seed": seed}) + "\n")
-    return out_dir
+    return _save_tiny(Qwen3VLForConditionalGeneration(config), processor, out_dir, "qwen3_vl", seed, image_side_px)
 
 
 def load_processor(model_dir: Path):
@@ -208,7 +307,8 @@ def load_processor(model_dir: Path):
     """
     model_dir = Path(model_dir)
     if (model_dir / TINY_MARKER).exists():
-        return require_image_processor(ImageOnlyQwen3VLProcessor.from_pretrained(model_dir), model_dir)
+        family = json.loads((model_dir / TINY_MARKER).read_text()).get("family", "qwen3_vl")
+        return require_image_processor(TINY_PROCESSORS[family].from_pretrained(model_dir), model_dir)
     try:
         processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
     except (ImportError, ValueError, OSError) as err:
@@ -237,7 +337,10 @@ def require_image_processor(processor, model_dir: Path):
 
 
 def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):
-    """Load a Qwen3-VL model and its processor from a local folder (never from a hub).
+    """Load a vision-language model and its processor from a local folder (never from a hub).
+
+    The model class comes from the folder's ``config.json`` (Qwen3-VL, Qwen2.5-VL, ...: any image-text-to-text
+    model transformers knows); remot's processor knobs (image budget) are Qwen-VL's.
 
     Raises:
         FileNotFoundError: If the folder holds no ``config.json``.
@@ -245,5 +348,5 @@ def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.floa
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir}: no config.json; --model must be a local model folder (no hub downloads)")
-    model = Qwen3VLForConditionalGeneration.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to(device)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to(device)
     return model, load_processor(model_dir)

@@ -12,3 +12,13 @@ def tiny_model_dir(tmp_path_factory):
     from remot_train.modeling import build_tiny_qwen3_vl
 
     return build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny_qwen3_vl"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_5_vl_dir(tmp_path_factory):
+    """A tiny random Qwen2.5-VL (the second base-model family) with its real chat template."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from remot_train.modeling import build_tiny_qwen2_5_vl
+
+    return build_tiny_qwen2_5_vl(tmp_path_factory.mktemp("tiny_qwen2_5_vl"), seed=0)
