@@ -288,3 +288,27 @@ def test_shipped_accelerate_configs_load_and_reach_the_launcher(name, kind, stag
     assert command[command.index("--config_file") + 1] == str(path)
     assert command[command.index("--num_processes") + 1] == "4"  # the run's count wins over the file's
     assert "--config_file" not in accelerate_command(tmp_path / "c.yaml", tmp_path, tmp_path, tmp_path, 4, None)
+
+
+@pytest.mark.parametrize("family", ["qwen3_vl", "qwen2_5_vl"])
+def test_prompt_lengths_from_image_sizes_equal_the_processors(
+    family, built_dataset, tiny_model_dir, tiny_qwen2_5_vl_dir
+):
+    from remot_train.data import load_trl_dataset
+    from remot_train.modeling import load_processor
+    from remot_train.train import configure_image_budget, prompt_tokens
+
+    from PIL import Image
+
+    processor = load_processor(tiny_model_dir if family == "qwen3_vl" else tiny_qwen2_5_vl_dir)
+    configure_image_budget(processor, 64 * 64)
+    rows = list(load_trl_dataset(built_dataset))
+    sizes = [(64, 48), (50, 37), (300, 120), (17, 90), (640, 480), (29, 29)]  # aspect ratios and budgets of all kinds
+    rows += [
+        {**rows[0], "images": [Image.new("RGB", sizes[(k + j) % len(sizes)]) for j in range(3)]}
+        for k in range(len(sizes))
+    ]
+    for row in rows:
+        text = processor.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+        slow = len(processor(text=[text], images=[row["images"]], return_tensors="pt")["input_ids"][0])
+        assert prompt_tokens(processor, row) == slow
