@@ -294,11 +294,11 @@ def test_shipped_accelerate_configs_load_and_reach_the_launcher(name, kind, stag
 def test_prompt_lengths_from_image_sizes_equal_the_processors(
     family, built_dataset, tiny_model_dir, tiny_qwen2_5_vl_dir
 ):
+    from PIL import Image
+
     from remot_train.data import load_trl_dataset
     from remot_train.modeling import load_processor
     from remot_train.train import configure_image_budget, prompt_tokens
-
-    from PIL import Image
 
     processor = load_processor(tiny_model_dir if family == "qwen3_vl" else tiny_qwen2_5_vl_dir)
     configure_image_budget(processor, 64 * 64)
