@@ -44,7 +44,7 @@ def plan_clips(inputs: list[SourceInput], config: BuildConfig) -> list[ClipInput
                 # A clip that cannot even be hashed is still planned: reading it fails the same way and becomes a
                 # bad_clip rejects row (or stops the build with on_bad_clip="raise"), never a silent gap.
                 content = "unhashable-" + hashlib.sha256(str(err).encode()).hexdigest()
-            group = reader.group_of(clip_id)
+            group = reader.group_of(root, clip_id)
             planned.append(
                 ClipInput(
                     source=item.source,

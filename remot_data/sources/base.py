@@ -25,7 +25,7 @@ class SourceReader(Protocol):
         """Return a content hash of the clip's inputs (the cache key)."""
         ...
 
-    def group_of(self, clip_id: str) -> str:
+    def group_of(self, root: Path, clip_id: str) -> str:
         """Return the physical place or recording a clip shares with others: splits never divide a group."""
         ...
 

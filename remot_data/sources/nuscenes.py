@@ -169,6 +169,26 @@ class NuScenesTables:
         """Return scene records by scene name."""
         return {record["name"]: record for record in self.tables["scene"].values()}
 
+    def log_of(self, scene_name: str) -> str:
+        """Return the name of the drive (log) a scene was cut from: its ``log.json`` logfile, else its log token.
+
+        Scenes without a log token are their own group.
+        """
+        token = self.scene_by_name[scene_name].get("log_token")
+        if not token:
+            return scene_name
+        log = self.logs.get(token)
+        return str(log.get("logfile") or token) if log else str(token)
+
+    @cached_property
+    def logs(self) -> dict[str, dict[str, Any]]:
+        """Return ``log.json`` records by token (an optional table: empty when absent)."""
+        path = self.version_dir / "log.json"
+        if not path.is_file():
+            return {}
+        records = json.loads(path.read_text(encoding="utf-8"))
+        return {r["token"]: r for r in records if isinstance(r, dict) and "token" in r}
+
     @cached_property
     def camera_keyframe_of_sample(self) -> dict[str, dict[str, Any]]:
         """Return the front camera's keyframe sample_data record of each sample token."""

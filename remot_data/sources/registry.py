@@ -44,7 +44,7 @@ class ScanNetReader:
     def check_input(self, root: Path) -> None:
         """Nothing to hold against the whole input: every scene is checked as it is read."""
 
-    def group_of(self, clip_id: str) -> str:
+    def group_of(self, root: Path, clip_id: str) -> str:
         """Return the room: ScanNet's ``sceneXXXX_YY`` are rescans (YY) of one room (XXXX)."""
         return scannet.room_of(clip_id)
 
@@ -56,7 +56,7 @@ class LeRobotReader:
     mapping: LeRobotMapping
     name: str = "lerobot"
 
-    def group_of(self, clip_id: str) -> str:
+    def group_of(self, root: Path, clip_id: str) -> str:
         """Return the episode itself: one recording (an episode is the unit LeRobot datasets are split by)."""
         return clip_id
 
@@ -109,7 +109,7 @@ class MotReader:
     def check_input(self, root: Path) -> None:
         """Nothing to hold against the whole input: every sequence is checked as it is read."""
 
-    def group_of(self, clip_id: str) -> str:
+    def group_of(self, root: Path, clip_id: str) -> str:
         """Return the sequence's scene: MOT17 ships each video three times (``MOT17-02-DPM``, ``-FRCNN``, ``-SDP``)."""
         return mot.scene_of(clip_id)
 
@@ -137,9 +137,9 @@ class NuScenesReader:
         """Read and check every table once: a dangling token or unknown category fails the whole input."""
         nuscenes.load_tables(root, self.version)
 
-    def group_of(self, clip_id: str) -> str:
-        """Return the scene itself (a 20 s stretch of one drive)."""
-        return clip_id
+    def group_of(self, root: Path, clip_id: str) -> str:
+        """Return the drive: the scenes of one log are consecutive 20 s stretches of one drive, through one place."""
+        return nuscenes.load_tables(root, self.version).log_of(clip_id)
 
 
 def get_reader(

@@ -119,7 +119,9 @@ def test_the_reader_lists_sequences_in_the_benchmark_layout(tmp_path):
     reader = get_reader("mot")
     assert reader.name == "motchallenge"
     assert reader.list_clips(tmp_path) == ["MOT17-01-DPM", "MOT17-02-FRCNN", "MOT17-04-SDP"]
-    assert reader.group_of("MOT17-02-FRCNN") == scene_of("MOT17-02-SDP") == "MOT17-02"  # one video, three names
+    assert (
+        reader.group_of(tmp_path, "MOT17-02-FRCNN") == scene_of("MOT17-02-SDP") == "MOT17-02"
+    )  # one video, three names
     clip = reader.read_clip(tmp_path, "MOT17-04-SDP")
     assert clip.fps == 25.0 and clip.image_width_px == 640 and len(clip.frames) == 2
     assert clip.frames[0].image_path.name == "000001.jpg"

@@ -193,3 +193,22 @@ def test_the_demo_drive_reads_with_its_pixels_matching_the_boxes(tmp_path):
         checked += 1
     assert checked >= 5
     assert len(reader.hash_clip(root, "scene-0001")) == 64
+
+
+def test_scenes_of_one_drive_share_a_group(tmp_path):
+    # nuScenes cuts each drive (log) into consecutive 20 s scenes: they pass the same places, so they share a split
+    tables = _tables()
+    tables["scene"][0]["log_token"] = "log-a"
+    tables["scene"].append({"token": "sc2", "name": "scene-0062", "first_sample_token": "s0", "log_token": "log-a"})
+    tables["scene"].append({"token": "sc3", "name": "scene-0100", "first_sample_token": "s0", "log_token": "log-b"})
+    tables["scene"].append({"token": "sc4", "name": "scene-0200", "first_sample_token": "s0"})
+    tables["log"] = [{"token": "log-a", "logfile": "n015-2018-07-24-11-22-45+0800", "location": "singapore"}]
+    root = _write(tmp_path, tables)
+    reader = get_reader("nuscenes")
+    groups = {name: reader.group_of(root, name) for name in reader.list_clips(root)}
+    assert groups == {
+        "scene-0061": "n015-2018-07-24-11-22-45+0800",
+        "scene-0062": "n015-2018-07-24-11-22-45+0800",
+        "scene-0100": "log-b",  # a log token that log.json does not describe
+        "scene-0200": "scene-0200",  # no log: its own group
+    }
