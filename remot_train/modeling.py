@@ -19,6 +19,9 @@ import torch  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForImageTextToText,
     AutoProcessor,
+    Idefics3Config,
+    Idefics3ForConditionalGeneration,
+    Idefics3Processor,
     PreTrainedTokenizerFast,
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
@@ -117,10 +120,19 @@ class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):  # noqa: N801 - the tra
 
 
 # Tiny model families: the image-only processor class that reloads each, by the family name in the tiny marker.
-TINY_PROCESSORS = {"qwen3_vl": ImageOnlyQwen3VLProcessor, "qwen2_5_vl": ImageOnlyQwen2_5_VLProcessor}
+TINY_PROCESSORS = {
+    "qwen3_vl": ImageOnlyQwen3VLProcessor,
+    "qwen2_5_vl": ImageOnlyQwen2_5_VLProcessor,
+    "smolvlm": Idefics3Processor,
+}
+SMOLVLM_TOKENS = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"] + [
+    f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)
+]
 
 
-def _train_tokenizer(corpus: list[str], chat_template: str) -> PreTrainedTokenizerFast:
+def _train_tokenizer(
+    corpus: list[str], chat_template: str, *, extra_special: tuple[str, ...] = (), eos: str = "<|im_end|>"
+) -> PreTrainedTokenizerFast:
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -133,16 +145,16 @@ def _train_tokenizer(corpus: list[str], chat_template: str) -> PreTrainedTokeniz
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=400,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=SPECIAL_TOKENS + list(extra_special),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(corpus, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        eos_token="<|im_end|>",
+        eos_token=eos,
         pad_token="<|endoftext|>",
-        extra_special_tokens=SPECIAL_TOKENS[1:2] + SPECIAL_TOKENS[3:],
+        extra_special_tokens=SPECIAL_TOKENS[1:2] + SPECIAL_TOKENS[3:] + list(extra_special),
         padding_side="right",  # as Qwen3-VL's tokenizer: batched generation must set left padding itself
     )
     fast.add_tokens(TAG_TOKENS)
@@ -221,9 +233,66 @@ def build_tiny_qwen2_5_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 
     return _save_tiny(Qwen2_5_VLForConditionalGeneration(config), processor, out_dir, "qwen2_5_vl", seed, image_side_px)
 
 
+def build_tiny_smolvlm(out_dir: Path, *, seed: int = 0, image_side_px: int = 32) -> Path:
+    """Build a tiny random SmolVLM (Idefics3 architecture: SigLIP-style vision tower, Llama text model) and save it.
+
+    The non-Qwen base-model family: its real chat template (TRL's ``smolvlm.jinja``), ``<image>`` tokens from a pixel
+    shuffle (one per image here: 32 px images, 16 px patches, scale factor 2) and ``<end_of_utterance>`` as EOS.
+
+    Returns:
+        ``out_dir``, loadable with ``load_model_and_processor``.
+    """
+    from importlib.resources import files
+
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    torch.manual_seed(seed)
+    template = (files("trl") / "chat_templates" / "smolvlm.jinja").read_text(encoding="utf-8")
+    tokenizer = _train_tokenizer(TINY_CORPUS, template, extra_special=tuple(SMOLVLM_TOKENS), eos="<end_of_utterance>")
+    image_processor = Idefics3ImageProcessorPil(
+        do_image_splitting=False,
+        size={"longest_edge": image_side_px},
+        max_image_size={"longest_edge": image_side_px},
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = Idefics3Processor(
+        image_processor=image_processor, tokenizer=tokenizer, image_seq_len=1, chat_template=template
+    )
+    ids = tokenizer.convert_tokens_to_ids
+    config = Idefics3Config(
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": image_side_px,
+            "patch_size": 16,
+        },
+        text_config={
+            "model_type": "llama",
+            "vocab_size": 448,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4096,
+            "pad_token_id": ids("<|endoftext|>"),
+            "bos_token_id": ids("<|im_start|>"),
+            "eos_token_id": ids("<end_of_utterance>"),
+        },
+        scale_factor=2,
+        image_token_id=ids("<image>"),
+        pad_token_id=ids("<|endoftext|>"),
+        tie_word_embeddings=False,
+    )
+    return _save_tiny(Idefics3ForConditionalGeneration(config), processor, out_dir, "smolvlm", seed, image_side_px)
+
+
 def _save_tiny(model, processor, out_dir: Path, family: str, seed: int, image_side_px: int) -> Path:
     ids = processor.tokenizer.convert_tokens_to_ids
-    model.generation_config.eos_token_id = ids("<|im_end|>")
+    model.generation_config.eos_token_id = ids(processor.tokenizer.eos_token)
     model.generation_config.pad_token_id = ids("<|endoftext|>")
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)

@@ -41,8 +41,15 @@ ANSWER_PREFIX, ANSWER_SUFFIX = "<answer>", "</answer>"
 
 
 def configure_image_budget(processor, max_pixels: int) -> None:
-    """Cap the processor's pixels per image (Qwen-VL processors resize to at most ``max_pixels``)."""
+    """Cap the processor's pixels per image (Qwen-VL processors resize to at most ``max_pixels``).
+
+    Other families size images their own way (SmolVLM/Idefics3: fixed tiles of its vision tower's size) and are
+    left as their folder saved them.
+    """
     image_processor = processor.image_processor
+    if getattr(image_processor, "merge_size", None) is None:  # not a Qwen-VL image processor
+        logger.info("%s sizes images itself: image_max_pixels does not apply", type(image_processor).__name__)
+        return
     shortest = min(image_processor.size.get("shortest_edge") or 56 * 56, max_pixels)
     image_processor.size = {"longest_edge": max_pixels, "shortest_edge": shortest}
 

@@ -22,3 +22,13 @@ def tiny_qwen2_5_vl_dir(tmp_path_factory):
     from remot_train.modeling import build_tiny_qwen2_5_vl
 
     return build_tiny_qwen2_5_vl(tmp_path_factory.mktemp("tiny_qwen2_5_vl"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_smolvlm_dir(tmp_path_factory):
+    """A tiny random SmolVLM (Idefics3 architecture, Llama text model): the non-Qwen base-model family."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from remot_train.modeling import build_tiny_smolvlm
+
+    return build_tiny_smolvlm(tmp_path_factory.mktemp("tiny_smolvlm"), seed=0)
