@@ -147,7 +147,14 @@ def main() -> None:
     parser.add_argument("--max-completion-length", type=int, default=256)
     parser.add_argument("--tiny", action="store_true", help="CPU check with the tiny model")
     parser.add_argument("--out", default=None, help="write results.json here")
+    parser.add_argument(
+        "--vllm",
+        action="store_true",
+        help="also run the paper settings with vLLM rollouts (colocate; needs a GPU and the vllm package)",
+    )
     args = parser.parse_args()
+    if args.vllm and args.tiny:
+        raise SystemExit("--vllm needs a GPU: vLLM rollouts cannot run with --tiny (CPU)")
     torch.manual_seed(0)
     if args.tiny:
         torch.set_num_threads(1)
@@ -185,6 +192,13 @@ def main() -> None:
         run_variant("paper", paper_args, paper, model_dir, dataset, tiny=args.tiny),
         run_variant("trl_defaults", defaults, paper, model_dir, dataset, tiny=args.tiny),
     ]
+    if args.vllm:
+        with_vllm = paper.model_copy(update={"use_vllm": True, "vllm_mode": "colocate"})
+        results.append(
+            run_variant(
+                "paper_vllm", make_grpo_args(with_vllm, work / "vllm"), with_vllm, model_dir, dataset, tiny=False
+            )
+        )
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     print(f"\ndevice: {device}; torch {torch.__version__}")
     print(f"{'variant':<14}{'gens':>5}{'beta':>6}{'loss':>6}{'step s':>9}{'tok/s':>10}{'peak GiB':>10}")
@@ -193,12 +207,16 @@ def main() -> None:
             f"{r['variant']:<14}{r['num_generations']:>5}{r['beta']:>6}{r['loss_type']:>6}{r['step_time_s']:>9.2f}"
             f"{r['generated_tokens_per_s']:>10.1f}{r['peak_gpu_mem_gib']:>10.2f}"
         )
-    paper_r, base_r = results
+    paper_r, base_r = results[:2]
     ratios = {
         "step_time": paper_r["step_time_s"] / base_r["step_time_s"],
         "tokens_per_s": paper_r["generated_tokens_per_s"] / base_r["generated_tokens_per_s"],
     }
     print(f"ratios paper/defaults: step time {ratios['step_time']:.2f}, tokens/s {ratios['tokens_per_s']:.2f}")
+    if len(results) == 3:
+        vllm_r = results[2]
+        ratios["vllm_tokens_per_s"] = vllm_r["generated_tokens_per_s"] / paper_r["generated_tokens_per_s"]
+        print(f"ratio vllm/generate (paper settings): tokens/s {ratios['vllm_tokens_per_s']:.2f}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "gpu_smoke.json").write_text(

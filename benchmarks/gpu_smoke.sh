@@ -10,4 +10,5 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 benchmarks/gpu_smoke.py --data "${DATA:-demo_data/dataset}" --steps "${STEPS:-4}" \
-  --max-completion-length "${MAX_COMPLETION_LENGTH:-256}" --out "${OUT:-/tmp/remot_smoke}"
+  --max-completion-length "${MAX_COMPLETION_LENGTH:-256}" --out "${OUT:-/tmp/remot_smoke}" \
+  $(python3 -c "import vllm" 2>/dev/null && echo --vllm)   # with vLLM too when the machine has it

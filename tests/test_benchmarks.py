@@ -50,3 +50,27 @@ def test_frame_extraction_benchmark_agrees_pixel_for_pixel(demo_lerobot_root):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "max pixel difference between the two: 0)" in result.stdout
+
+
+def test_gpu_smoke_refuses_vllm_on_cpu(built_dataset, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/gpu_smoke.py",
+            "--tiny",
+            "--vllm",
+            "--steps",
+            "1",
+            "--max-completion-length",
+            "2",
+            "--data",
+            str(built_dataset),
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0 and "--vllm needs a GPU" in result.stderr
