@@ -80,7 +80,7 @@ def inspect_source(item: SourceInput, preset: RulePreset, *, limit: int | None =
         try:
             clip = reader.read_clip(Path(item.path), clip_id)
             candidates, rejects = find_candidates(clip, preset)
-        except READ_ERRORS as err:
+        except Exception as err:  # noqa: BLE001 - the build's per-clip boundary: whatever it rejects, report here
             clip_report.error = f"{type(err).__name__}: {err}"
             continue
         clip_report.frames = len(clip.frames)

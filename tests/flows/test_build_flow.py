@@ -234,3 +234,20 @@ def test_the_runner_options_pick_the_task_runner():
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://scheduler:8786"
     args = make_parser().parse_args(["build", "--source", "mot", "--input", "x", "--out", "y", "--runner", "dask"])
     assert (args.runner, args.dask_address, args.dask_workers) == ("dask", None, 2)
+
+
+def test_inspect_reports_any_clip_failure_the_build_would_reject(demo_mot_root, monkeypatch, capsys):
+    # the build turns every per-clip exception into a bad_clip row; inspect must report the same ones, not crash
+    import remot_data.inspection as inspection
+
+    real = inspection.find_candidates
+
+    def broken(clip, preset):
+        if clip.clip_id == "DEMO-02":
+            raise KeyError("a bug in a rule")
+        return real(clip, preset)
+
+    monkeypatch.setattr(inspection, "find_candidates", broken)
+    assert main(["inspect", "--source", "mot", "--input", str(demo_mot_root)]) == 0
+    out = capsys.readouterr().out
+    assert "DEMO-02: bad clip: KeyError: 'a bug in a rule'" in out and "DEMO-01: 90 frames" in out
