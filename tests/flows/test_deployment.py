@@ -127,3 +127,80 @@ def test_rebuild_deployment_runs_on_a_process_worker(prefect_server, demo_scanne
     table = read_triplets(out)
     assert len(table) > 20
     assert json.loads((out / "latest" / "manifest.json").read_text())["config"]["frames"]["max_side_px"] == 64
+
+
+RUN_CHAIN = """
+import json, sys
+from flows.chain import rebuild_train_evaluate
+print(json.dumps(rebuild_train_evaluate(**json.loads(sys.argv[1])), default=str))
+"""
+
+
+@pytest.mark.slow
+def test_a_rebuild_chains_training_and_evaluation_on_gpu_pool_workers(
+    prefect_server, demo_scannet_root, tiny_model_dir, tmp_path
+):
+    # the chain flow builds in-process, then runs the train and evaluate deployments, which a process worker of the
+    # GPU pool picks up (on CPU with the tiny model here), and records the Table 1 cells of each chain run
+    import pyarrow.parquet as pq
+
+    env = prefect_server
+
+    def run(*args):
+        return subprocess.run([BIN / "prefect", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    for pool in ("remot-cpu", "remot-gpu"):
+        assert run("work-pool", "create", pool, "--type", "process").returncode == 0
+    for name in ("grpo", "benchmark"):
+        deployed = run("--no-prompt", "deploy", "--name", name)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    worker_log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [BIN / "prefect", "worker", "start", "--pool", "remot-gpu"],
+        env=env,
+        cwd=REPO,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
+    params = {
+        "inputs": [{"source": "scannet", "path": str(demo_scannet_root)}],
+        "dataset_dir": str(tmp_path / "dataset"),
+        "model_dir": str(tiny_model_dir),
+        "runs_dir": str(tmp_path / "runs"),
+        "build_config": {"frames": {"max_side_px": 64, "jpeg_quality": 80}, "batch_size": 3},
+        "train_config": {
+            "num_generations": 2,
+            "max_completion_length": 8,
+            "per_device_train_batch_size": 2,
+            "gradient_accumulation_steps": 1,
+            "max_steps": 1,
+            "bf16": False,
+            "use_cpu": True,
+            "gradient_checkpointing": False,
+            "image_max_pixels": 4096,
+            "max_prompt_tokens": 2048,
+            "torch_threads": 1,
+        },
+        "eval_config": {"max_new_tokens": 4, "limit": 2, "batch_size": 2, "device": "cpu"},
+    }
+    try:
+        for _ in range(2):  # a second chain run appends a second history row
+            result = subprocess.run(
+                [sys.executable, "-c", RUN_CHAIN, json.dumps(params)],
+                env={**env, "PYTHONPATH": str(REPO)},
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert result.returncode == 0, result.stderr[-3000:] + (tmp_path / "worker.log").read_text()[-3000:]
+    finally:
+        _stop(worker, sigint_twice=True)
+        worker_log.close()
+    row = json.loads(result.stdout.strip().splitlines()[-1])
+    run_dir = Path(row["run_dir"])
+    assert run_dir.parent == tmp_path / "runs" and (run_dir / "final" / "config.json").exists()
+    assert (run_dir / "eval" / "metrics.json").exists() and row["items"] == 2
+    history = pq.read_table(tmp_path / "runs" / "results_history.parquet").to_pylist()
+    assert len(history) == 2 and history[0]["dataset_version"] != history[1]["dataset_version"]
+    assert any(k.endswith(".Ov") for k in history[1]) and history[1]["base_model"] == str(tiny_model_dir)
