@@ -349,8 +349,9 @@ def find_arm_direction_triplets(clip: Clip, config: ManipulationConfig) -> tuple
                 dropped,
                 family=family,
                 rule="direction_flip",
-                arm=arm,
                 attribute_names=tuple(ARM_ATTRIBUTE_NAMES[a] for a in axes),
+                subject=arm,
+                about=f"{arm} arm",
             )
             candidates += more
             rejects += less

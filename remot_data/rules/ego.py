@@ -21,7 +21,7 @@ import numpy.typing as npt
 from remot_data.records import Clip, FamilyName, ImageSpec, Reject, RuleName, TripletCandidate
 from remot_data.rules.objects import ghost_positions
 from remot_data.rules.registry import EgoConfig, ObjectsConfig
-from remot_data.rules.retrieval import RetrievalWindow, RetrievedTriplet, find_retrieval_triplets
+from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
 from remot_data.rules.timeline import Clock, frame_times_s
 
 EGO_TRACKS = ("ego.xy_m", "ego.yaw_deg")
@@ -30,50 +30,6 @@ EGO_TRACKS = ("ego.xy_m", "ego.yaw_deg")
 def has_ego_motion(clip: Clip) -> bool:
     """Return whether the clip carries the recording vehicle's poses."""
     return all(name in clip.tracks for name in EGO_TRACKS)
-
-
-def _records(
-    clip: Clip,
-    found: list[tuple[RetrievedTriplet, tuple[ImageSpec, ImageSpec, ImageSpec]]],
-    dropped: list[tuple[int, str]],
-    *,
-    family: FamilyName,
-    rule: RuleName,
-    attribute: str,
-) -> tuple[list[TripletCandidate], list[Reject]]:
-    candidates = [
-        TripletCandidate(
-            source=clip.source,
-            clip_id=clip.clip_id,
-            family=family,
-            rule=rule,
-            negative_method="retrieval",
-            images=images,
-            attribute_names=(attribute,),
-            values_12=t.values_12,
-            values_13=t.values_13,
-            values_23=t.values_23,
-            magnitude=abs(t.values_12[0]),
-            margin=t.margin,
-        )
-        for t, images in found
-    ]
-    rejects = [
-        Reject(
-            stage="rule",
-            source=clip.source,
-            clip_id=clip.clip_id,
-            reason=f"{family}_{reason}",
-            frame_index=clip.frames[i].frame_index,
-            detail=f"{family}, anchor frame {clip.frames[i].frame_index}: {reason}",
-        )
-        for i, reason in dropped
-    ]
-    return candidates, rejects
-
-
-def _plain(t: RetrievedTriplet) -> tuple[ImageSpec, ImageSpec, ImageSpec]:
-    return ImageSpec(frame_index=t.anchor), ImageSpec(frame_index=t.positive), ImageSpec(frame_index=t.negative)
 
 
 def find_ego_triplets(
@@ -99,21 +55,25 @@ def find_ego_triplets(
             values[:, None], None, window, anchors=anchor_list, times=times, max_time=config.max_time_s
         )
 
+    def add(found, dropped, family: FamilyName, rule: RuleName, attribute: str, **images) -> None:
+        more, less = retrieved_to_records(
+            clip,
+            found,
+            dropped,
+            family=family,
+            rule=rule,
+            attribute_names=(attribute,),
+            reason_prefix=f"{family}_",
+            **images,
+        )
+        candidates.extend(more)
+        rejects.extend(less)
+
     # turn: + is a right turn (the heading decreases)
     turn_window = RetrievalWindow(
         min_delta=config.turn_min_deg, max_delta=config.turn_max_deg, max_magnitude_ratio=config.max_magnitude_ratio
     )
-    found, dropped = search(-yaw, turn_window, anchors)
-    made = _records(
-        clip,
-        [(t, _plain(t)) for t in found],
-        dropped,
-        family="ego_turn",
-        rule="direction_flip",
-        attribute="turn_right_deg",
-    )
-    candidates += made[0]
-    rejects += made[1]
+    add(*search(-yaw, turn_window, anchors), "ego_turn", "direction_flip", "turn_right_deg")
 
     # forward/backward along the path, per anchor: frames whose heading differs by more than the limit are kept out
     path = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(xy, axis=0), axis=1))])
@@ -124,18 +84,10 @@ def find_ego_triplets(
     for i in anchors:
         straight = np.abs(yaw - yaw[i]) <= config.forward_max_turn_deg
         found, dropped = search(np.where(straight, path, np.nan), forward_window, [i])
-        found_all += [t for t in found if abs(yaw[t.positive] - yaw[t.negative]) <= config.forward_max_turn_deg]
-        dropped_all += dropped + [(t.anchor, "turning") for t in found if t not in found_all]
-    made = _records(
-        clip,
-        [(t, _plain(t)) for t in found_all],
-        dropped_all,
-        family="ego_forward",
-        rule="direction_flip",
-        attribute="forward_m",
-    )
-    candidates += made[0]
-    rejects += made[1]
+        kept = [t for t in found if abs(yaw[t.positive] - yaw[t.negative]) <= config.forward_max_turn_deg]
+        found_all += kept
+        dropped_all += dropped + [(t.anchor, "turning") for t in found if t not in kept]
+    add(found_all, dropped_all, "ego_forward", "direction_flip", "forward_m")
 
     # speed: double exposures; the car must move at least min_speed_mps in both exposures' time
     ghost = ghost_positions(times, objects.ghost_s)
@@ -150,24 +102,13 @@ def find_ego_triplets(
     )
     with np.errstate(divide="ignore"):
         log_speed = np.where(moving, np.log(np.where(moving, speed, 1.0)), np.nan)
-    found, dropped = search(log_speed, speed_window, [a for a in anchors if moving[a]])
-    made = _records(
-        clip,
-        [
-            (
-                t,
-                tuple(
-                    ImageSpec(frame_index=p, ghost_frame_index=int(ghost[p]))
-                    for p in (t.anchor, t.positive, t.negative)
-                ),
-            )
-            for t in found
-        ],
-        dropped,
-        family="ego_speed",
-        rule="speed_flip",
-        attribute="log_speed_ratio",
+    add(
+        *search(log_speed, speed_window, [a for a in anchors if moving[a]]),
+        "ego_speed",
+        "speed_flip",
+        "log_speed_ratio",
+        images=lambda t: tuple(
+            ImageSpec(frame_index=p, ghost_frame_index=int(ghost[p])) for p in (t.anchor, t.positive, t.negative)
+        ),
     )
-    candidates += made[0]
-    rejects += made[1]
     return candidates, rejects

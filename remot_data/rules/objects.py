@@ -11,13 +11,15 @@ Takes Clip records and motion-expert values, never a reader. Every dropped ancho
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 
 from remot_data.motion.objects import Visibility, box_track, visible_boxes, visible_counts
 from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
 from remot_data.rules.registry import ObjectsConfig
-from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets
+from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
 from remot_data.rules.timeline import Clock, frame_times_s
 
 COUNT_ATTRIBUTES = ("count_change",)
@@ -131,6 +133,29 @@ def _mark(box: npt.NDArray[np.float64]) -> CropBox:
     return CropBox(x0=x0, y0=y0, x1=x1, y1=y1)
 
 
+def _marked_tracks(
+    clip: Clip, config: ObjectsConfig
+) -> Iterator[tuple[int, npt.NDArray[np.float64], npt.NDArray[np.bool_], str]]:
+    """Yield ``(track id, boxes, usable, category)`` for every object a question can be about.
+
+    ``boxes`` is the object's box per frame in fractions of the frame (NaN where absent), ``usable`` whether it can
+    be marked there (surely visible and at least ``mark_min_visibility`` visible).
+
+    Raises:
+        ValueError: If the clip has no boxes or frame size.
+    """
+    width, height = _require_boxes(clip)
+    objects = clip.objects
+    assert objects is not None
+    sure, _ = visible_boxes(objects, width, height, _visibility(config))
+    markable = sure & (np.isnan(objects.visibility) | (objects.visibility >= config.mark_min_visibility))
+    for track_id in np.unique(objects.track_id[np.isin(objects.category, TRACKED_CATEGORIES)]):
+        boxes, row_of = box_track(objects, int(track_id), len(clip.frames), width, height)
+        usable = (row_of >= 0) & markable[np.maximum(row_of, 0)]
+        category = str(objects.category[row_of[usable][0]]) if usable.any() else ""
+        yield int(track_id), boxes, usable, category
+
+
 def find_object_direction_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[TripletCandidate], list[Reject]]:
     """Find direction-flip triplets of single tracked objects (``object_move_lr``), the object marked in each image.
 
@@ -142,12 +167,8 @@ def find_object_direction_triplets(clip: Clip, config: ObjectsConfig) -> tuple[l
     Raises:
         ValueError: If the clip has no boxes, frame size or frame times.
     """
-    width, height = _require_boxes(clip)
+    _require_boxes(clip)
     times, anchors = _times_and_anchors(clip, config)
-    objects = clip.objects
-    assert objects is not None
-    sure, _ = visible_boxes(objects, width, height, _visibility(config))
-    markable = sure & (np.isnan(objects.visibility) | (objects.visibility >= config.mark_min_visibility))
     window = RetrievalWindow(
         min_delta=config.min_shift,
         max_delta=config.max_shift,
@@ -156,53 +177,31 @@ def find_object_direction_triplets(clip: Clip, config: ObjectsConfig) -> tuple[l
     )
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []
-    tracked = np.isin(objects.category, TRACKED_CATEGORIES)
-    for track_id in np.unique(objects.track_id[tracked]):
-        boxes, row_of = box_track(objects, int(track_id), len(clip.frames), width, height)
-        usable = (row_of >= 0) & markable[np.maximum(row_of, 0)]
-        centre_x = np.where(usable, boxes[:, 0] + boxes[:, 2] / 2, np.nan)
-        centre_y = np.where(usable, boxes[:, 1] + boxes[:, 3] / 2, np.nan)
-        category = str(objects.category[row_of[usable][0]]) if usable.any() else ""
+    for track_id, boxes, usable, category in _marked_tracks(clip, config):
+        centre = np.where(usable[:, None], boxes[:, :2] + boxes[:, 2:] / 2, np.nan)
         found, dropped = find_retrieval_triplets(
-            centre_x[:, None],
-            centre_y[:, None],
+            centre[:, :1],
+            centre[:, 1:],
             window,
             anchors=[a for a in anchors if usable[a]],
             times=times,
             max_time=config.max_time_s,
         )
-        for t in found:
-            candidates.append(
-                TripletCandidate(
-                    source=clip.source,
-                    clip_id=clip.clip_id,
-                    family="object_move_lr",
-                    rule="direction_flip",
-                    negative_method="retrieval",
-                    subject=category,
-                    images=tuple(
-                        ImageSpec(frame_index=p, mark=_mark(boxes[p])) for p in (t.anchor, t.positive, t.negative)
-                    ),
-                    attribute_names=SHIFT_ATTRIBUTES,
-                    values_12=t.values_12,
-                    values_13=t.values_13,
-                    values_23=t.values_23,
-                    magnitude=abs(t.values_12[0]),
-                    margin=t.margin,
-                )
-            )
-        for i, reason in dropped:
-            number = clip.frames[i].frame_index
-            rejects.append(
-                Reject(
-                    stage="rule",
-                    source=clip.source,
-                    clip_id=clip.clip_id,
-                    reason=reason,
-                    frame_index=number,
-                    detail=f"object_move_lr {category} {int(track_id)}, anchor frame {number}: {reason}",
-                )
-            )
+        more, less = retrieved_to_records(
+            clip,
+            found,
+            dropped,
+            family="object_move_lr",
+            rule="direction_flip",
+            attribute_names=SHIFT_ATTRIBUTES,
+            subject=category,
+            about=f"{category} {track_id}",
+            images=lambda t, boxes=boxes: tuple(
+                ImageSpec(frame_index=p, mark=_mark(boxes[p])) for p in (t.anchor, t.positive, t.negative)
+            ),
+        )
+        candidates += more
+        rejects += less
     return candidates, rejects
 
 
@@ -235,13 +234,11 @@ def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[
     Raises:
         ValueError: If the clip has no boxes, frame size or frame times.
     """
-    width, height = _require_boxes(clip)
+    _require_boxes(clip)
     times, anchors = _times_and_anchors(clip, config)
-    objects = clip.objects
-    assert objects is not None
     ghost = ghost_positions(times, config.ghost_s)
-    sure, _ = visible_boxes(objects, width, height, _visibility(config))
-    markable = sure & (np.isnan(objects.visibility) | (objects.visibility >= config.mark_min_visibility))
+    has_ghost = ghost >= 0
+    earlier = np.maximum(ghost, 0)
     window = RetrievalWindow(
         min_delta=float(np.log(config.speed_min_ratio)),
         max_delta=float(np.log(config.speed_max_ratio)),
@@ -249,18 +246,12 @@ def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[
     )
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []
-    tracked = np.isin(objects.category, TRACKED_CATEGORIES)
-    for track_id in np.unique(objects.track_id[tracked]):
-        boxes, row_of = box_track(objects, int(track_id), len(clip.frames), width, height)
-        usable = (row_of >= 0) & markable[np.maximum(row_of, 0)]
+    for track_id, boxes, usable, category in _marked_tracks(clip, config):
         centre = boxes[:, :2] + boxes[:, 2:] / 2
-        has_ghost = ghost >= 0
-        earlier = np.maximum(ghost, 0)
         shift = np.where(has_ghost[:, None], centre - centre[earlier], np.nan)
         ok = usable & has_ghost & usable[earlier]
         ok &= np.abs(shift[:, 0]) >= config.min_ghost_shift
         ok &= np.abs(shift[:, 1]) <= config.off_axis_ratio * np.abs(shift[:, 0])
-        category = str(objects.category[row_of[usable][0]]) if usable.any() else ""
         with np.errstate(divide="ignore", invalid="ignore"):  # still or absent: kept out by ``ok`` below
             log_speed = np.log(np.abs(shift[:, 0]) / np.where(has_ghost, times - times[earlier], np.nan))
         for way in (1, -1):
@@ -275,37 +266,21 @@ def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[
                 times=times,
                 max_time=config.max_time_s,
             )
-            for t in found:
-                candidates.append(
-                    TripletCandidate(
-                        source=clip.source,
-                        clip_id=clip.clip_id,
-                        family="object_speed",
-                        rule="speed_flip",
-                        negative_method="retrieval",
-                        subject=category,
-                        images=tuple(
-                            ImageSpec(frame_index=p, ghost_frame_index=int(ghost[p]), mark=_mark(boxes[p]))
-                            for p in (t.anchor, t.positive, t.negative)
-                        ),
-                        attribute_names=SPEED_ATTRIBUTES,
-                        values_12=t.values_12,
-                        values_13=t.values_13,
-                        values_23=t.values_23,
-                        magnitude=abs(t.values_12[0]),
-                        margin=t.margin,
-                    )
-                )
-            for i, reason in dropped:
-                number = clip.frames[i].frame_index
-                rejects.append(
-                    Reject(
-                        stage="rule",
-                        source=clip.source,
-                        clip_id=clip.clip_id,
-                        reason=f"speed_{reason}",
-                        frame_index=number,
-                        detail=f"object_speed {category} {int(track_id)}, anchor frame {number}: {reason}",
-                    )
-                )
+            more, less = retrieved_to_records(
+                clip,
+                found,
+                dropped,
+                family="object_speed",
+                rule="speed_flip",
+                attribute_names=SPEED_ATTRIBUTES,
+                subject=category,
+                about=f"{category} {track_id}",
+                reason_prefix="speed_",
+                images=lambda t, boxes=boxes: tuple(
+                    ImageSpec(frame_index=p, ghost_frame_index=int(ghost[p]), mark=_mark(boxes[p]))
+                    for p in (t.anchor, t.positive, t.negative)
+                ),
+            )
+            candidates += more
+            rejects += less
     return candidates, rejects

@@ -6,7 +6,7 @@ data), never by reversing time. Numpy plus remot_data records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -158,6 +158,11 @@ def find_retrieval_triplets(
     return triplets, rejects
 
 
+def plain_images(t: RetrievedTriplet) -> tuple[ImageSpec, ...]:
+    """Return the three whole frames of a retrieved triplet."""
+    return tuple(ImageSpec(frame_index=p) for p in (t.anchor, t.positive, t.negative))
+
+
 def retrieved_to_records(
     clip: Clip,
     found: list[RetrievedTriplet],
@@ -165,10 +170,26 @@ def retrieved_to_records(
     *,
     family: FamilyName,
     rule: RuleName,
-    arm: str,
     attribute_names: tuple[str, ...],
+    subject: str = "",
+    about: str = "",
+    reason_prefix: str = "",
+    images: Callable[[RetrievedTriplet], tuple[ImageSpec, ...]] = plain_images,
 ) -> tuple[list[TripletCandidate], list[Reject]]:
-    """Turn retrieval results of one arm and family into candidates (subject = arm) and rejects rows."""
+    """Turn retrieval results of one family (and subject) into candidates and rejects rows.
+
+    Args:
+        clip: The clip the positions index.
+        found: Retrieved triplets.
+        dropped: ``(anchor position, reason)`` of every dropped anchor.
+        family: Question family.
+        rule: Contrast rule.
+        attribute_names: Names of the values.
+        subject: The candidates' subject (an arm, an object category; empty for none).
+        about: What a reject's detail names after the family (``left arm``, ``pedestrian 7``).
+        reason_prefix: Put before each reject reason (families sharing a rule file keep theirs apart).
+        images: The three images of a triplet (default: its whole frames).
+    """
     candidates = [
         TripletCandidate(
             source=clip.source,
@@ -176,8 +197,8 @@ def retrieved_to_records(
             family=family,
             rule=rule,
             negative_method="retrieval",
-            subject=arm,
-            images=tuple(ImageSpec(frame_index=p) for p in (t.anchor, t.positive, t.negative)),
+            subject=subject,
+            images=images(t),
             attribute_names=attribute_names,
             values_12=t.values_12,
             values_13=t.values_13,
@@ -192,9 +213,9 @@ def retrieved_to_records(
             stage="rule",
             source=clip.source,
             clip_id=clip.clip_id,
-            reason=reason,
+            reason=reason_prefix + reason,
             frame_index=clip.frames[i].frame_index,
-            detail=f"{family} {arm} arm, anchor frame {clip.frames[i].frame_index}: {reason}",
+            detail=f"{' '.join(filter(None, (family, about)))}, anchor frame {clip.frames[i].frame_index}: {reason}",
         )
         for i, reason in dropped
     ]

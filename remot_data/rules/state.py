@@ -42,7 +42,14 @@ def find_gripper_triplets(clip: Clip, config: ManipulationConfig) -> tuple[list[
             clip.tracks[f"{arm}.gripper_closed"][:, None], None, window, anchor_stride=config.anchor_stride
         )
         more, less = retrieved_to_records(
-            clip, found, dropped, family="grab_release", rule="state_flip", arm=arm, attribute_names=GRIPPER_ATTRIBUTES
+            clip,
+            found,
+            dropped,
+            family="grab_release",
+            rule="state_flip",
+            attribute_names=GRIPPER_ATTRIBUTES,
+            subject=arm,
+            about=f"{arm} arm",
         )
         candidates += more
         rejects += less

@@ -32,9 +32,12 @@ def _by_family(found, family):
 def test_a_weaving_drive_turns_left_and_right():
     t = np.arange(40) / 2.0
     yaw = 20.0 * np.sin(2 * np.pi * t / 10.0)
-    found, _ = find_ego_triplets(_drive(_straight(np.full(40, 3.0)), yaw), PRESET.ego, PRESET.objects)
+    found, rejects = find_ego_triplets(_drive(_straight(np.full(40, 3.0)), yaw), PRESET.ego, PRESET.objects)
     turns = _by_family(found, "ego_turn")
     assert turns
+    # each family's rejects keep its name, so the rejects table tells them apart
+    assert rejects and all(r.reason.startswith(("ego_turn_", "ego_forward_", "ego_speed_")) for r in rejects)
+    assert all(r.detail.startswith(("ego_turn, anchor", "ego_forward, anchor", "ego_speed, anchor")) for r in rejects)
     for c in turns:
         a, p, n = (yaw[s.frame_index] for s in c.images)
         assert c.values_12[0] == pytest.approx(-(p - a)) and c.values_13[0] == pytest.approx(-(n - a))  # + = right

@@ -151,7 +151,9 @@ def test_speed_flip_pairs_a_faster_and_a_slower_stretch_of_one_walk():
         assert min(abs(c.values_12[0]), abs(c.values_13[0])) >= np.log(1.5) - 1e-9
         assert abs(c.images[1].frame_index - c.images[0].frame_index) <= 40  # within 4 s
     steady = _paced([1.0] * 80)
-    assert find_object_speed_triplets(_clip(_walk(steady), 80, fps=10.0), OBJECTS)[0] == []
+    found, rejects = find_object_speed_triplets(_clip(_walk(steady), 80, fps=10.0), OBJECTS)
+    assert found == [] and rejects
+    assert all(r.reason.startswith("speed_") and r.detail.startswith("object_speed pedestrian 1, ") for r in rejects)
 
 
 def test_speed_flip_keeps_one_direction_of_travel():
