@@ -278,6 +278,28 @@ def project_box(
     return np.array([x0, y0, x1 - x0, y1 - y0])
 
 
+def scene_keyframes(db: NuScenesTables, scene_name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Return ``(sample, front-camera keyframe sample_data)`` of a scene in time order.
+
+    Raises:
+        SourceFormatError: If the scene's sample chain breaks or a sample has no front-camera keyframe.
+    """
+    out, token, seen = [], db.scene_by_name[scene_name]["first_sample_token"], set()
+    while token:
+        if token in seen or token not in db.tables["sample"]:
+            raise SourceFormatError(
+                f"{db.version_dir / 'sample.json'}: scene {scene_name} sample chain breaks at {token}"
+            )
+        seen.add(token)
+        sample = db.tables["sample"][token]
+        data = db.camera_keyframe_of_sample.get(token)
+        if data is None:
+            raise SourceFormatError(f"{db.version_dir / 'sample_data.json'}: sample {token} has no {CAMERA}")
+        out.append((sample, data))
+        token = sample["next"]
+    return out
+
+
 def read_nuscenes_scene(db: NuScenesTables, scene_name: str) -> Clip:
     """Read one scene: front-camera keyframes in time order and every annotation projected into that camera.
 
@@ -285,22 +307,9 @@ def read_nuscenes_scene(db: NuScenesTables, scene_name: str) -> Clip:
         SourceFormatError: If the scene's sample chain breaks, a sample has no front-camera keyframe, or a
             calibration has no 3x3 intrinsic.
     """
-    scene = db.scene_by_name[scene_name]
-    samples, token, seen = [], scene["first_sample_token"], set()
-    while token:
-        if token in seen or token not in db.tables["sample"]:
-            raise SourceFormatError(
-                f"{db.version_dir / 'sample.json'}: scene {scene_name} sample chain breaks at {token}"
-            )
-        seen.add(token)
-        samples.append(db.tables["sample"][token])
-        token = samples[-1]["next"]
     frames, objects_rows, ego_xy, ego_yaw = [], [], [], []
     t0, size = None, None
-    for position, sample in enumerate(samples):
-        data = db.camera_keyframe_of_sample.get(sample["token"])
-        if data is None:
-            raise SourceFormatError(f"{db.version_dir / 'sample_data.json'}: sample {sample['token']} has no {CAMERA}")
+    for position, (sample, data) in enumerate(scene_keyframes(db, scene_name)):
         t0 = data["timestamp"] if t0 is None else t0
         frames.append(
             FrameRef(
@@ -359,8 +368,7 @@ def read_nuscenes_scene(db: NuScenesTables, scene_name: str) -> Clip:
 def hash_nuscenes_scene(db: NuScenesTables, scene_name: str) -> str:
     """Return a SHA-256 over the version's table files and the scene's front-camera image names and sizes."""
     digest = hashlib.sha256(f"{scene_name}\0{db.tables_digest}".encode())
-    clip_frames = read_nuscenes_scene(db, scene_name).frames
-    for frame in clip_frames:
-        path = frame.image_path
+    for _, data in scene_keyframes(db, scene_name):  # the file names only: no box is projected to hash a scene
+        path = db.root / data["filename"]
         digest.update(f"{path.name}\0{path.stat().st_size if path.is_file() else -1}\0".encode())
     return digest.hexdigest()

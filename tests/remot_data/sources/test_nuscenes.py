@@ -212,3 +212,18 @@ def test_scenes_of_one_drive_share_a_group(tmp_path):
         "scene-0100": "log-b",  # a log token that log.json does not describe
         "scene-0200": "scene-0200",  # no log: its own group
     }
+
+
+def test_a_broken_scene_is_named_when_read_or_hashed(tmp_path):
+    tables = _tables()
+    tables["sample_data"] = [d for d in tables["sample_data"] if d["token"] != "CAM_FRONT1"]  # s1 has no camera
+    root = _write(tmp_path / "no_camera", tables)
+    reader = get_reader("nuscenes")
+    for call in (reader.read_clip, reader.hash_clip):
+        with pytest.raises(SourceFormatError, match=r"sample_data\.json: sample s1 has no CAM_FRONT"):
+            call(root, "scene-0061")
+    tables = _tables()
+    tables["sample"][1]["next"] = "s0"  # a loop
+    root = _write(tmp_path / "loop", tables)
+    with pytest.raises(SourceFormatError, match=r"sample\.json: scene scene-0061 sample chain breaks at s0"):
+        reader.read_clip(root, "scene-0061")
