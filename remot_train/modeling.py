@@ -79,8 +79,8 @@ def qwen3_vl_thinking_template() -> str:
 TINY_MARKER = "remot_tiny.json"
 
 
-class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
-    """Qwen3-VL processor without a video processor (that one needs torchvision, which we do not install)."""
+class _WithoutVideoProcessor:
+    """A Qwen-VL processor built without its video processor (that one needs torchvision, which we do not install)."""
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         """Build from an image processor and a tokenizer only."""
@@ -99,24 +99,12 @@ class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
         return super().check_argument_for_proper_class(argument_name, argument)
 
 
-class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):  # noqa: N801 - the transformers class name, suffixed
-    """Qwen2.5-VL processor without a video processor (that one needs torchvision, which we do not install)."""
+class ImageOnlyQwen3VLProcessor(_WithoutVideoProcessor, Qwen3VLProcessor):
+    """Qwen3-VL processor without a video processor."""
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        """Build from an image processor and a tokenizer only."""
-        super().__init__(
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            video_processor=None,
-            chat_template=chat_template,
-            **kwargs,
-        )
 
-    def check_argument_for_proper_class(self, argument_name, argument):
-        """Accept a missing video processor; check the rest as usual."""
-        if argument_name == "video_processor" and argument is None:
-            return None
-        return super().check_argument_for_proper_class(argument_name, argument)
+class ImageOnlyQwen2_5_VLProcessor(_WithoutVideoProcessor, Qwen2_5_VLProcessor):  # noqa: N801 - transformers' name
+    """Qwen2.5-VL processor without a video processor."""
 
 
 # Tiny model families: the image-only processor class that reloads each, by the family name in the tiny marker.

@@ -90,9 +90,9 @@ def find_count_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[Triplet
             if np.isnan(counts[i]):
                 reject(i, "count_uncertain", "a box lies near a visibility, truncation or size threshold")
                 continue
-            near = (np.abs(times - times[i]) <= config.max_time_s) & ~np.isnan(counts)
-            near[i] = False
             distance = np.abs(times - times[i])
+            near = (distance <= config.max_time_s) & ~np.isnan(counts)
+            near[i] = False
             for k in range(config.count_min_change, config.count_max_change + 1):
                 more = np.nonzero(near & (counts == counts[i] + k))[0]
                 fewer = np.nonzero(near & (counts == counts[i] - k))[0]
