@@ -53,11 +53,14 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
     """Run every rule that applies to the clip's annotations (plus mirrored copies where the preset asks)."""
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []
+    applied = False  # whether any rule ran on the clip
     if clip.T_world_cam is not None:
+        applied = True
         found, dropped = find_camera_rotation_triplets(clip, preset.camera_rotation)
         candidates += found
         rejects += dropped
     if any(name.endswith(".ee_xyz_m") or name.endswith(".gripper_closed") for name in clip.tracks):
+        applied = True
         manipulation: list[TripletCandidate] = []
         for rule in (find_arm_direction_triplets, find_gripper_triplets):
             found, dropped = rule(clip, preset.manipulation)
@@ -67,6 +70,7 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
             manipulation += [mirror_candidate(c) for c in manipulation]
         candidates += manipulation
     if clip.objects is not None and preset.objects is not None:
+        applied = True
         found, dropped = find_count_triplets(clip, preset.objects)
         candidates += found
         rejects += dropped
@@ -77,13 +81,15 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
         candidates += found
         rejects += dropped
     if has_ego_motion(clip) and preset.ego is not None and preset.objects is not None:
+        applied = True
         found, dropped = find_ego_triplets(clip, preset.ego, preset.objects)
         turns = [c for c in found if c.family == "ego_turn"]
         candidates += found + ([mirror_candidate(c) for c in turns] if preset.ego.mirror else [])
         rejects += dropped
     if preset.questions.balance_directions:
         candidates = [balanced(clip, c) for c in candidates]
-    if clip.T_world_cam is None and not clip.tracks and (clip.objects is None or preset.objects is None):
+    if not applied:
+        newer = clip.objects is not None or has_ego_motion(clip)
         rejects.append(
             Reject(
                 stage="rule",
@@ -91,7 +97,11 @@ def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandida
                 clip_id=clip.clip_id,
                 reason="no_rule_applies",
                 detail=f"clip {clip.clip_id} has no annotation any rule of preset {preset.name} uses"
-                + (" (object boxes need a preset with an objects section, v3 or later)" if clip.objects else ""),
+                + (
+                    " (object boxes and driving logs need a preset with objects and ego sections, v3 or later)"
+                    if newer
+                    else ""
+                ),
             )
         )
     return candidates, rejects

@@ -83,3 +83,18 @@ def test_speed_flip_uses_double_exposures_of_the_drive():
 def test_ego_rules_need_the_cars_poses():
     with pytest.raises(ValueError, match="ego rules need the tracks"):
         find_ego_triplets(Clip(source="nuscenes", clip_id="x", frames=()), PRESET.ego, PRESET.objects)
+
+
+def test_a_clip_no_rule_of_the_preset_reads_is_one_reject_naming_why():
+    from remot_data.build.rows import find_candidates
+
+    drive = _drive(_straight(np.full(20, 3.0)), np.zeros(20))  # a driving log: ego tracks only
+    for old in ("v1", "v2"):
+        found, rejects = find_candidates(drive, load_rule_preset(old))
+        assert found == [] and [r.reason for r in rejects] == ["no_rule_applies"]
+        assert "driving logs need a preset with objects and ego sections, v3 or later" in rejects[0].detail
+    _, rejects = find_candidates(drive, PRESET)
+    assert "no_rule_applies" not in {r.reason for r in rejects}
+    bare = Clip(source="scannet", clip_id="x", frames=(FrameRef(frame_index=0),))
+    (reject,) = find_candidates(bare, PRESET)[1]
+    assert reject.reason == "no_rule_applies" and "v3 or later" not in reject.detail
