@@ -22,7 +22,7 @@ from remot_data.records import Clip, FamilyName, ImageSpec, Reject, RuleName, Tr
 from remot_data.rules.objects import ghost_positions
 from remot_data.rules.registry import EgoConfig, ObjectsConfig
 from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
-from remot_data.rules.timeline import Clock, frame_times_s
+from remot_data.rules.timeline import timed_anchors
 
 EGO_TRACKS = ("ego.xy_m", "ego.yaw_deg")
 
@@ -42,10 +42,7 @@ def find_ego_triplets(
     """
     if not has_ego_motion(clip):
         raise ValueError(f"clip {clip.clip_id}: ego rules need the tracks {EGO_TRACKS}")
-    times = frame_times_s(clip)
-    if times is None:
-        raise ValueError(f"clip {clip.clip_id}: ego rules need frame times")
-    anchors = Clock(at=times, unit="s", gap=0.0, stride=config.anchor_stride_s).anchors()
+    times, anchors = timed_anchors(clip, config.anchor_stride_s, "ego rules")
     xy, yaw = clip.tracks["ego.xy_m"], clip.tracks["ego.yaw_deg"]
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []

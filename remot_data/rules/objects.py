@@ -20,7 +20,7 @@ from remot_data.motion.objects import Visibility, box_track, visible_boxes, visi
 from remot_data.records import Clip, CropBox, ImageSpec, Reject, TripletCandidate
 from remot_data.rules.registry import ObjectsConfig
 from remot_data.rules.retrieval import RetrievalWindow, find_retrieval_triplets, retrieved_to_records
-from remot_data.rules.timeline import Clock, frame_times_s
+from remot_data.rules.timeline import timed_anchors
 
 COUNT_ATTRIBUTES = ("count_change",)
 SHIFT_ATTRIBUTES = ("right_frac",)
@@ -40,13 +40,6 @@ def _visibility(config: ObjectsConfig) -> Visibility:
     )
 
 
-def _times_and_anchors(clip: Clip, config: ObjectsConfig) -> tuple[npt.NDArray[np.float64], list[int]]:
-    times = frame_times_s(clip)
-    if times is None:
-        raise ValueError(f"clip {clip.clip_id}: object rules need frame times (a frame rate or timestamps)")
-    return times, Clock(at=times, unit="s", gap=0.0, stride=config.anchor_stride_s).anchors()
-
-
 def _require_boxes(clip: Clip) -> tuple[int, int]:
     if clip.objects is None or clip.image_width_px is None or clip.image_height_px is None:
         raise ValueError(f"clip {clip.clip_id}: object rules need object boxes and the frame size")
@@ -64,7 +57,7 @@ def find_count_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[Triplet
         ValueError: If the clip has no boxes, frame size or frame times.
     """
     width, height = _require_boxes(clip)
-    times, anchors = _times_and_anchors(clip, config)
+    times, anchors = timed_anchors(clip, config.anchor_stride_s, "object rules")
     assert clip.objects is not None
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []
@@ -168,7 +161,7 @@ def find_object_direction_triplets(clip: Clip, config: ObjectsConfig) -> tuple[l
         ValueError: If the clip has no boxes, frame size or frame times.
     """
     _require_boxes(clip)
-    times, anchors = _times_and_anchors(clip, config)
+    times, anchors = timed_anchors(clip, config.anchor_stride_s, "object rules")
     window = RetrievalWindow(
         min_delta=config.min_shift,
         max_delta=config.max_shift,
@@ -235,7 +228,7 @@ def find_object_speed_triplets(clip: Clip, config: ObjectsConfig) -> tuple[list[
         ValueError: If the clip has no boxes, frame size or frame times.
     """
     _require_boxes(clip)
-    times, anchors = _times_and_anchors(clip, config)
+    times, anchors = timed_anchors(clip, config.anchor_stride_s, "object rules")
     ghost = ghost_positions(times, config.ghost_s)
     has_ghost = ghost >= 0
     earlier = np.maximum(ghost, 0)

@@ -75,6 +75,18 @@ class Clock:
         return f"{value:.2f} s" if self.unit == "s" else f"frame {round(value)}"
 
 
+def timed_anchors(clip: Clip, stride_s: float, rules: str) -> tuple[npt.NDArray[np.float64], list[int]]:
+    """Return each frame's time and the anchors every ``stride_s`` seconds, for rules that need times.
+
+    Raises:
+        ValueError: Naming the clip and the ``rules`` when the clip has no frame times.
+    """
+    times = frame_times_s(clip)
+    if times is None:
+        raise ValueError(f"clip {clip.clip_id}: {rules} need frame times (a frame rate or timestamps)")
+    return times, Clock(at=times, unit="s", gap=0.0, stride=stride_s).anchors()
+
+
 def rule_clock(
     clip: Clip, *, gap_s: float | None, stride_s: float | None, gap_frames: int, stride_frames: int
 ) -> Clock:
