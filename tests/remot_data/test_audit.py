@@ -90,6 +90,31 @@ def test_near_identical_images_are_found_by_hash_distance():
     assert near_in_other_splits(triplets, 4) == set()
 
 
+@pytest.mark.parametrize("n_views", [1, 40])
+def test_near_images_of_fixed_cameras_are_found_as_brute_force_finds_them(n_views):
+    # one robot cell: every hash is a few bits from one view, so the band index would propose nearly every pair (once
+    # per band) and the search compares every cross-split pair once instead; 40 cells: bands, with full buckets
+    import numpy as np
+
+    from remot_data.audit import near_in_other_splits
+
+    rng = np.random.default_rng(1)
+    views = [int.from_bytes(rng.bytes(32), "little") for _ in range(n_views)]
+    keys = {}
+    for n in range(300):
+        view = views[n % n_views]
+        flips = sum(1 << int(b) for b in rng.choice(256, size=int(rng.integers(1, 24)), replace=False))
+        keys[(view ^ flips, view ^ (flips >> 1))] = {("train", "val", "test")[n % 3]}
+    brute = {
+        a
+        for a in keys
+        for b in keys
+        if keys[a] != keys[b] and all((x ^ y).bit_count() <= 16 for x, y in zip(a, b, strict=True))
+    }
+    assert 0 < len(brute) < len(keys)
+    assert near_in_other_splits(keys, 16, bits=256) == brute
+
+
 def test_a_recurring_triplet_fails_the_gate_where_a_recurring_image_does_not():
     def item(split, group, hashes):
         return AuditItem(
