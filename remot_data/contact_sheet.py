@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from PIL import Image, ImageDraw, ImageFont
@@ -15,11 +16,11 @@ THUMB = 200
 TEXT_WIDTH = 420
 
 
-def pick_examples(table: pa.Table, n: int) -> list[dict]:
-    """Return up to ``n`` rows (at least one per family and source), cycling over them and their kinds.
+def pick_examples(table: pa.Table, n: int) -> list[int]:
+    """Return the indices of up to ``n`` rows (at least one per family and source), cycling over them and their kinds.
 
     Within a (family, source) the kinds are (negative method, mirrored), taken in turn, so every kind shows up.
-    Kinds are chosen on the small columns; only the picked rows' images are read out of Arrow.
+    Only the small columns are read: the caller fetches the picked rows' images.
     """
     keys = table.select(["triplet_id", "family", "source", "negative_method", "mirrored"]).to_pylist()
     kinds: dict[tuple[str, str], dict[tuple[str, bool], list[int]]] = {}
@@ -37,12 +38,11 @@ def pick_examples(table: pa.Table, n: int) -> list[dict]:
             if left and len(picked) < n:
                 picked.append(kinds[group][left[turn % len(left)]].pop(0))
         turn += 1
-    return table.take(picked).to_pylist() if picked else []
+    return picked
 
 
-def write_contact_sheet(table: pa.Table, path: Path, *, n: int = 12) -> None:
-    """Write a PNG showing up to ``n`` triplets: the three images, labels per pair, and the answer letters."""
-    examples = pick_examples(table, n)
+def write_contact_sheet(examples: list[dict[str, Any]], path: Path) -> None:
+    """Write a PNG showing triplet rows (``pick_examples``): the three images, labels per pair, and the answers."""
     font = ImageFont.load_default()
     thumbs = [
         [Image.open(io.BytesIO(row[column]["bytes"])).convert("RGB") for column in IMAGE_COLUMNS] for row in examples

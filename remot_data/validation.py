@@ -251,10 +251,19 @@ def find_violations(table: pa.Table, preset: RulePreset) -> tuple[list[Violation
     Returns:
         ``(violations, number_of_expectations)``; no violations means the table is valid.
     """
+    return validate_frame(make_validation_frame(table, preset), preset)
+
+
+def validate_frame(frame: pd.DataFrame, preset: RulePreset) -> tuple[list[Violation], int]:
+    """Run the suite on validation frames (``make_validation_frame``), e.g. those of a table's parts concatenated.
+
+    Returns:
+        ``(violations, number_of_expectations)``; no violations means the rows are valid.
+    """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    frame = make_validation_frame(table, preset)
+    frame = frame.reset_index(drop=True)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = (

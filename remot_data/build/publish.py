@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 import remot_data
@@ -21,13 +23,15 @@ from remot_data.audit import audit_items, check_audit, items_from_table
 from remot_data.build.plan import BuildPlan
 from remot_data.build.stage import staged_paths
 from remot_data.card import write_dataset_card
-from remot_data.contact_sheet import write_contact_sheet
+from remot_data.contact_sheet import pick_examples, write_contact_sheet
 from remot_data.errors import ContractError
 from remot_data.outputs import latest_version, new_version_id, publish_version
 from remot_data.rules.registry import load_rule_preset
 from remot_data.table import read_parquet, write_json, write_parquet, write_triplet_splits
-from remot_data.validation import find_violations
-from schemas import load_layout, load_manifest_schema, schema_version
+from remot_data.validation import make_validation_frame, validate_frame
+from schemas import IMAGE_COLUMNS, load_layout, load_manifest_schema, load_schema, schema_version
+
+CONTACT_SHEET_ROWS = 12
 
 
 def code_version() -> str:
@@ -169,6 +173,20 @@ def check_build_quality(plan: BuildPlan, triplets: pa.Table, rejects: pa.Table) 
             )
 
 
+def _rows_at(parts: list[Path], sizes: list[int], indices: list[int]) -> list[dict[str, Any]]:
+    """Return whole rows (images too) at positions of the parts read one after another, reading only their parts."""
+    offsets = np.cumsum([0, *sizes])
+    wanted: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for order, index in enumerate(indices):
+        part = int(np.searchsorted(offsets, index, side="right")) - 1
+        wanted[part].append((order, index - int(offsets[part])))
+    rows: dict[int, dict[str, Any]] = {}
+    for part, picks in wanted.items():
+        taken = read_parquet(parts[part], "triplets").take([local for _, local in picks]).to_pylist()
+        rows.update({order: row for (order, _), row in zip(picks, taken, strict=True)})
+    return [rows[order] for order in range(len(indices))]
+
+
 def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     """Validate the staged parts of a plan and publish them as a new version of the output, switched in atomically.
 
@@ -176,6 +194,10 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     dataset card, contact sheet) into ``OUT/versions/<id>`` and points ``OUT/latest`` at it. An empty or degraded
     build, or a table that fails validation, is not published (the validation report is written to the staging
     folder) and ``ContractError`` is raised. The staging folder is removed after publishing.
+
+    Images are streamed: the columns without pixels are read whole; the parts themselves are read one at a time,
+    once for the suite's image checks and the audit's hashes, once to be written out split by split (and the few
+    the contact sheet shows once more). Memory holds one part and one row group, not the table.
 
     Returns:
         The manifest.
@@ -185,11 +207,20 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     """
     layout, config = load_layout(), plan.config
     preset = load_rule_preset(config.preset)
-    parts = [staged_paths(plan.staging_dir, k) for k in keys]
-    triplets = pa.concat_tables([read_parquet(t, "triplets") for t, _ in parts])
-    rejects = pa.concat_tables([read_parquet(r, "rejects") for _, r in parts])
+    staged = [staged_paths(plan.staging_dir, k) for k in keys]
+    parts = [triplets for triplets, _ in staged]
+    rejects = pa.concat_tables([read_parquet(r, "rejects") for _, r in staged])
+    no_pixels = [name for name in load_schema("triplets").names if name not in IMAGE_COLUMNS]
+    light = [read_parquet(p, "triplets", columns=no_pixels) for p in parts]
+    triplets = pa.concat_tables(light)  # every column but the images
     check_build_quality(plan, triplets, rejects)
-    violations, n_expectations = find_violations(triplets, preset)
+    groups = {c.clip_id: c.group for c in plan.clips}
+    frames, items = [], []
+    for path in parts:
+        part = read_parquet(path, "triplets")
+        frames.append(make_validation_frame(part, preset))
+        items += items_from_table(part, groups, hash_side=preset.audit.image_hash_side)
+    violations, n_expectations = validate_frame(pd.concat(frames, ignore_index=True), preset)
     report = {
         "success": not violations,
         "expectations": n_expectations,
@@ -203,8 +234,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
             f"dataset not published: {len(violations)} of {n_expectations} expectations failed "
             f"(report: {plan.staging_dir / layout.validation_report}):\n  {lines}"
         )
-    groups = {c.clip_id: c.group for c in plan.clips}
-    audit = audit_items(items_from_table(triplets, groups, hash_side=preset.audit.image_hash_side), preset.audit)
+    audit = audit_items(items, preset.audit)
     check_audit(audit, preset.audit)
     version_id = new_version_id()
     manifest = {
@@ -242,11 +272,12 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     }
     check_manifest(manifest)
     with publish_version(plan.out_dir, version_id, keep=config.keep_versions) as tmp:
-        split_files = write_triplet_splits(triplets, tmp)
+        split_files = write_triplet_splits((read_parquet(p, "triplets") for p in parts), tmp)
         write_parquet(rejects, tmp / layout.rejects)
         write_json(tmp / layout.validation_report, report)
         write_json(tmp / layout.manifest, manifest)
         write_dataset_card(tmp, manifest, split_files)
-        write_contact_sheet(triplets, tmp / layout.contact_sheet)
+        examples = _rows_at(parts, [len(t) for t in light], pick_examples(triplets, CONTACT_SHEET_ROWS))
+        write_contact_sheet(examples, tmp / layout.contact_sheet)
     shutil.rmtree(plan.staging_dir, ignore_errors=True)
     return manifest

@@ -22,12 +22,13 @@ def test_every_family_and_source_shows_up_first():
                     "mirrored": i % 2 == 1,
                 }
             )
-    picked = pick_examples(pa.Table.from_pylist(rows), 3)
+    table = pa.Table.from_pylist(rows)
+    picked = table.take(pick_examples(table, 3)).to_pylist()
     assert {(r["family"], r["source"]) for r in picked} == {
         ("object_count", "motchallenge"),
         ("object_count", "nuscenes"),
         ("ego_turn", "nuscenes"),
     }
-    more = pick_examples(pa.Table.from_pylist(rows), 6)
+    more = table.take(pick_examples(table, 6)).to_pylist()
     assert {(r["family"], r["mirrored"]) for r in more} >= {("object_count", True), ("object_count", False)}
-    assert len(pick_examples(pa.Table.from_pylist(rows), 1)) == 3  # never fewer than one per family and source
+    assert len(pick_examples(table, 1)) == 3  # never fewer than one per family and source
