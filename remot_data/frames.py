@@ -2,11 +2,14 @@
 
 The only module that decodes source images and videos and the only one that starts processes (ffmpeg, through
 ffmpeg-python; the binary comes from the imageio-ffmpeg wheel unless the caller names another). For one video, all
-frames a clip needs are decoded in one ffmpeg pass (a seek to the clip's start, then a ``select`` filter).
+frames a clip needs are decoded by as few ffmpeg runs as pay off (each a seek, then a ``select`` filter over a
+segment of nearby frames: ``plan_segments``), scaled while decoding to no more than the stored images need.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import math
 import re
@@ -73,11 +76,30 @@ def apply_image_spec(
         w, h = image.size
         box = (round(spec.crop.x0 * w), round(spec.crop.y0 * h), round(spec.crop.x1 * w), round(spec.crop.y1 * h))
         image = image.crop(box)
-    if spec.mirror:
-        image = ImageOps.mirror(image)
-    scale = min(1.0, config.max_side_px / max(image.size))  # never upscale: it invents no detail, only bytes
-    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR)
+    size = stored_size(image.size, config.max_side_px)
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    # last, so a mirrored image is exactly the flip of its unmirrored twin (render_images flips that one)
+    return ImageOps.mirror(image) if spec.mirror else image
+
+
+def stored_size(size: tuple[int, int], max_side_px: float) -> tuple[int, int]:
+    """Return the size an image of ``size`` is stored at: longer side at most ``max_side_px``, aspect kept.
+
+    Never upscaled: that invents no detail, only bytes.
+    """
+    scale = min(1.0, max_side_px / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def source_side_needed(spec: ImageSpec, config: FrameConfig) -> float:
+    """Return the longer side a source frame needs for ``spec`` to keep full stored resolution (crops need more).
+
+    A crop keeps a fraction of each side; dividing by the smaller fraction is enough whatever the frame's aspect.
+    """
+    if spec.crop is None:
+        return float(config.max_side_px)
+    return config.max_side_px / min(spec.crop.x1 - spec.crop.x0, spec.crop.y1 - spec.crop.y0)
 
 
 MARK_COLOUR = (255, 0, 0)
@@ -145,13 +167,30 @@ class VideoInfo:
     height: int
     fps: float | None
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """Return (width, height)."""
+        return self.width, self.height
+
 
 def probe_video(path: Path, *, exe: str | None = None) -> VideoInfo:
     """Read a video's frame size and rate from ``ffmpeg -i`` (the wheel ships no ffprobe).
 
+    Remembered per process for the file as it is (path, size, modification time): LeRobot packs many episodes
+    into one file, and a run of ffmpeg costs about as much as decoding a hundred frames.
+
     Raises:
         FrameExtractionError: If ffmpeg finds no video stream.
     """
+    try:
+        stat = Path(path).stat()
+    except OSError as err:
+        raise FrameExtractionError(f"{path}: cannot read video: {err}") from err
+    return _probe_video(str(path), stat.st_size, stat.st_mtime_ns, exe)
+
+
+@functools.lru_cache(maxsize=1024)
+def _probe_video(path: str, size: int, mtime_ns: int, exe: str | None) -> VideoInfo:
     try:
         _, err = (
             ffmpeg.input(str(path))
@@ -244,18 +283,51 @@ def select_expression(wanted: list[int]) -> tuple[str, list[int]]:
     return "+".join(terms), wanted
 
 
+# A new ffmpeg run (process start, seek, decode from the keyframe before) costs about as much as decoding and
+# dropping 120 frames of 640 x 480 (benchmarks/frame_extraction.py, docs/performance.md); decoding costs about
+# the same per pixel at other sizes. Wanted frames further apart than that are fetched by separate runs with a seek.
+SEEK_COST_PIXELS = 120 * 640 * 480
+
+
+def plan_segments(wanted: list[int], *, frame_pixels: int) -> list[list[int]]:
+    """Split sorted frame numbers where decoding through the gap would cost more than a new run with a seek.
+
+    Dense frames come from one pass (a ``select`` over the span); sparse ones from seeks; clusters from segments.
+
+    Example:
+        >>> plan_segments([0, 5, 10, 400, 401, 2000], frame_pixels=640 * 480)
+        [[0, 5, 10], [400, 401], [2000]]
+    """
+    max_gap = max(1, SEEK_COST_PIXELS // max(1, frame_pixels))
+    segments: list[list[int]] = []
+    for n in wanted:
+        if segments and n - segments[-1][-1] <= max_gap:
+            segments[-1].append(n)
+        else:
+            segments.append([n])
+    return segments
+
+
 def decode_video_frames(
-    path: Path, frame_numbers: Iterable[int], *, start_s: float = 0.0, fps: float, exe: str | None = None
+    path: Path,
+    frame_numbers: Iterable[int],
+    *,
+    start_s: float = 0.0,
+    fps: float,
+    exe: str | None = None,
+    max_side: float | None = None,
 ) -> dict[int, npt.NDArray[np.uint8]]:
-    """Decode the given frames of a video in one ffmpeg pass, however many there are.
+    """Decode the given frames of a video, each once, by the cheapest runs of ffmpeg (``plan_segments``).
 
     Args:
         path: Video file.
         frame_numbers: Frame numbers counted from the frame at ``start_s`` (0 = that frame).
-        start_s: Time of frame 0; ffmpeg seeks there first, so a clip in the middle of a long file costs a decode
-            from the previous keyframe, not from the file's start.
+        start_s: Time of frame 0; every run seeks to its first frame, so frames in the middle of a long file cost
+            a decode from the previous keyframe, not from the file's start.
         fps: Frame rate of the video.
         exe: ffmpeg binary (None: the imageio-ffmpeg one).
+        max_side: Scale frames while decoding (ffmpeg's bilinear scaler) so the longer side is at most this
+            (``stored_size``), or None for the video's own size.
 
     Returns:
         ``{frame_number: RGB array (H, W, 3)}`` for every frame that could be decoded; a truncated file gives fewer
@@ -268,18 +340,48 @@ def decode_video_frames(
     if not wanted:
         return {}
     info = probe_video(path, exe=exe)
+    size = info.size if max_side is None else stored_size(info.size, max_side)
+    frames: dict[int, npt.NDArray[np.uint8]] = {}
+    errors: list[str] = []
+    for segment in plan_segments(wanted, frame_pixels=info.width * info.height):
+        first = segment[0]
+        decoded, error = _decode_segment(
+            path, [n - first for n in segment], start_s=start_s + first / fps, fps=fps, exe=exe, size=size, info=info
+        )
+        frames.update({n + first: pixels for n, pixels in decoded.items()})
+        if error:
+            errors.append(error)
+    if not frames and errors:
+        shown = wanted if len(wanted) <= 10 else [*wanted[:10], "..."]
+        raise FrameExtractionError(f"{path}: ffmpeg could not decode frames {shown} ({errors[0]})")
+    return frames
+
+
+def _decode_segment(
+    path: Path,
+    wanted: list[int],
+    *,
+    start_s: float,
+    fps: float,
+    exe: str | None,
+    size: tuple[int, int],
+    info: VideoInfo,
+) -> tuple[dict[int, npt.NDArray[np.uint8]], str]:
+    """Decode frames (numbered from the one at ``start_s``) in one ffmpeg run; return them and ffmpeg's complaint."""
     expression, emitted = select_expression(wanted)
     keep = set(wanted)
+    width, height = size
     # Seek half a frame early: the first frame at or after that time is frame 0, even with rounded timestamps.
+    stream = ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps)).filter("select", expression)
+    if size != info.size:
+        stream = stream.filter("scale", width, height, flags="bilinear")
     command = (
-        ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps))
-        .filter("select", expression)
         # -frames:v stops ffmpeg after the last emitted frame instead of decoding the rest of a long file.
-        .output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", **{"frames:v": len(emitted)})
+        stream.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", **{"frames:v": len(emitted)})
         .global_args("-loglevel", "error", "-nostdin")
         .compile(cmd=ffmpeg_exe(exe))
     )
-    size = info.width * info.height * 3
+    frame_bytes = width * height * 3
     frames: dict[int, npt.NDArray[np.uint8]] = {}
     # Frames are read one at a time from the pipe and kept only when wanted: memory holds the wanted frames only,
     # whatever the span decoded. stderr goes to a file, so ffmpeg never blocks on a full pipe.
@@ -290,19 +392,16 @@ def decode_video_frames(
             raise FrameExtractionError(f"{path}: cannot start ffmpeg {command[0]!r}: {err}") from err
         with process:
             for number in emitted:
-                data = process.stdout.read(size)
-                if len(data) < size:
+                data = process.stdout.read(frame_bytes)
+                if len(data) < frame_bytes:
                     break
                 if number in keep:
-                    frames[number] = np.frombuffer(data, dtype=np.uint8).reshape(info.height, info.width, 3)
+                    frames[number] = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
             process.stdout.close()
             code = process.wait()
         stderr.seek(0)
         tail = stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-    if code != 0 and not frames:
-        shown = wanted if len(wanted) <= 10 else [*wanted[:10], "..."]
-        raise FrameExtractionError(f"{path}: ffmpeg could not decode frames {shown} (exit status {code}): {tail}")
-    return frames
+    return frames, (f"exit status {code}: {tail}" if code != 0 else "")
 
 
 def decode_video_frame(path: Path, timestamp_s: float, *, fps: float, exe: str | None = None) -> npt.NDArray[np.uint8]:
@@ -318,9 +417,18 @@ def decode_video_frame(path: Path, timestamp_s: float, *, fps: float, exe: str |
 
 
 def load_clip_frames(
-    clip: Clip, positions: list[int], config: FrameConfig
+    clip: Clip, positions: list[int], config: FrameConfig, *, side_needed: dict[int, float] | None = None
 ) -> tuple[dict[int, Image.Image], dict[int, str]]:
-    """Decode the frames at the given clip positions: one ffmpeg pass per video, one open per image file."""
+    """Decode the frames at the given clip positions: ffmpeg runs as ``plan_segments`` chooses, one open per file.
+
+    Args:
+        clip: The clip.
+        positions: Positions in ``clip.frames``.
+        config: The ffmpeg binary.
+        side_needed: Per position, the longer side its images need (``source_side_needed``); frames are then
+            decoded no larger than that (ffmpeg scales video frames while decoding; JPEG files decode at 1/2, 1/4
+            or 1/8 scale when that is still enough). None: full size.
+    """
     images: dict[int, Image.Image] = {}
     failed: dict[int, str] = {}
     by_video: dict[Path, list[int]] = {}
@@ -331,6 +439,8 @@ def load_clip_frames(
             continue
         try:
             with Image.open(frame.image_path) as opened:
+                if side_needed is not None:
+                    opened.draft("RGB", stored_size(opened.size, side_needed[position]))
                 images[position] = opened.convert("RGB")
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
             failed[position] = f"{frame.image_path}: cannot decode frame {frame.frame_index}: {err}"
@@ -339,8 +449,11 @@ def load_clip_frames(
             raise FrameExtractionError(f"clip {clip.clip_id}: video frames need the clip's fps")
         start = min(clip.frames[p].timestamp_s for p in video_positions)
         numbers = {p: round((clip.frames[p].timestamp_s - start) * clip.fps) for p in video_positions}
+        max_side = None if side_needed is None else max(side_needed[p] for p in video_positions)
         try:
-            decoded = decode_video_frames(video, numbers.values(), start_s=start, fps=clip.fps, exe=config.ffmpeg_path)
+            decoded = decode_video_frames(
+                video, numbers.values(), start_s=start, fps=clip.fps, exe=config.ffmpeg_path, max_side=max_side
+            )
         except FrameExtractionError as err:
             decoded, reason = {}, str(err)
         else:
@@ -358,8 +471,8 @@ def render_images(
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Return JPEG bytes for each distinct image spec, keyed by ``ImageSpec.key``, and the specs that failed.
 
-    Each source frame is decoded once however many specs use it; video frames of one clip come from one ffmpeg
-    pass per video file.
+    Each source frame is decoded once however many specs use it, no larger than its largest use needs; an image
+    is marked, cropped and resized once and encoded once; a mirrored image is its unmirrored twin's pixels flipped.
 
     Args:
         clip: The clip the specs index into (``spec.frame_index`` is a position in ``clip.frames``).
@@ -370,8 +483,13 @@ def render_images(
         ``({spec.key: jpeg_bytes}, {spec.key: reason})``: a frame that cannot be read is reported, never replaced.
     """
     specs = list({spec.key: spec for spec in specs}.values())
-    needed = {s.frame_index for s in specs} | {s.ghost_frame_index for s in specs if s.ghost_frame_index is not None}
-    frames, failed_frames = load_clip_frames(clip, sorted(needed), config)
+    side_needed: dict[int, float] = {}
+    for spec in specs:
+        for position in (spec.frame_index, spec.ghost_frame_index):
+            if position is not None:
+                side_needed[position] = max(side_needed.get(position, 0.0), source_side_needed(spec, config))
+    frames, failed_frames = load_clip_frames(clip, sorted(side_needed), config, side_needed=side_needed)
+    unmirrored: dict[str, Image.Image] = {}
     out: dict[str, bytes] = {}
     failed: dict[str, str] = {}
     for spec in specs:
@@ -379,8 +497,10 @@ def render_images(
         if missing:
             failed[spec.key] = failed_frames[missing[0]]
             continue
-        ghost = frames[spec.ghost_frame_index] if spec.ghost_frame_index is not None else None
-        out[spec.key] = encode_jpeg(
-            apply_image_spec(frames[spec.frame_index], spec, config, ghost=ghost), quality=config.jpeg_quality
-        )
+        twin = dataclasses.replace(spec, mirror=False)
+        if twin.key not in unmirrored:
+            ghost = frames[spec.ghost_frame_index] if spec.ghost_frame_index is not None else None
+            unmirrored[twin.key] = apply_image_spec(frames[spec.frame_index], twin, config, ghost=ghost)
+        image = unmirrored[twin.key]
+        out[spec.key] = encode_jpeg(ImageOps.mirror(image) if spec.mirror else image, quality=config.jpeg_quality)
     return out, failed

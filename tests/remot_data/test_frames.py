@@ -170,3 +170,67 @@ def test_marks_and_double_exposures_are_drawn_from_the_frames(tmp_path):
     red_both = (both[..., 0] > 150) & (both[..., 1] < 100) & (both[..., 2] < 100)
     assert np.nonzero(red_both)[1].mean() > 30  # the mark is drawn before the mirror: it moves to the right half
     assert specs[3].key in failed and "missing.png" in failed[specs[3].key]  # a ghost frame that cannot be read
+
+
+def test_far_apart_frames_come_from_separate_seeks_and_equal_one_pass(long_video, monkeypatch):
+    import remot_data.frames as frames_module
+
+    wanted = [5, 6, 40, 200, 201, 430]
+    one_pass = decode_video_frames(long_video, wanted, fps=30)
+    monkeypatch.setattr(frames_module, "SEEK_COST_PIXELS", 20 * 32 * 24)  # a run pays off past 20 frames
+    assert frames_module.plan_segments(wanted, frame_pixels=32 * 24) == [[5, 6], [40], [200, 201], [430]]
+    runs = []
+    original = frames_module._decode_segment
+    monkeypatch.setattr(frames_module, "_decode_segment", lambda *a, **k: runs.append(a[1]) or original(*a, **k))
+    segmented = decode_video_frames(long_video, wanted, fps=30)
+    assert len(runs) == 4
+    assert [frame_number_of(segmented[n]) for n in wanted] == wanted
+    for n in wanted:
+        np.testing.assert_array_equal(segmented[n], one_pass[n])
+
+
+def test_frames_are_scaled_while_decoding_to_the_size_they_are_stored_at(index_video):
+    from PIL import Image
+
+    full = decode_video_frames(index_video, [3, 9], fps=10)
+    small = decode_video_frames(index_video, [3, 9], fps=10, max_side=32)
+    for n in (3, 9):
+        assert small[n].shape == (24, 32, 3)
+        expected = np.asarray(Image.fromarray(full[n]).resize((32, 24), Image.Resampling.BILINEAR), dtype=float)
+        assert np.abs(small[n].astype(float) - expected).mean() < 8
+
+
+def test_a_rewritten_video_is_probed_again(tmp_path):
+    from remot_data.frames import encode_video
+
+    video = tmp_path / "v.mp4"
+    encode_video([np.zeros((48, 64, 3), np.uint8)] * 3, video, fps=10)
+    assert probe_video(video).size == (64, 48)
+    encode_video([np.zeros((24, 32, 3), np.uint8)] * 5, video, fps=10)
+    assert probe_video(video).size == (32, 24)
+
+
+def test_a_mirrored_image_is_its_twin_flipped_and_large_jpegs_decode_scaled(tmp_path):
+    from PIL import Image
+
+    from remot_data.records import CropBox
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:968, 0:1296]
+    pixels = np.stack([x % 256, y % 256, (x // 7 + y // 5) % 256], axis=-1).astype(np.uint8)
+    pixels[100:300, 200:500] = rng.integers(0, 255, size=(200, 300, 3))
+    Image.fromarray(pixels).save(tmp_path / "0.jpg", quality=95)  # a ScanNet-size colour frame
+    clip = Clip(
+        source="scannet", clip_id="scene0000_00", frames=(FrameRef(frame_index=0, image_path=tmp_path / "0.jpg"),)
+    )
+    crop = CropBox(x0=0.1, y0=0.1, x1=0.7, y1=0.7)
+    specs = [ImageSpec(frame_index=0), ImageSpec(frame_index=0, mirror=True), ImageSpec(frame_index=0, crop=crop)]
+    images, failed = render_images(clip, specs, FrameConfig(max_side_px=448))
+    plain, mirrored, cropped = (np.asarray(Image.open(io.BytesIO(images[s.key])), dtype=float) for s in specs)
+    assert not failed and plain.shape == (335, 448, 3) and cropped.shape == (335, 448, 3)
+    assert np.abs(mirrored[:, ::-1] - plain).mean() < 2  # the same pixels flipped (JPEG-encoded each)
+    source = Image.open(tmp_path / "0.jpg").convert("RGB")
+    full = np.asarray(source.resize((448, 335), Image.Resampling.BILINEAR), dtype=float)
+    assert np.abs(plain - full).mean() < 6  # decoded at half scale, then resized: the same picture
+    crop_full = source.crop((130, 97, 907, 678)).resize((448, 335), Image.Resampling.BILINEAR)
+    assert np.abs(cropped - np.asarray(crop_full, dtype=float)).mean() < 6  # a crop still comes from enough pixels
