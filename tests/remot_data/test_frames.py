@@ -17,7 +17,7 @@ def index_video(tmp_path_factory) -> Path:
 
 def test_probe_reads_size_and_rate(index_video):
     info = probe_video(index_video)
-    assert (info.width, info.height, info.fps) == (64, 48, 10.0)
+    assert (info.width, info.height, info.fps, info.pix_fmt) == (64, 48, 10.0, "yuv420p")
 
 
 def test_one_pass_returns_exactly_the_asked_frames(index_video):

@@ -1,0 +1,108 @@
+"""What the scale benchmarks share: the demo LeRobot corpus at the size issue 13 measured, and a preset for it.
+
+The corpus is the demo robot at 640 x 480, 300-frame episodes, 30 fps (about 175 triplets per episode under preset
+v3). It is written once into a cache folder and reused by later runs (generating takes about 2.5 s per episode).
+
+Every episode of the drawn robot starts from the same picture, so a few of its triplets are near-identical across
+splits and v3's audit gate (``max_cross_split_triplets: 0``) refuses to publish it; the benchmarks build with
+``bench_preset``, v3 with that one gate opened, so that they time the whole build rather than stop at the gate.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
+from remot_data.rules.registry import PRESET_DIR
+
+TRIPLETS_PER_EPISODE = 175  # measured: 8 episodes give 1,418 triplets
+
+
+def lerobot_corpus(cache: Path, n_episodes: int) -> Path:
+    """Return a demo LeRobot dataset of ``n_episodes`` at 640 x 480 under ``cache``, writing it if absent."""
+    root = Path(cache) / f"lerobot_{n_episodes}ep_640x480"
+    if not (root / "meta" / "info.json").exists():
+        started = time.perf_counter()
+        write_demo_lerobot(root, DemoLeRobotConfig(n_episodes=n_episodes, n_frames=300, fps=30, width=640, height=480))
+        print(f"wrote {root} ({n_episodes} episodes) in {time.perf_counter() - started:.0f} s", flush=True)
+    return root
+
+
+def bench_preset(cache: Path) -> Path:
+    """Return preset v3 with the cross-split triplet gate opened (see the module docstring), written under ``cache``."""
+    path = Path(cache) / "v3_bench.yaml"
+    text = (PRESET_DIR / "v3.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: v3\n", "name: v3_bench\n").replace(
+        "max_cross_split_triplets: 0", "max_cross_split_triplets: 1000000000"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_measured(code: str) -> dict:
+    """Run Python ``code`` in a fresh interpreter; return the JSON it prints last (plus ``max_rss_gb``, its peak).
+
+    A fresh process per measurement: peak RSS is that process's own, and no run inherits another's caches.
+    """
+    code += (
+        "\nimport json as _j, resource as _r"
+        "\nprint(_j.dumps({**RESULT, 'max_rss_gb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1e6}))"
+    )
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{done.stderr[-3000:]}")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "process_wall_s": wall}
+
+
+BUILD = """
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from remot_data.build import BuildConfig, SourceInput
+inputs = [SourceInput(source='lerobot', path=Path(ROOT), lerobot_mapping='remot_demo')]
+config = BuildConfig(preset=PRESET)
+marks = {}
+def timed(mapper):
+    def run(fn, batches):
+        marks['clips_start'] = time.perf_counter()
+        out = list(mapper(fn, batches))
+        marks['clips_end'] = time.perf_counter()
+        return out
+    return run
+start = time.perf_counter()
+if MODE == 'flow':
+    import os
+    os.environ.setdefault('PREFECT_LOGGING_LEVEL', 'WARNING')
+    from flows.build_dataset import build_dataset as flow
+    manifest = flow(inputs, Path(OUT), config)
+else:
+    from remot_data.build import build_dataset
+    if MODE == 'library':
+        mapper = map
+    else:  # library_threads: the batches on a thread pool, as the flow's default task runner runs them
+        pool = ThreadPoolExecutor()
+        mapper = pool.map
+    manifest = build_dataset(inputs, Path(OUT), config, map_batches=timed(mapper))
+end = time.perf_counter()
+RESULT = {'wall_s': end - start, 'triplets': manifest['counts']['triplets']}
+if marks:
+    RESULT.update(plan_s=marks['clips_start'] - start, clips_s=marks['clips_end'] - marks['clips_start'],
+                  publish_s=end - marks['clips_end'])
+"""
+
+
+def build_in_child(root: Path, out: Path, preset: Path, mode: str) -> dict:
+    """Build ``root`` into ``out`` in a fresh process (``mode``: library, library_threads or flow); return timings.
+
+    Returns:
+        wall_s, triplets, max_rss_gb, and for the library modes the phases plan_s, clips_s, publish_s.
+    """
+    names = {"ROOT": str(root), "OUT": str(out), "PRESET": str(preset), "MODE": mode}
+    return run_measured("".join(f"{k} = {v!r}\n" for k, v in names.items()) + BUILD)
