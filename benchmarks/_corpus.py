@@ -11,6 +11,7 @@ splits and v3's audit gate (``max_cross_split_triplets: 0``) refuses to publish 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -44,17 +45,19 @@ def bench_preset(cache: Path) -> Path:
     return path
 
 
-def run_measured(code: str) -> dict:
+def run_measured(code: str, env: dict[str, str | None] | None = None) -> dict:
     """Run Python ``code`` in a fresh interpreter; return the JSON it prints last (plus ``max_rss_gb``, its peak).
 
-    A fresh process per measurement: peak RSS is that process's own, and no run inherits another's caches.
+    A fresh process per measurement: peak RSS is that process's own, and no run inherits another's caches. ``env``
+    sets (or, with None, removes) environment variables.
     """
     code += (
         "\nimport json as _j, resource as _r"
         "\nprint(_j.dumps({**RESULT, 'max_rss_gb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1e6}))"
     )
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    merged = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=merged)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{done.stderr[-3000:]}")
@@ -80,6 +83,7 @@ start = time.perf_counter()
 if MODE == 'flow':
     import os
     os.environ.setdefault('PREFECT_LOGGING_LEVEL', 'WARNING')
+    os.environ.setdefault('PREFECT_SERVER_ANALYTICS_ENABLED', 'false')
     from flows.build_dataset import build_dataset as flow
     manifest = flow(inputs, Path(OUT), config)
 else:
@@ -98,11 +102,13 @@ if marks:
 """
 
 
-def build_in_child(root: Path, out: Path, preset: Path, mode: str) -> dict:
+def build_in_child(root: Path, out: Path, preset: Path, mode: str, env: dict[str, str | None] | None = None) -> dict:
     """Build ``root`` into ``out`` in a fresh process (``mode``: library, library_threads or flow); return timings.
+
+    ``env`` adds environment variables (``PREFECT_API_URL`` of a running server for the flow).
 
     Returns:
         wall_s, triplets, max_rss_gb, and for the library modes the phases plan_s, clips_s, publish_s.
     """
     names = {"ROOT": str(root), "OUT": str(out), "PRESET": str(preset), "MODE": mode}
-    return run_measured("".join(f"{k} = {v!r}\n" for k, v in names.items()) + BUILD)
+    return run_measured("".join(f"{k} = {v!r}\n" for k, v in names.items()) + BUILD, env)

@@ -45,8 +45,8 @@ def main() -> None:
     config = BuildConfig(frames=FrameConfig(max_side_px=224), batch_size=args.batch_size)
     runners = {
         "threads": lambda: make_task_runner("threads"),
-        "dask, 1 worker": lambda: make_task_runner("dask", dask_workers=1),
-        "dask, 2 workers": lambda: make_task_runner("dask", dask_workers=2),
+        "dask, 1 worker": lambda: make_task_runner("dask", workers=1),
+        "dask, 2 workers": lambda: make_task_runner("dask", workers=2),
     }
     times: dict[str, list[float]] = {name: [] for name in runners}
     reference = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -60,28 +61,36 @@ def quiet_great_expectations() -> None:
 Runner = Literal["threads", "dask"]
 
 
-def make_task_runner(runner: Runner, *, dask_address: str | None = None, dask_workers: int = 2):
+def default_workers() -> int:
+    """Return how many clip batches run at once by default: one per CPU (each batch also runs ffmpeg processes)."""
+    return os.cpu_count() or 1
+
+
+def make_task_runner(runner: Runner, *, dask_address: str | None = None, workers: int | None = None):
     """Return the task runner the clip batches run on.
 
-    ``threads`` is Prefect's default (one machine's threads). ``dask`` runs each batch on a Dask worker: an existing
-    scheduler at ``dask_address`` (a multi-node cluster, the input and output folders on storage every worker
-    mounts at the same path), or a LocalCluster of ``dask_workers`` single-threaded worker processes.
+    ``threads``: a pool of ``workers`` threads on this machine (Prefect's own default would start every batch at
+    once: a large build's batches would all hold frames and ffmpeg processes together). ``dask`` runs each batch on
+    a Dask worker: an existing scheduler at ``dask_address`` (a multi-node cluster, the input and output folders on
+    storage every worker mounts at the same path), or a LocalCluster of ``workers`` single-threaded processes.
+    ``workers`` defaults to the number of CPUs.
 
     Raises:
         ImportError: If the Dask runner is asked for without prefect-dask installed.
     """
+    workers = workers or default_workers()
     if runner == "threads":
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=workers)
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError as err:
         raise ImportError("--runner dask needs prefect-dask (pip install 'remot[dask]')") from err
     if dask_address:
         return DaskTaskRunner(address=dask_address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True})
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
 
 
-@flow(name="build-dataset")
+@flow(name="build-dataset", task_runner=ThreadPoolTaskRunner(max_workers=default_workers()))
 def build_dataset(
     inputs: list[SourceInput], out_dir: Path, config: BuildConfig | None = None, progress: bool = False
 ) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def run_build(inputs: list, out_dir: Path, config, args: argparse.Namespace | No
     runner = make_task_runner(
         getattr(args, "runner", "threads"),
         dask_address=getattr(args, "dask_address", None),
-        dask_workers=getattr(args, "dask_workers", 2),
+        workers=getattr(args, "workers", None),
     )
     manifest = build_dataset.with_options(task_runner=runner)(inputs, out_dir, config, progress=True)
     print("\n" + format_summary(manifest, out_dir))
@@ -219,7 +219,13 @@ def make_parser() -> argparse.ArgumentParser:
         "--dask-address", default=None, help="--runner dask: an existing scheduler (tcp://host:8786); else a local one"
     )
     build.add_argument(
-        "--dask-workers", type=int, default=2, help="--runner dask without an address: local worker processes"
+        "--workers",
+        "--dask-workers",
+        dest="workers",
+        type=int,
+        default=None,
+        help="clip batches at once: threads, or with --runner dask and no address local worker processes "
+        "(default: the CPUs)",
     )
     add_config_arguments(build, BuildConfig)
     build.set_defaults(func=cmd_build)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ def blind_baselines(items: Sequence[AuditItem]) -> dict[str, dict[str, Any]]:
     return out
 
 
-PAIR_CHUNK = 1 << 22  # 64-bit words compared per numpy call: tens of MB of temporaries
+PAIR_CHUNK = 1 << 20  # 64-bit words compared per numpy call: temporaries of a few MB each
 
 
 def _hash_words(keys: Sequence[tuple[int, ...]], bits: int) -> npt.NDArray[np.uint64]:
@@ -302,15 +303,16 @@ def items_from_table(table: pa.Table, groups: dict[str, str], *, hash_side: int 
             tuple(average_hash(open_for_hash(raw, hash_side), hash_side) for raw in images)
             for images in zip(*data, strict=True)
         ]
+    # Prompts, answers and options repeat across a build: one shared object each keeps the items of 16 K triplets small.
     return [
         AuditItem(
-            family=r["family"],
-            split=r["split"],
-            group=groups.get(r["clip_id"], r["clip_id"]),
-            subject=r["subject"],
-            answer=r["answer"],
-            options=tuple(tuple(o) for o in r["options"]),
-            prompt=r["prompt"],
+            family=sys.intern(r["family"]),
+            split=sys.intern(r["split"]),
+            group=sys.intern(groups.get(r["clip_id"], r["clip_id"])),
+            subject=sys.intern(r["subject"]),
+            answer=sys.intern(r["answer"]),
+            options=tuple(tuple(sys.intern(o) for o in options) for options in r["options"]),
+            prompt=sys.intern(r["prompt"]),
             image_hashes=h,
         )
         for r, h in zip(rows, hashes, strict=True)

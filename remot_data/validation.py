@@ -200,9 +200,10 @@ def images_are_jpeg(column: pa.ChunkedArray) -> list[bool]:
 def make_validation_frame(table: pa.Table, preset: RulePreset) -> pd.DataFrame:
     """Return the frame the suite runs on: the contract's scalar columns plus one boolean per row check."""
     # Image bytes stay in Arrow: a 50 K-triplet table holds gigabytes of JPEG that Python objects would copy.
-    rows = table.drop_columns(list(IMAGE_COLUMNS)).to_pylist()
+    rows = table.drop_columns(list(IMAGE_COLUMNS)).to_pylist()  # for the row checks, then dropped
     scalar = [c.name for c in load_columns("triplets") if c.type in SCALAR_TYPES]
-    frame = pd.DataFrame({name: [r[name] for r in rows] for name in scalar})
+    # pyarrow shares one Python object between equal strings (prompts repeat): a large build's frame stays small
+    frame = table.select(scalar).to_pandas(deduplicate_objects=True)
     frame["check_answer_matches_labels"] = [_answer_matches_labels(r) for r in rows]
     frame["check_labels_match_values"] = [_labels_match_values(r, preset) for r in rows]
     frame["check_magnitude_in_window"] = [_magnitude_in_window(r, preset) for r in rows]

@@ -63,7 +63,7 @@ def test_scale_benchmarks_run_on_a_small_corpus(tmp_path, built_dataset):
     out = _run("benchmarks/growth.py", "--base-episodes", "1", "--factors", "1", "2", *cache)
     assert "| 2x |" in out and "peak RSS" in out
     out = _run("benchmarks/flow_overhead.py", "--episodes", "1", *cache)
-    assert "flow overhead:" in out and "| flow |" in out
+    assert "flow_server overhead:" in out and "| flow_ephemeral |" in out
     out = _run("benchmarks/consumer.py", "--data", str(built_dataset), *cache)
     assert "rows/s" in out and "| 100 MB |" in out
 

@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -213,7 +214,7 @@ def test_the_dask_runner_builds_the_same_rows(prefect_harness, demo_scannet_root
     from flows.build_dataset import make_task_runner
 
     inputs = [SourceInput(source="scannet", path=str(demo_scannet_root))]
-    on_dask = build_dataset.with_options(task_runner=make_task_runner("dask", dask_workers=2))
+    on_dask = build_dataset.with_options(task_runner=make_task_runner("dask", workers=2))
     manifest = on_dask(inputs, str(tmp_path / "out"), SMALL_BUILD)
     ours = read_triplets(tmp_path / "out").sort_by("triplet_id")
     reference = read_triplets(built_dataset).sort_by("triplet_id")
@@ -230,10 +231,16 @@ def test_the_runner_options_pick_the_task_runner():
     from flows.cli import make_parser
 
     assert isinstance(make_task_runner("threads"), ThreadPoolTaskRunner)
+    # bounded: Prefect's own default pool starts every batch of a large build at once
+    assert make_task_runner("threads")._max_workers == os.cpu_count()
+    assert make_task_runner("threads", workers=3)._max_workers == 3
+    assert build_dataset.task_runner._max_workers == os.cpu_count()  # what a deployment run gets
     remote = make_task_runner("dask", dask_address="tcp://scheduler:8786")
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://scheduler:8786"
     args = make_parser().parse_args(["build", "--source", "mot", "--input", "x", "--out", "y", "--runner", "dask"])
-    assert (args.runner, args.dask_address, args.dask_workers) == ("dask", None, 2)
+    assert (args.runner, args.dask_address, args.workers) == ("dask", None, None)
+    args = make_parser().parse_args(["build", "--source", "mot", "--input", "x", "--out", "y", "--dask-workers", "4"])
+    assert args.workers == 4  # the older name still works
 
 
 def test_inspect_reports_any_clip_failure_the_build_would_reject(demo_mot_root, monkeypatch, capsys):
