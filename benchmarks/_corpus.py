@@ -65,6 +65,7 @@ def run_measured(code: str, env: dict[str, str | None] | None = None) -> dict:
 
 
 BUILD = """
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,8 +91,8 @@ else:
     from remot_data.build import build_dataset
     if MODE == 'library':
         mapper = map
-    else:  # library_threads: the batches on a thread pool, as the flow's default task runner runs them
-        pool = ThreadPoolExecutor()
+    else:  # library_threads: the batches on one thread per CPU, as the flow's task runner runs them
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count())
         mapper = pool.map
     manifest = build_dataset(inputs, Path(OUT), config, map_batches=timed(mapper))
 end = time.perf_counter()

@@ -5,10 +5,13 @@ A table that fails validation, or a manifest that fails its schema, is never pub
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import subprocess
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,14 +22,14 @@ import pandas as pd
 import pyarrow as pa
 
 import remot_data
-from remot_data.audit import audit_items, check_audit, items_from_table
+from remot_data.audit import AuditItem, audit_items, check_audit, items_from_table
 from remot_data.build.plan import BuildPlan
 from remot_data.build.stage import staged_paths
 from remot_data.card import write_dataset_card
 from remot_data.contact_sheet import pick_examples, write_contact_sheet
 from remot_data.errors import ContractError
 from remot_data.outputs import latest_version, new_version_id, publish_version
-from remot_data.rules.registry import load_rule_preset
+from remot_data.rules.registry import RulePreset, load_rule_preset
 from remot_data.table import read_parquet, write_json, write_parquet, write_triplet_splits
 from remot_data.validation import make_validation_frame, validate_frame
 from schemas import IMAGE_COLUMNS, load_layout, load_manifest_schema, load_schema, schema_version
@@ -187,6 +190,12 @@ def _rows_at(parts: list[Path], sizes: list[int], indices: list[int]) -> list[di
     return [rows[order] for order in range(len(indices))]
 
 
+def _check_part(path: Path, *, preset: RulePreset, groups: dict[str, str]) -> tuple[pd.DataFrame, list[AuditItem]]:
+    """Read one staged part; return its validation frame and its audit items (image hashes included)."""
+    part = read_parquet(path, "triplets")
+    return make_validation_frame(part, preset), items_from_table(part, groups, hash_side=preset.audit.image_hash_side)
+
+
 def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     """Validate the staged parts of a plan and publish them as a new version of the output, switched in atomically.
 
@@ -215,12 +224,12 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     triplets = pa.concat_tables(light)  # every column but the images
     check_build_quality(plan, triplets, rejects)
     groups = {c.clip_id: c.group for c in plan.clips}
-    frames, items = [], []
-    for path in parts:
-        part = read_parquet(path, "triplets")
-        frames.append(make_validation_frame(part, preset))
-        items += items_from_table(part, groups, hash_side=preset.audit.image_hash_side)
-    violations, n_expectations = validate_frame(pd.concat(frames, ignore_index=True), preset)
+    # Parts are checked on one thread per CPU (JPEG decoding and Parquet reading release the GIL), in order.
+    check = functools.partial(_check_part, preset=preset, groups=groups)
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        checked = list(pool.map(check, parts))
+    items = [item for _, part_items in checked for item in part_items]
+    violations, n_expectations = validate_frame(pd.concat([frame for frame, _ in checked], ignore_index=True), preset)
     report = {
         "success": not violations,
         "expectations": n_expectations,
