@@ -12,7 +12,7 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,7 +142,10 @@ def _hash_words(keys: Sequence[tuple[int, ...]], bits: int) -> npt.NDArray[np.ui
 def _band_codes(first: npt.NDArray[np.uint64], lo: int, hi: int) -> npt.NDArray[np.int64]:
     """Return, per row, a code for bits ``lo:hi`` of its first hash (equal bits, equal code)."""
     bits = np.unpackbits(first.astype("<u8").view(np.uint8), axis=1, bitorder="little")[:, lo:hi]
-    return np.unique(bits, axis=0, return_inverse=True)[1].ravel()
+    if hi - lo > 63:  # too wide for one integer: compare rows (slower)
+        return np.unique(bits, axis=0, return_inverse=True)[1].ravel()
+    values = (bits.astype(np.uint64) << np.arange(hi - lo, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+    return np.unique(values, return_inverse=True)[1].ravel()
 
 
 def _pairs_with_equal_codes(
@@ -157,6 +160,21 @@ def _pairs_with_equal_codes(
     return ia, order[np.repeat(left, counts) + offsets]
 
 
+def _distances(x: npt.NDArray[np.uint64], y: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
+    """Return the largest per-hash bit distance between keys ``x`` and ``y`` (broadcast; last axes: hash, word).
+
+    Sums and maxima run over the few hashes and words one slice at a time: numpy reduces a short last axis slowly.
+    """
+    count = np.bitwise_count(x ^ y)
+    largest = None
+    for h in range(count.shape[-2]):
+        distance = count[..., h, 0].astype(np.uint16)
+        for w in range(1, count.shape[-1]):
+            distance += count[..., h, w]
+        largest = distance if largest is None else np.maximum(largest, distance)
+    return largest
+
+
 def _close_pairs(
     a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64], pairs: Iterable[tuple[npt.NDArray, npt.NDArray]], limit: int
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -166,18 +184,24 @@ def _close_pairs(
     for ia, ib in pairs:
         for start in range(0, len(ia), step):
             i, j = ia[start : start + step], ib[start : start + step]
-            close = np.bitwise_count(a[i] ^ b[j]).sum(axis=2, dtype=np.int32).max(axis=1) <= limit
+            close = _distances(a[i], b[j]) <= limit
             near_a[i[close]] = True
             near_b[j[close]] = True
     return near_a, near_b
 
 
-def _all_pairs(n_a: int, n_b: int, step: int) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    """Yield every (i, j) index pair of an n_a x n_b grid, a block of rows at a time."""
-    rows = max(1, step // max(1, n_b))
-    for start in range(0, n_a, rows):
-        i = np.arange(start, min(n_a, start + rows))
-        yield np.repeat(i, n_b), np.tile(np.arange(n_b), len(i))
+def _close_all_pairs(
+    a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64], limit: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Return ``_close_pairs`` over every (row of a, row of b) pair: blocks of rows of ``a`` against all of ``b``."""
+    near_a, near_b = np.zeros(len(a), bool), np.zeros(len(b), bool)
+    rows = max(1, PAIR_CHUNK // max(1, b.size))
+    for start in range(0, len(a), rows):
+        block = a[start : start + rows]
+        close = _distances(block[:, None], b[None]) <= limit
+        near_a[start : start + rows] |= close.any(axis=1)
+        near_b |= close.any(axis=0)
+    return near_a, near_b
 
 
 def near_in_other_splits(
@@ -207,7 +231,6 @@ def near_in_other_splits(
     for index, key in enumerate(keys):
         by_splits[frozenset(splits_of_key[key])].append(index)
     groups = [np.array(by_splits[g]) for g in sorted(by_splits, key=sorted)]
-    step = max(1, PAIR_CHUNK // (words.shape[1] * words.shape[2]))
     for pos, rows_a in enumerate(groups):
         for rows_b in groups[pos + 1 :]:  # two different split sets: together they name two splits or more
             # pairs the bands would propose: per band, the products of the two groups' bucket sizes
@@ -215,10 +238,10 @@ def near_in_other_splits(
                 int(np.bincount(c[rows_a], minlength=len(c)) @ np.bincount(c[rows_b], minlength=len(c))) for c in codes
             )
             if banded < len(rows_a) * len(rows_b):
-                pairs: Iterable = (_pairs_with_equal_codes(c[rows_a], c[rows_b]) for c in codes)
+                pairs = (_pairs_with_equal_codes(c[rows_a], c[rows_b]) for c in codes)
+                near_a, near_b = _close_pairs(words[rows_a], words[rows_b], pairs, max_distance)
             else:
-                pairs = _all_pairs(len(rows_a), len(rows_b), step)
-            near_a, near_b = _close_pairs(words[rows_a], words[rows_b], pairs, max_distance)
+                near_a, near_b = _close_all_pairs(words[rows_a], words[rows_b], max_distance)
             near.update(keys[i] for i in rows_a[near_a])
             near.update(keys[i] for i in rows_b[near_b])
     return near
