@@ -48,7 +48,13 @@ class BuildConfig(BaseModel):
         description="Clip or group ids that must not enter train (they go to test), or ReMoT-release JSONL files "
         "whose scenes must not (e.g. the benchmark's test set)",
     )
-    batch_size: int = Field(4, ge=1, description="Clips per processing task (keeps orchestration overhead small)")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Clips per processing task; default: the clips cut into about 4 tasks per CPU of this machine, "
+        "1 to 64 clips each (few tasks keep orchestration overhead small; several per CPU keep every CPU busy "
+        "to the end); set it for a Dask cluster larger than this machine",
+    )
     on_bad_clip: OnBadClip = Field(
         "reject", description="reject: record a bad clip in rejects.parquet and go on; raise: stop the build"
     )

@@ -204,9 +204,10 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     build, or a table that fails validation, is not published (the validation report is written to the staging
     folder) and ``ContractError`` is raised. The staging folder is removed after publishing.
 
-    Images are streamed: the columns without pixels are read whole; the parts themselves are read one at a time,
-    once for the suite's image checks and the audit's hashes, once to be written out split by split (and the few
-    the contact sheet shows once more). Memory holds one part and one row group, not the table.
+    Images are streamed: the columns without pixels are read whole; the parts themselves are read part by part,
+    once for the suite's image checks and the audit's hashes (a part per CPU at a time), once to be written out
+    into each split's parts (and the few the contact sheet shows once more). Memory holds a few parts and a row
+    group per split, never the table (``benchmarks/growth.py``).
 
     Returns:
         The manifest.

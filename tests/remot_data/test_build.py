@@ -256,3 +256,19 @@ def test_rescans_of_one_room_share_a_split_and_fixed_splits_win(demo_scannet_roo
     bad.write_text("scene0007,training\n")
     with pytest.raises(ValueError, match=r"bad\.csv:1: expected 'id,split'"):
         plan_clips(_scannet(root), SMALL_BUILD.model_copy(update={"split_file": bad}))
+
+
+def test_batches_default_to_a_few_per_cpu_and_follow_an_explicit_size(demo_scannet_root, tmp_path, monkeypatch):
+    from remot_data.build import plan as plan_module
+    from remot_data.build import plan_build
+
+    monkeypatch.setattr(plan_module.os, "cpu_count", lambda: 1)  # 4 batches for this machine of one CPU
+    config = SMALL_BUILD.model_copy(update={"batch_size": None})
+    plan = plan_build(_scannet(demo_scannet_root), tmp_path / "out", config)
+    n = len(plan.clips)
+    assert n >= 5
+    expected = plan_module.auto_batch_size(n, cpus=1)
+    assert [len(b) for b in plan.batches][:-1] == [expected] * (len(plan.batches) - 1)
+    assert len(plan.batches) <= plan_module.TASKS_PER_CPU and sum(len(b) for b in plan.batches) == n
+    explicit = plan_build(_scannet(demo_scannet_root), tmp_path / "out", config.model_copy(update={"batch_size": 2}))
+    assert [len(b) for b in explicit.batches] == [2] * (n // 2) + ([1] if n % 2 else [])
