@@ -11,6 +11,7 @@ ratios mean something. The rows of every run must be the same (checked).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import tempfile
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1, help="clips per task (1: most parallelism)")
     args = parser.parse_args()
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # a line per worker start and stop otherwise
     work = Path(tempfile.mkdtemp(prefix="remot_dask_bench_"))
     write_demo_mot(work / "mot", DemoMotConfig(n_sequences=6))
     write_demo_scannet(work / "scannet", DemoScanNetConfig(n_scenes=6))
