@@ -113,6 +113,9 @@ def test_near_images_of_fixed_cameras_are_found_as_brute_force_finds_them(n_view
     }
     assert 0 < len(brute) < len(keys)
     assert near_in_other_splits(keys, 16, bits=256) == brute
+    # within 1 bit of 256: two bands of 128 bits, too wide for one integer code, compared row by row
+    wide = {(views[0],): {"train"}, (views[0] ^ (1 << 200),): {"test"}, (views[0] ^ 0b11,): {"test"}}
+    assert near_in_other_splits(wide, 1, bits=256) == {(views[0],), (views[0] ^ (1 << 200),)}
 
 
 def test_a_recurring_triplet_fails_the_gate_where_a_recurring_image_does_not():
