@@ -25,7 +25,7 @@ from PIL import Image
 from remot_data.errors import ContractError
 from remot_data.rules.registry import AuditConfig, load_rule_preset
 from remot_data.sources.scannet import SCENE_ID_RE
-from remot_data.table import read_triplets
+from remot_data.table import iter_triplet_parts
 from schemas import IMAGE_COLUMNS, load_layout, load_vocabulary
 
 NUMBER_RE = re.compile(r"^(\d+) degrees$")
@@ -351,8 +351,12 @@ def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
         config = load_rule_preset(manifest["preset"]["name"]).audit
     except FileNotFoundError:  # built with a preset file that is not shipped: exact 64-bit hashes only
         config = AuditConfig()
-    table = read_triplets(Path(dataset_dir))
-    return audit_items(items_from_table(table, groups, hash_side=config.image_hash_side), config)
+    items = [  # a part at a time: only hashes are kept of the images
+        item
+        for part in iter_triplet_parts(Path(dataset_dir))
+        for item in items_from_table(part, groups, hash_side=config.image_hash_side)
+    ]
+    return audit_items(items, config)
 
 
 def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]:

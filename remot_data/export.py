@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
+
 from remot_data.errors import ContractError
 from remot_data.outputs import check_output_path, replace_output
-from remot_data.table import read_triplets
+from remot_data.table import iter_triplet_parts
 from schemas import IMAGE_COLUMNS, load_layout
 
 
@@ -32,14 +34,17 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
         ContractError: If the dataset holds no valid triplet table, or fewer rows than its manifest counts.
     """
     check_output_path(export_dir, kind="export", inputs=[dataset_dir])
-    table, layout = read_triplets(Path(dataset_dir)), load_layout()
-    check_against_manifest(table, Path(dataset_dir))
+    layout = load_layout()
+    check_against_manifest(
+        pa.concat_tables(iter_triplet_parts(Path(dataset_dir), columns=["split"])), Path(dataset_dir)
+    )
     counts: dict[str, int] = {}
     with replace_output(Path(export_dir), kind="export") as tmp:
         handles = {}
         try:
-            # Row batches keep at most a few hundred triplets' image bytes in Python at a time.
-            for row in (r for batch in table.to_batches(max_chunksize=256) for r in batch.to_pylist()):
+            # A part at a time, in row batches: at most a few hundred triplets' image bytes in Python at once.
+            batches = (b for part in iter_triplet_parts(Path(dataset_dir)) for b in part.to_batches(max_chunksize=256))
+            for row in (r for batch in batches for r in batch.to_pylist()):
                 split = row["split"]
                 if split not in handles:
                     handles[split] = (tmp / layout.export_jsonl.format(split=split)).open("w", encoding="utf-8")

@@ -6,7 +6,7 @@ Where the files go, and how a directory is switched in atomically, is ``outputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -163,13 +163,23 @@ def write_triplet_splits(
     return {split: writers[split].close() for split in sorted(writers)}
 
 
-def read_triplets(root: Path) -> pa.Table:
-    """Read every split of a published dataset directory into one contract table."""
+def iter_triplet_parts(root: Path, *, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+    """Yield the triplet parts of a published dataset directory one at a time (all columns, or the named ones).
+
+    Raises:
+        ContractError: If there are none, or a part is unreadable or does not fit the contract.
+    """
     layout = load_layout()
     parts = layout.all_triplet_files(Path(root))
     if not parts:
         raise ContractError(f"{root}: no triplet files matching {layout.triplet_glob.format(split='<split>')}")
-    return pa.concat_tables([read_parquet(p, "triplets") for p in parts])
+    for path in parts:
+        yield read_parquet(path, "triplets", columns=columns)
+
+
+def read_triplets(root: Path) -> pa.Table:
+    """Read every split of a published dataset directory into one contract table (images too: small datasets)."""
+    return pa.concat_tables(list(iter_triplet_parts(root)))
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
