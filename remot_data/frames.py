@@ -325,6 +325,7 @@ def decode_video_frames(
     fps: float,
     exe: str | None = None,
     max_side: float | None = None,
+    failures: dict[int, str] | None = None,
 ) -> dict[int, npt.NDArray[np.uint8]]:
     """Decode the given frames of a video, each once, by the cheapest runs of ffmpeg (``plan_segments``).
 
@@ -337,6 +338,8 @@ def decode_video_frames(
         exe: ffmpeg binary (None: the imageio-ffmpeg one).
         max_side: Scale frames while decoding (ffmpeg's bilinear scaler) so the longer side is at most this
             (``stored_size``), or None for the video's own size.
+        failures: If given, filled with ``{frame_number: ffmpeg's complaint}`` for the missing frames of runs that
+            failed (a damaged stretch of the file); frames missing without a complaint are past the file's end.
 
     Returns:
         ``{frame_number: RGB array (H, W, 3)}`` for every frame that could be decoded; a truncated file gives fewer
@@ -360,6 +363,9 @@ def decode_video_frames(
         frames.update({n + first: pixels for n, pixels in decoded.items()})
         if error:
             errors.append(error)
+            if failures is not None:
+                shown = segment if len(segment) <= 10 else [*segment[:10], "..."]
+                failures.update({n: f"{path}: ffmpeg could not decode frames {shown} ({error})" for n in segment})
     if not frames and errors:
         shown = wanted if len(wanted) <= 10 else [*wanted[:10], "..."]
         raise FrameExtractionError(f"{path}: ffmpeg could not decode frames {shown} ({errors[0]})")
@@ -463,9 +469,16 @@ def load_clip_frames(
         start = min(clip.frames[p].timestamp_s for p in video_positions)
         numbers = {p: round((clip.frames[p].timestamp_s - start) * clip.fps) for p in video_positions}
         max_side = None if side_needed is None else max(side_needed[p] for p in video_positions)
+        complaints: dict[int, str] = {}
         try:
             decoded = decode_video_frames(
-                video, numbers.values(), start_s=start, fps=clip.fps, exe=config.ffmpeg_path, max_side=max_side
+                video,
+                numbers.values(),
+                start_s=start,
+                fps=clip.fps,
+                exe=config.ffmpeg_path,
+                max_side=max_side,
+                failures=complaints,
             )
         except FrameExtractionError as err:
             decoded, reason = {}, str(err)
@@ -475,7 +488,7 @@ def load_clip_frames(
             if n in decoded:
                 images[p] = Image.fromarray(decoded[n])
             else:
-                failed[p] = reason
+                failed[p] = complaints.get(n, reason)
     return images, failed
 
 

@@ -234,3 +234,29 @@ def test_a_mirrored_image_is_its_twin_flipped_and_large_jpegs_decode_scaled(tmp_
     assert np.abs(plain - full).mean() < 6  # decoded at half scale, then resized: the same picture
     crop_full = source.crop((130, 97, 907, 678)).resize((448, 335), Image.Resampling.BILINEAR)
     assert np.abs(cropped - np.asarray(crop_full, dtype=float)).mean() < 6  # a crop still comes from enough pixels
+
+
+def test_a_damaged_stretch_names_ffmpegs_complaint_for_its_frames_only(long_video, monkeypatch):
+    import remot_data.frames as frames_module
+
+    monkeypatch.setattr(frames_module, "SEEK_COST_PIXELS", 20 * 32 * 24)  # three runs: [5, 6], [200], [430]
+    original = frames_module._decode_segment
+
+    def damaged_middle(path, wanted, **kwargs):
+        if kwargs["start_s"] > 6 and kwargs["start_s"] < 7:  # the run that seeks to frame 200
+            return {}, "exit status 1: ['Invalid NAL unit size']"
+        return original(path, wanted, **kwargs)
+
+    monkeypatch.setattr(frames_module, "_decode_segment", damaged_middle)
+    clip = Clip(
+        source="lerobot",
+        clip_id="e",
+        fps=30.0,
+        frames=tuple(FrameRef(frame_index=i, video_path=long_video, timestamp_s=i / 30) for i in range(450)),
+    )
+    specs = [ImageSpec(frame_index=n) for n in (5, 6, 200, 430)]
+    images, failed = render_images(clip, specs, FrameConfig(max_side_px=32))
+    assert set(failed) == {ImageSpec(frame_index=200).key}
+    assert "Invalid NAL unit size" in failed[ImageSpec(frame_index=200).key]
+    assert "long.mp4" in failed[ImageSpec(frame_index=200).key]
+    assert len(images) == 3
