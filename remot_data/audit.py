@@ -7,6 +7,7 @@ blind or whose splits leak.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -319,13 +320,20 @@ def items_from_table(table: pa.Table, groups: dict[str, str], *, hash_side: int 
     columns = ["family", "split", "clip_id", "subject", "answer", "options", "prompt"]
     rows = table.select(columns).to_pylist()
     hashes: list[tuple[int, ...]] = []
+    # A clip's triplets share images (the same frame as anchor of one and positive of another): each distinct JPEG
+    # is decoded once, keyed by its digest, only among the rows at hand (a staged part is one clip).
+    known: dict[bytes, int] = {}
+
+    def hash_of(raw: bytes) -> int:
+        key = hashlib.blake2b(raw, digest_size=16).digest()
+        if key not in known:
+            known[key] = average_hash(open_for_hash(raw, hash_side), hash_side)
+        return known[key]
+
     # Image bytes are read a batch at a time: a large table holds gigabytes of JPEG, of which only hashes are kept.
     for batch in table.select(list(IMAGE_COLUMNS)).to_batches(max_chunksize=256):
         data = [batch.column(c).field("bytes").to_pylist() for c in IMAGE_COLUMNS]
-        hashes += [
-            tuple(average_hash(open_for_hash(raw, hash_side), hash_side) for raw in images)
-            for images in zip(*data, strict=True)
-        ]
+        hashes += [tuple(hash_of(raw) for raw in images) for images in zip(*data, strict=True)]
     # Prompts, answers and options repeat across a build: one shared object each keeps the items of 16 K triplets small.
     return [
         AuditItem(
