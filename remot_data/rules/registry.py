@@ -17,6 +17,17 @@ from remot_data.config_files import load_yaml_model, read_yaml_mapping
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
 
+def require_increasing(model: BaseModel, *names: str) -> None:
+    """Raise unless the named fields of ``model`` strictly increase (a dead-band below a window's ends, say).
+
+    Raises:
+        ValueError: ``need a < b < c, got 1, 2, 2``.
+    """
+    values = [getattr(model, name) for name in names]
+    if not all(low < high for low, high in zip(values, values[1:], strict=False)):
+        raise ValueError(f"need {' < '.join(names)}, got {', '.join(repr(v) for v in values)}")
+
+
 class _PresetSection(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -229,16 +240,8 @@ class ObjectsConfig(_PresetSection):
             raise ValueError(
                 f"need count_min_change <= count_max_change, got {self.count_min_change!r}, {self.count_max_change!r}"
             )
-        if not self.dead_band_shift < self.min_shift < self.max_shift:
-            raise ValueError(
-                "need dead_band_shift < min_shift < max_shift, got "
-                f"{self.dead_band_shift!r}, {self.min_shift!r}, {self.max_shift!r}"
-            )
-        if not self.speed_same_ratio < self.speed_min_ratio < self.speed_max_ratio:
-            raise ValueError(
-                "need speed_same_ratio < speed_min_ratio < speed_max_ratio, got "
-                f"{self.speed_same_ratio!r}, {self.speed_min_ratio!r}, {self.speed_max_ratio!r}"
-            )
+        require_increasing(self, "dead_band_shift", "min_shift", "max_shift")
+        require_increasing(self, "speed_same_ratio", "speed_min_ratio", "speed_max_ratio")
         if not self.count_categories:
             raise ValueError("count_categories must name at least one counted subject")
         return self
@@ -278,16 +281,8 @@ class EgoConfig(_PresetSection):
     @model_validator(mode="after")
     def _check(self) -> EgoConfig:
         """Check the thresholds are ordered."""
-        if not self.turn_dead_band_deg < self.turn_min_deg < self.turn_max_deg:
-            raise ValueError(
-                "need turn_dead_band_deg < turn_min_deg < turn_max_deg, got "
-                f"{self.turn_dead_band_deg!r}, {self.turn_min_deg!r}, {self.turn_max_deg!r}"
-            )
-        if not self.forward_dead_band_m < self.forward_min_m < self.forward_max_m:
-            raise ValueError(
-                "need forward_dead_band_m < forward_min_m < forward_max_m, got "
-                f"{self.forward_dead_band_m!r}, {self.forward_min_m!r}, {self.forward_max_m!r}"
-            )
+        require_increasing(self, "turn_dead_band_deg", "turn_min_deg", "turn_max_deg")
+        require_increasing(self, "forward_dead_band_m", "forward_min_m", "forward_max_m")
         return self
 
 

@@ -54,8 +54,12 @@ def test_unknown_preset_lists_the_shipped_ones():
         ("  anchor_stride_s: 0.16\n", "", r"frame_gap_s and anchor_stride_s are given together or not at all"),
         ("max_negative_time_s: 5.0", "max_negative_time_s: -1.0", r"max_negative_time_s must be > 0 seconds"),
         ("max_image_hash_distance: 16", "max_image_hash_distance: 99", r"audit\.max_image_hash_distance"),
+        ("dead_band_shift: 0.02", "dead_band_shift: 0.5", r"need dead_band_shift < min_shift < max_shift, got 0\.5, "),
+        ("speed_same_ratio: 1.15", "speed_same_ratio: 5.0", r"need speed_same_ratio < speed_min_ratio < speed_max"),
+        ("turn_max_deg: 45.0", "turn_max_deg: 1.0", r"need turn_dead_band_deg < turn_min_deg < turn_max_deg, got"),
+        ("forward_dead_band_m: 0.5", "forward_dead_band_m: 50.0", r"need forward_dead_band_m < forward_min_m <"),
     ],
-    ids=["half of the seconds", "negative time", "hash distance"],
+    ids=["half of the seconds", "negative time", "hash distance", "shift order", "speed order", "turn", "forward"],
 )
 def test_a_bad_v3_setting_names_its_file_and_field(tmp_path, old, new, match):
     text = (PRESET_DIR / "v3.yaml").read_text()
