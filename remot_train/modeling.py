@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from remot_train.requirements import require_package
 
@@ -157,6 +159,55 @@ TINY_CORPUS = [
 ] * 20
 
 
+# What every tiny model's text tower shares; each builder adds its family's own keys.
+TINY_TEXT = {
+    "vocab_size": 448,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+}
+
+
+def _tiny_qwen_image_processor(patch_size: int, image_side_px: int) -> Qwen2VLImageProcessorPil:
+    """Return the Qwen-VL image processor of a tiny model: 2x2 merged patches, at most ``image_side_px``² pixels."""
+    return Qwen2VLImageProcessorPil(
+        patch_size=patch_size,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=(2 * patch_size) ** 2,  # one merged patch
+        max_pixels=image_side_px * image_side_px,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+
+
+def _tiny_qwen_vision(patch_size: int) -> dict[str, Any]:
+    """Return the vision-tower keys a tiny Qwen2.5-VL and Qwen3-VL share."""
+    return {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 2,
+        "patch_size": patch_size,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "out_hidden_size": 64,
+    }
+
+
+def _qwen_vision_token_ids(ids: Callable[[str], int]) -> dict[str, int]:
+    """Return the image/video token ids a Qwen-VL config names, from the tokenizer's ``convert_tokens_to_ids``."""
+    return {
+        "image_token_id": ids("<|image_pad|>"),
+        "video_token_id": ids("<|video_pad|>"),
+        "vision_start_token_id": ids("<|vision_start|>"),
+        "vision_end_token_id": ids("<|vision_end|>"),
+    }
+
+
 def build_tiny_qwen2_5_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 56) -> Path:
     """Build a tiny random Qwen2.5-VL with its real chat template (TRL's copy), and save it to ``out_dir``.
 
@@ -172,50 +223,23 @@ def build_tiny_qwen2_5_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 
     torch.manual_seed(seed)
     template = (files("trl") / "chat_templates" / "qwen2_5_vl.jinja").read_text(encoding="utf-8")
     tokenizer = _train_tokenizer(TINY_CORPUS, template)
-    image_processor = Qwen2VLImageProcessorPil(
-        patch_size=14,
-        merge_size=2,
-        temporal_patch_size=2,
-        min_pixels=28 * 28,
-        max_pixels=image_side_px * image_side_px,
-        image_mean=[0.5, 0.5, 0.5],
-        image_std=[0.5, 0.5, 0.5],
-    )
     processor = ImageOnlyQwen2_5_VLProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template
+        image_processor=_tiny_qwen_image_processor(14, image_side_px),
+        tokenizer=tokenizer,
+        chat_template=tokenizer.chat_template,
     )
     ids = tokenizer.convert_tokens_to_ids
     config = Qwen2_5_VLConfig(
         text_config={
-            "vocab_size": 448,
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
+            **TINY_TEXT,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
             "pad_token_id": ids("<|endoftext|>"),
             "bos_token_id": ids("<|endoftext|>"),
             "eos_token_id": ids("<|im_end|>"),
             "tie_word_embeddings": True,
         },
-        vision_config={
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "window_size": 56,
-            "fullatt_block_indexes": [1],
-            "out_hidden_size": 64,
-        },
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
+        vision_config={**_tiny_qwen_vision(14), "window_size": 56, "fullatt_block_indexes": [1]},
+        **_qwen_vision_token_ids(ids),
         tie_word_embeddings=True,
     )
     return _save_tiny(Qwen2_5_VLForConditionalGeneration(config), processor, out_dir, "qwen2_5_vl", seed, image_side_px)
@@ -259,13 +283,7 @@ def build_tiny_smolvlm(out_dir: Path, *, seed: int = 0, image_side_px: int = 32)
         },
         text_config={
             "model_type": "llama",
-            "vocab_size": 448,
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
+            **TINY_TEXT,
             "pad_token_id": ids("<|endoftext|>"),
             "bos_token_id": ids("<|im_start|>"),
             "eos_token_id": ids("<end_of_utterance>"),
@@ -300,27 +318,15 @@ def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64
     """
     torch.manual_seed(seed)
     tokenizer = _train_tokenizer(TINY_CORPUS, qwen3_vl_thinking_template())
-    image_processor = Qwen2VLImageProcessorPil(
-        patch_size=16,
-        merge_size=2,
-        temporal_patch_size=2,
-        min_pixels=32 * 32,
-        max_pixels=image_side_px * image_side_px,
-        image_mean=[0.5, 0.5, 0.5],
-        image_std=[0.5, 0.5, 0.5],
-    )
     processor = ImageOnlyQwen3VLProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template
+        image_processor=_tiny_qwen_image_processor(16, image_side_px),
+        tokenizer=tokenizer,
+        chat_template=tokenizer.chat_template,
     )
     ids = tokenizer.convert_tokens_to_ids
     config = Qwen3VLConfig(
         text_config={
-            "vocab_size": 448,
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
+            **TINY_TEXT,
             "head_dim": 16,
             "max_position_embeddings": 4096,
             "rope_parameters": {
@@ -332,22 +338,8 @@ def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64
             "pad_token_id": ids("<|endoftext|>"),
             "tie_word_embeddings": True,
         },
-        vision_config={
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "patch_size": 16,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "out_hidden_size": 64,
-            "num_position_embeddings": 64,
-            "deepstack_visual_indexes": [1],
-        },
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
+        vision_config={**_tiny_qwen_vision(16), "num_position_embeddings": 64, "deepstack_visual_indexes": [1]},
+        **_qwen_vision_token_ids(ids),
         tie_word_embeddings=True,
     )
     return _save_tiny(Qwen3VLForConditionalGeneration(config), processor, out_dir, "qwen3_vl", seed, image_side_px)
