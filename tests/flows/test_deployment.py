@@ -1,5 +1,6 @@
 """The rebuild deployment, end to end: a real `prefect server`, a process worker, `prefect deploy`, a run."""
 
+import contextlib
 import json
 import os
 import signal
@@ -57,6 +58,23 @@ def _stop(process: subprocess.Popen, *, sigint_twice: bool) -> None:
             process.kill()
 
 
+def _prefect(env: dict, *args: str) -> subprocess.CompletedProcess:
+    """Run the prefect CLI against the test's server."""
+    return subprocess.run([BIN / "prefect", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+@contextlib.contextmanager
+def _worker(env: dict, pool: str, log: Path):
+    """Run a process worker of ``pool`` (its output to ``log``) for the block; stop it however the block ends."""
+    with log.open("w") as out:
+        command = [BIN / "prefect", "worker", "start", "--pool", pool]
+        worker = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield worker
+        finally:
+            _stop(worker, sigint_twice=True)
+
+
 @pytest.fixture
 def prefect_server(tmp_path):
     port = _free_port()
@@ -89,21 +107,13 @@ def test_rebuild_deployment_runs_on_a_process_worker(prefect_server, demo_scanne
     env = prefect_server
 
     def run(*args):
-        return subprocess.run([BIN / "prefect", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        return _prefect(env, *args)
 
     created = run("work-pool", "create", "remot-cpu", "--type", "process")
     assert created.returncode == 0, created.stderr
     deployed = run("--no-prompt", "deploy", "--name", "rebuild")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    worker_log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [BIN / "prefect", "worker", "start", "--pool", "remot-cpu"],
-        env=env,
-        cwd=REPO,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with _worker(env, "remot-cpu", tmp_path / "worker.log"):
         out = tmp_path / "published"
         params = {
             "inputs": [{"source": "scannet", "path": str(demo_scannet_root)}],
@@ -121,9 +131,6 @@ def test_rebuild_deployment_runs_on_a_process_worker(prefect_server, demo_scanne
         assert result.returncode == 0, result.stderr[-3000:]
         state = json.loads(result.stdout.strip().splitlines()[-1])
         assert state["state"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-6000:]
-    finally:
-        _stop(worker, sigint_twice=True)
-        worker_log.close()
     table = read_triplets(out)
     assert len(table) > 20
     assert json.loads((out / "latest" / "manifest.json").read_text())["config"]["frames"]["max_side_px"] == 64
@@ -147,21 +154,13 @@ def test_a_rebuild_chains_training_and_evaluation_on_gpu_pool_workers(
     env = prefect_server
 
     def run(*args):
-        return subprocess.run([BIN / "prefect", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        return _prefect(env, *args)
 
     for pool in ("remot-cpu", "remot-gpu"):
         assert run("work-pool", "create", pool, "--type", "process").returncode == 0
     for name in ("grpo", "benchmark"):
         deployed = run("--no-prompt", "deploy", "--name", name)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    worker_log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [BIN / "prefect", "worker", "start", "--pool", "remot-gpu"],
-        env=env,
-        cwd=REPO,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-    )
     params = {
         "inputs": [{"source": "scannet", "path": str(demo_scannet_root)}],
         "dataset_dir": str(tmp_path / "dataset"),
@@ -183,7 +182,7 @@ def test_a_rebuild_chains_training_and_evaluation_on_gpu_pool_workers(
         },
         "eval_config": {"max_new_tokens": 4, "limit": 2, "batch_size": 2, "device": "cpu"},
     }
-    try:
+    with _worker(env, "remot-gpu", tmp_path / "worker.log"):
         for _ in range(2):  # a second chain run appends a second history row
             result = subprocess.run(
                 [sys.executable, "-c", RUN_CHAIN, json.dumps(params)],
@@ -194,9 +193,6 @@ def test_a_rebuild_chains_training_and_evaluation_on_gpu_pool_workers(
                 timeout=600,
             )
             assert result.returncode == 0, result.stderr[-3000:] + (tmp_path / "worker.log").read_text()[-3000:]
-    finally:
-        _stop(worker, sigint_twice=True)
-        worker_log.close()
     row = json.loads(result.stdout.strip().splitlines()[-1])
     run_dir = Path(row["run_dir"])
     assert run_dir.parent == tmp_path / "runs" and (run_dir / "final" / "config.json").exists()
