@@ -20,8 +20,6 @@ from pathlib import Path
 from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
 from remot_data.rules.registry import PRESET_DIR
 
-TRIPLETS_PER_EPISODE = 175  # measured: 8 episodes give 1,418 triplets
-
 
 def lerobot_corpus(cache: Path, n_episodes: int) -> Path:
     """Return a demo LeRobot dataset of ``n_episodes`` at 640 x 480 under ``cache``, writing it if absent."""
@@ -45,12 +43,13 @@ def bench_preset(cache: Path) -> Path:
     return path
 
 
-def run_measured(code: str, env: dict[str, str | None] | None = None) -> dict:
-    """Run Python ``code`` in a fresh interpreter; return the JSON it prints last (plus ``max_rss_gb``, its peak).
+def run_measured(code: str, env: dict[str, str | None] | None = None, **names: str) -> dict:
+    """Run Python ``code`` in a fresh interpreter; return its ``RESULT`` dict (plus ``max_rss_gb``, its peak RSS).
 
     A fresh process per measurement: peak RSS is that process's own, and no run inherits another's caches. ``env``
-    sets (or, with None, removes) environment variables.
+    sets (or, with None, removes) environment variables; each of ``names`` becomes a string variable of the code.
     """
+    code = "".join(f"{name} = {value!r}\n" for name, value in names.items()) + code
     code += (
         "\nimport json as _j, resource as _r"
         "\nprint(_j.dumps({**RESULT, 'max_rss_gb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1e6}))"
@@ -111,5 +110,4 @@ def build_in_child(root: Path, out: Path, preset: Path, mode: str, env: dict[str
     Returns:
         wall_s, triplets, max_rss_gb, and for the library modes the phases plan_s, clips_s, publish_s.
     """
-    names = {"ROOT": str(root), "OUT": str(out), "PRESET": str(preset), "MODE": mode}
-    return run_measured("".join(f"{k} = {v!r}\n" for k, v in names.items()) + BUILD, env)
+    return run_measured(BUILD, env, ROOT=str(root), OUT=str(out), PRESET=str(preset), MODE=mode)

@@ -58,14 +58,9 @@ def main() -> None:
     root = lerobot_corpus(args.cache, args.episodes)
     preset = bench_preset(args.cache)
     out = Path(tempfile.mkdtemp(prefix="remot_build_bench_")) / "dataset"
-    names = {"ROOT": repr(str(root)), "OUT": repr(str(out)), "PRESET": repr(str(preset))}
-
-    def code(template: str) -> str:
-        return "".join(f"{k} = {v}\n" for k, v in names.items()) + template
-
     build = build_in_child(root, out, preset, "library")
-    needed = run_measured(code(DECODE_NEEDED).replace("Path(OUT)", "Path(OUT + '_decode')"))
-    every = run_measured(code(DECODE_ALL))
+    needed = run_measured(DECODE_NEEDED, ROOT=str(root), OUT=f"{out}_decode", PRESET=str(preset))
+    every = run_measured(DECODE_ALL, ROOT=str(root))
     n = build["triplets"]
     print(f"corpus {root}: {args.episodes} episodes, {needed['video_frames']} video frames; {n} triplets")
     print("| step | wall s | per 1 K triplets s | peak RSS GB |")

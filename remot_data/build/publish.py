@@ -218,7 +218,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     layout, config = load_layout(), plan.config
     preset = load_rule_preset(config.preset)
     staged = [staged_paths(plan.staging_dir, k) for k in keys]
-    parts = [triplets for triplets, _ in staged]
+    parts = [part for part, _ in staged]
     rejects = pa.concat_tables([read_parquet(r, "rejects") for _, r in staged])
     no_pixels = [name for name in load_schema("triplets").names if name not in IMAGE_COLUMNS]
     light = [read_parquet(p, "triplets", columns=no_pixels) for p in parts]
