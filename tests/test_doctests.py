@@ -15,6 +15,7 @@ MODULES = [
     "remot_data.rules.mirror",
     "remot_data.card",
     "remot_data.build.plan",
+    "remot_data.sources.paths",
     "remot_train.labels",
     "remot_train.rewards",
     "remot_train.config",

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remot_data.errors import SourceFormatError
+from remot_data.sources.paths import contained_path
 
 CODEBASE_VERSION = "v3.0"
 # One parquet and one mp4 per episode, meta/episodes.jsonl (v2.0 and v2.1 share the layout); read, never written.
@@ -253,21 +254,6 @@ def format_dataset_path(template: str, values: dict[str, Any], where: Path) -> s
     return template.format(**values)
 
 
-def contained_path(root: Path, relative: str, field: str) -> Path:
-    """Return ``root / relative`` if it resolves (symbolic links followed) inside the dataset root.
-
-    Raises:
-        SourceFormatError: Naming ``meta/info.json``, the field and the path that leaves the root.
-    """
-    root = Path(root)
-    path = root / relative
-    if Path(relative).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
-        raise SourceFormatError(
-            f"{root / INFO_PATH}: {field} gives {relative!r}, which resolves outside the dataset root {root}"
-        )
-    return path
-
-
 def _path_values(meta: dict[str, Any], prefix: str) -> dict[str, Any]:
     chunk, file = meta.get(f"{prefix}/chunk_index"), meta.get(f"{prefix}/file_index")
     values = {"episode_index": meta["episode_index"], "chunk_index": chunk, "file_index": file, "episode_chunk": chunk}
@@ -277,7 +263,7 @@ def _path_values(meta: dict[str, Any], prefix: str) -> dict[str, Any]:
 def data_file_of(root: Path, info: LeRobotInfo, meta: dict[str, Any]) -> Path:
     """Return the data file holding an episode's rows (v3.0 or v2.x template), inside the dataset root."""
     relative = format_dataset_path(info.data_path, _path_values(meta, "data"), Path(root) / INFO_PATH)
-    return contained_path(root, relative, "data_path")
+    return contained_path(root, relative, where=Path(root) / INFO_PATH, field="data_path")
 
 
 def video_file_of(root: Path, info: LeRobotInfo, meta: dict[str, Any], video_key: str) -> Path:
@@ -286,7 +272,7 @@ def video_file_of(root: Path, info: LeRobotInfo, meta: dict[str, Any], video_key
         raise SourceFormatError(f"{Path(root) / INFO_PATH}: video_path is missing")
     values = {**_path_values(meta, f"videos/{video_key}"), "video_key": video_key}
     relative = format_dataset_path(info.video_path, values, Path(root) / INFO_PATH)
-    return contained_path(root, relative, "video_path")
+    return contained_path(root, relative, where=Path(root) / INFO_PATH, field="video_path")
 
 
 def episode_table(root: Path, info: LeRobotInfo, meta: dict[str, Any], features: list[str]) -> pa.Table:

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, ObjectBoxes
+from remot_data.sources.paths import contained_path
 
 SEQINFO = "seqinfo.ini"
 GT_PATH = "gt/gt.txt"
@@ -119,6 +120,9 @@ def read_seqinfo(path: Path) -> SeqInfo:
             raise SourceFormatError(f"{path}: [Sequence] {key} must be > 0, got {raw!r}")
         return value
 
+    im_ext = str(get("imExt", str, ".jpg"))
+    if not im_ext.startswith(".") or any(c in im_ext for c in "/\\\0"):
+        raise SourceFormatError(f"{path}: [Sequence] imExt must be a file suffix such as .jpg, got {im_ext!r}")
     return SeqInfo(
         name=str(get("name", str)),
         frame_rate=float(get("frameRate", float)),
@@ -126,20 +130,20 @@ def read_seqinfo(path: Path) -> SeqInfo:
         width=int(get("imWidth", int)),
         height=int(get("imHeight", int)),
         im_dir=str(get("imDir", str, "img1")),
-        im_ext=str(get("imExt", str, ".jpg")),
+        im_ext=im_ext,
     )
 
 
 def _number(text: str, kind: type, path: Path, line: int, field: str) -> float:
     try:
-        value = kind(float(text)) if kind is int else float(text)
+        value = float(text)
     except ValueError:
         raise SourceFormatError(f"{path}:{line}: field {field} must be a number, got {text.strip()!r}") from None
-    if kind is int and float(text) != int(float(text)):
-        raise SourceFormatError(f"{path}:{line}: field {field} must be a whole number, got {text.strip()!r}")
     if not math.isfinite(value):
         raise SourceFormatError(f"{path}:{line}: field {field} must be finite, got {text.strip()!r}")
-    return value
+    if kind is int and (value != int(value) or abs(value) > 2**53):
+        raise SourceFormatError(f"{path}:{line}: field {field} must be a whole number, got {text.strip()!r}")
+    return int(value) if kind is int else value
 
 
 def read_mot_gt(path: Path, *, length: int | None = None) -> GroundTruth:
@@ -249,20 +253,19 @@ def list_mot_sequences(root: Path) -> list[Path]:
 
 def _frames(seq: Path, info: SeqInfo) -> tuple[FrameRef, ...]:
     """Return the frame refs: ``<imDir>/000001<imExt>`` .. (stills) or a video ``<imDir>.<suffix>``."""
-    stills = seq / info.im_dir
+    stills = contained_path(seq, info.im_dir, where=seq / SEQINFO, field="[Sequence] imDir")
     if stills.is_dir():
         return tuple(
             FrameRef(frame_index=i, image_path=stills / f"{i + 1:06d}{info.im_ext}") for i in range(info.length)
         )
-    videos = [seq / f"{info.im_dir}{suffix}" for suffix in VIDEO_SUFFIXES if (seq / f"{info.im_dir}{suffix}").is_file()]
+    videos = [f"{info.im_dir}{suffix}" for suffix in VIDEO_SUFFIXES if (seq / f"{info.im_dir}{suffix}").is_file()]
     if not videos:
         raise SourceFormatError(
             f"{seq / SEQINFO}: imDir {info.im_dir!r} is neither a folder of frames nor a video "
             f"({info.im_dir}{{{','.join(VIDEO_SUFFIXES)}}})"
         )
-    return tuple(
-        FrameRef(frame_index=i, video_path=videos[0], timestamp_s=i / info.frame_rate) for i in range(info.length)
-    )
+    video = contained_path(seq, videos[0], where=seq / SEQINFO, field="[Sequence] imDir")
+    return tuple(FrameRef(frame_index=i, video_path=video, timestamp_s=i / info.frame_rate) for i in range(info.length))
 
 
 def read_mot_sequence(seq: Path) -> Clip:

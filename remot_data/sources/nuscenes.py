@@ -23,6 +23,7 @@ import pinocchio as pin
 
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, ObjectBoxes
+from remot_data.sources.paths import contained_path
 
 CAMERA = "CAM_FRONT"
 # table -> fields every record must have (besides "token"), and the tables its *_token fields point into.
@@ -42,6 +43,14 @@ TABLES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     ),
     "instance": (("category_token",), {"category_token": "category"}),
     "category": (("name",), {}),
+}
+# Fields besides the tokens that must hold text (a name, a channel, a file name, the next sample's token or "").
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "scene": ("name",),
+    "sample": ("next",),
+    "sample_data": ("filename",),
+    "sensor": ("channel",),
+    "category": ("name",),
 }
 # nuScenes category name prefix -> remot category (first match wins; every name must match one).
 CATEGORY_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -98,13 +107,19 @@ def _read_table(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(records, list):
         raise SourceFormatError(f"{path}: expected a list of records, got {type(records).__name__}")
     table: dict[str, dict[str, Any]] = {}
-    required = TABLES[path.stem][0]
+    required, pointers = TABLES[path.stem]
+    text = ("token", *pointers, *TEXT_FIELDS.get(path.stem, ()))
     for n, record in enumerate(records):
         if not isinstance(record, dict) or "token" not in record:
             raise SourceFormatError(f"{path}: record {n} has no token")
         missing = [f for f in required if f not in record]
         if missing:
             raise SourceFormatError(f"{path}: record {record['token']} has no field {missing[0]}")
+        wrong = [f for f in text if not isinstance(record[f], str)]
+        if wrong:
+            raise SourceFormatError(
+                f"{path}: record {record['token']!r} field {wrong[0]} must be text, got {record[wrong[0]]!r:.80}"
+            )
         table[record["token"]] = record
     return table
 
@@ -177,6 +192,10 @@ class NuScenesTables:
         token = self.scene_by_name[scene_name].get("log_token")
         if not token:
             return scene_name
+        if not isinstance(token, str):
+            raise SourceFormatError(
+                f"{self.version_dir / 'scene.json'}: scene {scene_name} field log_token is {token!r}"
+            )
         log = self.logs.get(token)
         return str(log.get("logfile") or token) if log else str(token)
 
@@ -186,8 +205,13 @@ class NuScenesTables:
         path = self.version_dir / "log.json"
         if not path.is_file():
             return {}
-        records = json.loads(path.read_text(encoding="utf-8"))
-        return {r["token"]: r for r in records if isinstance(r, dict) and "token" in r}
+        try:
+            records = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SourceFormatError(f"{path}: cannot read as JSON: {exc}") from exc
+        if not isinstance(records, list):
+            raise SourceFormatError(f"{path}: expected a list of records, got {type(records).__name__}")
+        return {r["token"]: r for r in records if isinstance(r, dict) and isinstance(r.get("token"), str)}
 
     @cached_property
     def camera_keyframe_of_sample(self) -> dict[str, dict[str, Any]]:
@@ -234,7 +258,33 @@ def _load_tables(dataroot: Path, version: str | None, stamp: tuple) -> NuScenesT
     return NuScenesTables.load(dataroot, version)
 
 
-def _pose(translation: list[float], rotation: list[float]) -> npt.NDArray[np.float64]:
+def numbers(db: NuScenesTables, table: str, record: dict[str, Any], field: str, shape: tuple[int, ...]) -> Any:
+    """Return a record's field as finite float64 numbers of ``shape`` (a float for ``()``).
+
+    Raises:
+        SourceFormatError: Naming the table file, the record's token, the field and the value otherwise; a
+            ``rotation`` must also be a non-zero quaternion and a ``size`` positive.
+    """
+    value = record.get(field)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        array = None
+    wanted = "a number" if shape == () else f"{'x'.join(map(str, shape))} numbers"
+    bad = array is None or array.shape != shape or not np.isfinite(array).all() or isinstance(value, (str, bool))
+    if not bad and field == "rotation":
+        bad, wanted = not np.linalg.norm(array) > 1e-9, "a non-zero quaternion (w, x, y, z)"
+    if not bad and field == "size":
+        bad, wanted = not (array > 0).all(), "3 positive numbers"
+    if bad:
+        raise SourceFormatError(
+            f"{db.version_dir / (table + '.json')}: record {record['token']} field {field} must be {wanted}, "
+            f"got {value!r:.80}"
+        )
+    return float(array) if shape == () else array
+
+
+def _pose(translation: Any, rotation: Any) -> npt.NDArray[np.float64]:
     w, x, y, z = (float(v) for v in rotation)
     T = np.eye(4)
     T[:3, :3] = pin.Quaternion(w, x, y, z).normalized().toRotationMatrix()
@@ -242,7 +292,12 @@ def _pose(translation: list[float], rotation: list[float]) -> npt.NDArray[np.flo
     return T
 
 
-def box_corners(translation: list[float], size: list[float], rotation: list[float]) -> npt.NDArray[np.float64]:
+def _record_pose(db: NuScenesTables, table: str, record: dict[str, Any]) -> npt.NDArray[np.float64]:
+    """Return a record's ``translation`` and ``rotation`` as a 4x4 pose, both checked."""
+    return _pose(numbers(db, table, record, "translation", (3,)), numbers(db, table, record, "rotation", (4,)))
+
+
+def box_corners(translation: Any, size: Any, rotation: Any) -> npt.NDArray[np.float64]:
     """Return the 8 corners (8, 3) of a nuScenes box: centre, size (width, length, height), rotation (w, x, y, z).
 
     The box frame is x forward (length), y left (width), z up (height).
@@ -295,6 +350,8 @@ def scene_keyframes(db: NuScenesTables, scene_name: str) -> list[tuple[dict[str,
         data = db.camera_keyframe_of_sample.get(token)
         if data is None:
             raise SourceFormatError(f"{db.version_dir / 'sample_data.json'}: sample {token} has no {CAMERA}")
+        where = f"{db.version_dir / 'sample_data.json'}: record {data['token']}"
+        contained_path(db.root, data["filename"], where=where, field="filename")
         out.append((sample, data))
         token = sample["next"]
     return out
@@ -310,29 +367,33 @@ def read_nuscenes_scene(db: NuScenesTables, scene_name: str) -> Clip:
     frames, objects_rows, ego_xy, ego_yaw = [], [], [], []
     t0, size = None, None
     for position, (sample, data) in enumerate(scene_keyframes(db, scene_name)):
-        t0 = data["timestamp"] if t0 is None else t0
+        timestamp = numbers(db, "sample_data", data, "timestamp", ())
+        t0 = timestamp if t0 is None else t0
         frames.append(
-            FrameRef(
-                frame_index=position, image_path=db.root / data["filename"], timestamp_s=(data["timestamp"] - t0) / 1e6
-            )
+            FrameRef(frame_index=position, image_path=db.root / data["filename"], timestamp_s=(timestamp - t0) / 1e6)
         )
-        size = size or (int(data.get("width", 1600)), int(data.get("height", 900)))
-        calibration = db.tables["calibrated_sensor"][data["calibrated_sensor_token"]]
-        K = np.asarray(calibration["camera_intrinsic"], dtype=np.float64)
-        if K.shape != (3, 3):
-            raise SourceFormatError(
-                f"{db.version_dir / 'calibrated_sensor.json'}: record {calibration['token']} field camera_intrinsic "
-                f"must be 3x3, got shape {K.shape}"
+        if size is None:
+            size = tuple(
+                int(numbers(db, "sample_data", data, side, ())) if side in data else default
+                for side, default in (("width", 1600), ("height", 900))
             )
+            if min(size) < 1:
+                raise SourceFormatError(f"{db.version_dir / 'sample_data.json'}: record {data['token']} size {size}")
+        calibration = db.tables["calibrated_sensor"][data["calibrated_sensor_token"]]
+        K = numbers(db, "calibrated_sensor", calibration, "camera_intrinsic", (3, 3))
         ego = db.tables["ego_pose"][data["ego_pose_token"]]
-        T_world_ego = _pose(ego["translation"], ego["rotation"])
+        T_world_ego = _record_pose(db, "ego_pose", ego)
         ego_xy.append(T_world_ego[:2, 3])
         ego_yaw.append(np.arctan2(T_world_ego[1, 0], T_world_ego[0, 0]))  # heading of the ego's +x (forward) axis
-        T_world_cam = T_world_ego @ _pose(calibration["translation"], calibration["rotation"])
+        T_world_cam = T_world_ego @ _record_pose(db, "calibrated_sensor", calibration)
         for annotation in db.annotations_of_sample.get(sample["token"], []):
-            box = project_box(
-                box_corners(annotation["translation"], annotation["size"], annotation["rotation"]), T_world_cam, K
+            corners = box_corners(
+                *(
+                    numbers(db, "sample_annotation", annotation, f, n)
+                    for f, n in (("translation", (3,)), ("size", (3,)), ("rotation", (4,)))
+                )
             )
+            box = project_box(corners, T_world_cam, K)
             if box is None or box[0] > size[0] or box[1] > size[1] or box[0] + box[2] < 0 or box[1] + box[3] < 0:
                 continue  # not in this camera's view
             instance = db.tables["instance"][annotation["instance_token"]]

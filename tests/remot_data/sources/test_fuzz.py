@@ -138,3 +138,123 @@ def test_lerobot_episode_metadata_bytes(robot, data):
 def test_scannet_colour_image_bytes(scene, data):
     # the first colour frame sets the image size: garbage there must fail the scene, not the build
     _mutated(scene / "color" / "0.jpg", data, lambda: read_scannet_scene(scene))
+
+
+@pytest.fixture(scope="module")
+def sequence(demo_mot_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp("fuzz_mot") / "DEMO-00"
+    shutil.copytree(next(demo_mot_root.glob("*/DEMO-0*")), root)
+    return root
+
+
+def _mot_clip_is_sane(clip, sequence):
+    if clip is not None:
+        boxes = clip.objects.box_xywh_px
+        assert np.isfinite(boxes).all() and (boxes[:, 2:] > 0).all()
+        for frame in clip.frames:
+            assert (frame.image_path or frame.video_path).resolve().is_relative_to(sequence.resolve())
+
+
+@FUZZ
+@given(data=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_mot_seqinfo_bytes(sequence, data):
+    from remot_data.sources.mot import read_mot_sequence
+
+    _mot_clip_is_sane(_mutated(sequence / "seqinfo.ini", data, lambda: read_mot_sequence(sequence)), sequence)
+
+
+@FUZZ
+@given(
+    key=st.sampled_from(["name", "imDir", "frameRate", "seqLength", "imWidth", "imHeight", "imExt"]),
+    value=st.text(max_size=30) | st.sampled_from(["../../..", "/etc", "../img1", "/x.jpg", "0", "-1", "nan", "1e400"]),
+)
+def test_mot_seqinfo_values(sequence, key, value):
+    from remot_data.sources.mot import read_mot_sequence
+
+    lines = [
+        f"{key}={value}" if line.split("=")[0] == key else line
+        for line in (sequence / "seqinfo.ini").read_text().splitlines()
+    ]
+    _mot_clip_is_sane(
+        _mutated(sequence / "seqinfo.ini", "\n".join(lines).encode(), lambda: read_mot_sequence(sequence)),
+        sequence,
+    )
+
+
+@FUZZ
+@given(
+    line=st.integers(0, 5),
+    field=st.integers(0, 9),
+    value=st.text(max_size=12) | st.floats(allow_nan=True, allow_infinity=True).map(str) | st.integers().map(str),
+)
+def test_mot_gt_values(sequence, line, field, value):
+    from remot_data.sources.mot import read_mot_sequence
+
+    lines = (sequence / "gt" / "gt.txt").read_text().splitlines()
+    fields = lines[line].split(",")
+    fields[field % len(fields)] = value
+    lines[line] = ",".join(fields)
+    _mot_clip_is_sane(
+        _mutated(sequence / "gt" / "gt.txt", "\n".join(lines).encode(), lambda: read_mot_sequence(sequence)),
+        sequence,
+    )
+
+
+@pytest.fixture(scope="module")
+def drive(tmp_path_factory):
+    from remot_data.demo.nuscenes import DemoNuScenesConfig, write_demo_nuscenes
+
+    return write_demo_nuscenes(tmp_path_factory.mktemp("fuzz_nusc"), DemoNuScenesConfig(n_scenes=1, n_samples=6))
+
+
+def _nuscenes_scene(root):
+    from remot_data.sources.nuscenes import hash_nuscenes_scene, load_tables, read_nuscenes_scene
+
+    db = load_tables(root, None)  # what a build does: check the tables once, then group, hash and read each scene
+    names = sorted(db.scene_by_name)
+    assert all(isinstance(db.log_of(name), str) and hash_nuscenes_scene(db, name) for name in names)
+    clips = [read_nuscenes_scene(db, name) for name in names]
+    for clip in clips:
+        assert all(f.image_path.resolve().is_relative_to(root.resolve()) for f in clip.frames)
+        assert np.isfinite(clip.objects.box_xywh_px).all() and np.isfinite(clip.tracks["ego.yaw_deg"]).all()
+        assert np.isfinite(clip.tracks["ego.xy_m"]).all()
+        assert all(np.isfinite(f.timestamp_s) for f in clip.frames)
+    return clips[0] if clips else None
+
+
+NUSCENES_TABLES = [
+    "scene",
+    "sample",
+    "sample_data",
+    "ego_pose",
+    "calibrated_sensor",
+    "sensor",
+    "sample_annotation",
+    "instance",
+    "category",
+]
+
+
+@FUZZ
+@given(
+    table=st.sampled_from(NUSCENES_TABLES), data=st.binary(max_size=300) | JSON.map(lambda v: json.dumps(v).encode())
+)
+def test_nuscenes_table_bytes(drive, table, data):
+    path = next(drive.glob(f"*/{table}.json"))
+    _mutated(path, data, lambda: _nuscenes_scene(drive))
+
+
+@FUZZ
+@given(
+    table=st.sampled_from(NUSCENES_TABLES),
+    record=st.integers(0, 3),
+    field=st.integers(0, 12),
+    value=JSON | st.sampled_from(["../../../etc/passwd", "/etc/passwd", [0, 0, 0, 0], [1, 0, 0], [[1, 0], [0, 1]]]),
+)
+def test_nuscenes_record_values(drive, table, record, field, value):
+    path = next(drive.glob(f"*/{table}.json"))
+    records = json.loads(path.read_text())
+    target = records[record % len(records)]
+    keys = sorted(target)
+    target[keys[field % len(keys)]] = value
+    _mutated(path, json.dumps(records).encode(), lambda: _nuscenes_scene(drive))

@@ -242,3 +242,16 @@ def test_a_symbolic_link_out_of_the_dataset_is_refused(tmp_path):
     (root / "videos").symlink_to(outside, target_is_directory=True)
     with pytest.raises(SourceFormatError, match=r"video_path gives .* which resolves outside the dataset root"):
         _tracks(root, clip="episode_000000")
+
+
+def test_a_hub_cache_snapshot_reads_through_its_links_into_blobs(tmp_path):
+    # `huggingface-cli download --repo-type dataset X` without --local-dir leaves snapshots/<rev>/ of links into
+    # the repository's blobs/: the dataset's own bytes, so they are followed (any other link out is refused above)
+    repo = tmp_path / "datasets--someone--robot"
+    root = write_legacy_dataset(repo / "snapshots" / "0123abc", n_episodes=1)
+    (repo / "blobs").mkdir()
+    for n, path in enumerate(sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".mp4", ".parquet"})):
+        blob = repo / "blobs" / f"{n:04x}"
+        path.rename(blob)
+        path.symlink_to(blob)
+    assert _tracks(root, clip="episode_000000")

@@ -143,6 +143,8 @@ GOOD = "1,1,10,10,20,60,1,1,0.9\n2,1,12,10,20,60,1,1,0.8\n"
         (GOOD + "3,1,12,10,0,60,1,1,0.5\n", r"gt\.txt:3: fields bb_width, bb_height must be > 0"),
         (GOOD + "3.5,1,12,10,20,60,1,1,0.5\n", r"gt\.txt:3: field frame must be a whole number, got '3\.5'"),
         (GOOD + "3,1,12,10,20,nan,1,1,0.5\n", r"gt\.txt:3: field bb_height must be finite"),
+        (GOOD + "3,9.3e18,12,10,20,60,1,1,0.5\n", r"gt\.txt:3: field id must be a whole number, got '9\.3e18'"),
+        (GOOD + "inf,1,12,10,20,60,1,1,0.5\n", r"gt\.txt:3: field frame must be finite, got 'inf'"),
         ("1,1,10,10,20,60,1\n", r"gt\.txt:1: expected 9 fields .* or 10 \(MOT15\), got 7"),
         ("\n\n", r"gt\.txt: no boxes"),
     ],
@@ -156,6 +158,8 @@ GOOD = "1,1,10,10,20,60,1,1,0.9\n2,1,12,10,20,60,1,1,0.8\n"
         "empty box",
         "fractional frame",
         "nan",
+        "huge id",
+        "infinite frame",
         "unknown layout",
         "empty",
     ],
@@ -175,8 +179,19 @@ def test_a_bad_gt_line_is_named_by_file_line_and_field(tmp_path, text, match):
         ("seqLength=5", "seqLength=0", r"\[Sequence\] seqLength must be > 0, got '0'"),
         ("[Sequence]", "[Sequenz]", r"no \[Sequence\] section \(found \['Sequenz'\]\)"),
         ("imDir=img1", "imDir=frames", r"imDir 'frames' is neither a folder of frames nor a video"),
+        (
+            "imDir=img1",
+            "imDir=../../elsewhere",
+            r"\[Sequence\] imDir gives '\.\./\.\./elsewhere', which resolves outside",
+        ),
+        ("imDir=img1", "imDir=/etc", r"\[Sequence\] imDir gives '/etc', which resolves outside"),
+        (
+            "imExt=.jpg",
+            "imExt=/../../x.jpg",
+            r"\[Sequence\] imExt must be a file suffix such as \.jpg, got '/\.\./\.\./x\.jpg'",
+        ),
     ],
-    ids=["missing", "type", "range", "section", "no frames"],
+    ids=["missing", "type", "range", "section", "no frames", "parent", "absolute", "suffix with a path"],
 )
 def test_a_bad_seqinfo_is_named_by_file_and_key(tmp_path, old, new, match):
     seq = write_sequence(tmp_path / "SEQ-01", GOOD, length=5)
