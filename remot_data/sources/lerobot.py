@@ -281,8 +281,7 @@ def read_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> C
         if isinstance(source, PositionNames):
             tracks[f"{arm}.ee_xyz_m"] = raw
         elif isinstance(source, JointKinematics):
-            q = np.deg2rad(raw) if source.units == "deg" else raw
-            tracks[f"{arm}.ee_xyz_m"] = end_effector_positions(kinematic_chain(source), q)
+            tracks[f"{arm}.ee_xyz_m"] = end_effector_positions(kinematic_chain(source), source.radians(raw))
         else:
             closed, why = gripper_closedness(root, info, mapping, source, raw[:, 0])
             if closed is None:

@@ -9,15 +9,49 @@ with openly licensed URDFs live in ``remot_data/robots/`` and are named by file 
 from __future__ import annotations
 
 import hashlib
+import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from remot_data.config_files import read_yaml_mapping, validate_document
 
 ROBOTS_DIR = Path(__file__).resolve().parents[1] / "robots"
 ArmName = Literal["left", "right"]
+# Steps per turn of the Feetech STS3215 and Dynamixel XL330/XL430 encoders LeRobot's arms use (its max_res + 1).
+ENCODER_STEPS = 4096
+# Motor buses whose LeRobot driver applies each motor's drive_mode to normalised readings (Feetech: SO-100/101).
+DRIVE_MODE_APPLIED = {"feetech": True, "dynamixel": False}
+
+
+@lru_cache(maxsize=16)
+def read_lerobot_calibration(path: Path) -> dict[str, tuple[int, int, int]]:
+    """Return a LeRobot motor calibration file as motor -> (range_min, range_max, drive_mode).
+
+    It is what ``lerobot-calibrate`` writes (``calibration/robots/<type>/<id>.json``).
+
+    Raises:
+        ValueError: Naming the file, the motor and the field that is missing or wrong.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read a LeRobot calibration file: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected an object of motors, got {type(doc).__name__}")
+    out = {}
+    for motor, entry in doc.items():
+        fields = [entry.get(k) if isinstance(entry, dict) else None for k in ("range_min", "range_max", "drive_mode")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in fields) or fields[0] >= fields[1]:
+            raise ValueError(
+                f"{path}: motor {motor!r} needs whole range_min < range_max and drive_mode, got {entry!r:.120}"
+            )
+        out[str(motor)] = (fields[0], fields[1], fields[2])
+    return out
 
 
 class _Options(BaseModel):
@@ -58,9 +92,60 @@ class JointKinematics(_Options):
     joints: dict[str, str] = Field(
         min_length=1, description="Recorded joint name -> URDF joint name (the recorded order does not matter)"
     )
-    units: Literal["rad", "deg"] = Field(description="Unit of the recorded joint values (no default: say it)")
+    units: Literal["rad", "deg", "lerobot_range"] = Field(
+        description="Unit of the recorded joint values (no default: say it): rad, deg, or lerobot_range (LeRobot's "
+        "default -100..100 per motor over its calibrated range; needs calibration and motor_bus)"
+    )
+    calibration: Path | None = Field(
+        None,
+        description="With lerobot_range: the recording arm's LeRobot calibration file (calibration/robots/<type>/"
+        "<id>.json); a recorded name '<motor>.pos' reads motor <motor>",
+    )
+    motor_bus: Literal["feetech", "dynamixel"] | None = Field(
+        None, description="With lerobot_range: the arm's motors (feetech: SO-100/101; dynamixel: Koch)"
+    )
     base_frame: str = Field(description="URDF frame the positions are expressed in: x forward, y left, z up")
     ee_frame: str = Field(description="URDF frame whose origin is the end effector")
+
+    @model_validator(mode="after")
+    def _calibration_with_range(self) -> JointKinematics:
+        ranged = self.units == "lerobot_range"
+        if ranged != (self.calibration is not None) or ranged != (self.motor_bus is not None):
+            raise ValueError(
+                "units lerobot_range needs calibration and motor_bus; rad and deg take neither"
+                f" (units {self.units}, calibration {self.calibration}, motor_bus {self.motor_bus})"
+            )
+        if ranged:
+            motors = read_lerobot_calibration(self.calibration)
+            missing = [n for n in self.joints if n.removesuffix(".pos") not in motors]
+            if missing:
+                raise ValueError(f"{self.calibration}: no motor for {missing} (has {sorted(motors)})")
+        return self
+
+    def radians(self, recorded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Return recorded joint values (columns in ``names()`` order) as radians.
+
+        ``lerobot_range`` readings are turned into the angle LeRobot's ``use_degrees`` mode would have recorded for
+        the same encoder position: ``(raw - mid) * 360 / (steps - 1)`` with ``raw`` from LeRobot's
+        ``norm = (raw - min) / (max - min) * 200 - 100`` (negated first where the bus applies ``drive_mode``).
+
+        Example:
+            >>> import numpy as np
+            >>> arm = JointKinematics(urdf="a.urdf", joints={"j": "j"}, units="deg", base_frame="b", ee_frame="e")
+            >>> arm.radians(np.array([[180.0]])).round(4).tolist()
+            [[3.1416]]
+        """
+        if self.units == "rad":
+            return recorded
+        if self.units == "deg":
+            return np.deg2rad(recorded)
+        motors = read_lerobot_calibration(self.calibration)
+        degrees = np.empty_like(recorded, dtype=np.float64)
+        for k, name in enumerate(self.names()):
+            low, high, drive_mode = motors[name.removesuffix(".pos")]
+            norm = -recorded[:, k] if drive_mode and DRIVE_MODE_APPLIED[self.motor_bus] else recorded[:, k]
+            degrees[:, k] = norm / 200 * (high - low) * 360 / (ENCODER_STEPS - 1)
+        return np.deg2rad(degrees)
 
     @field_validator("urdf")
     @classmethod
@@ -132,8 +217,10 @@ class LeRobotMapping(_Options):
         """Return a hash of the mapping and the URDF files it uses (part of every staged clip's key)."""
         digest = hashlib.sha256(self.model_dump_json().encode())
         for arm in self.arms.values():
-            if isinstance(arm.position, JointKinematics) and arm.position.urdf.is_file():
-                digest.update(arm.position.urdf.read_bytes())
+            if isinstance(arm.position, JointKinematics):
+                for path in (arm.position.urdf, arm.position.calibration):
+                    if path is not None and path.is_file():
+                        digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
 
 
@@ -162,8 +249,10 @@ def load_lerobot_mapping(name_or_path: str | Path) -> LeRobotMapping:
     doc = read_yaml_mapping(path)
     for arm in (doc.get("arms") or {}).values():
         position = arm.get("position") if isinstance(arm, dict) else None
-        if isinstance(position, dict) and isinstance(position.get("urdf"), str):
-            urdf = Path(position["urdf"])
-            if not urdf.is_absolute() and (path.parent / urdf).is_file():
-                position["urdf"] = str((path.parent / urdf).resolve())
+        for key in ("urdf", "calibration"):  # files named relative to the mapping file
+            if isinstance(position, dict) and isinstance(position.get(key), str):
+                named = Path(position[key]).expanduser()
+                if not named.is_absolute() and (path.parent / named).is_file():
+                    named = (path.parent / named).resolve()
+                position[key] = str(named)
     return validate_document(LeRobotMapping, doc, source=str(path), what="LeRobot mapping")

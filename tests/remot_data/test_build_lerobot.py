@@ -126,6 +126,41 @@ def _as_degrees(root):
         pq.write_table(table, path)
 
 
+# A made-up Feetech calibration of the demo arms' six joints (drive_mode 1 on two: LeRobot then negates the reading).
+DEMO_CALIBRATION = {
+    name: {"id": k + 1, "drive_mode": int(k % 3 == 1), "homing_offset": 0, "range_min": 600 + 40 * k, "range_max": 3500}
+    for k, name in enumerate(
+        f"{arm}_{joint}" for arm in ("left", "right") for joint in ("shoulder_yaw", "shoulder_pitch", "elbow_pitch")
+    )
+}
+
+
+def lerobot_reading(degrees, range_min, range_max, drive_mode):
+    """What LeRobot's motor bus records in its default RANGE_M100_100 mode (Feetech: drive_mode applied) for the
+    encoder position that its DEGREES mode would record as ``degrees`` (lerobot/motors/motors_bus.py ``_normalize``)."""
+    raw = np.asarray(degrees) * 4095 / 360 + (range_min + range_max) / 2
+    bounded = np.clip(raw, range_min, range_max)
+    norm = (bounded - range_min) / (range_max - range_min) * 200 - 100
+    return -norm if drive_mode else norm
+
+
+def _as_lerobot_range(root):
+    """Rewrite a joint-space dataset's joint angles as LeRobot's default -100..100 readings (DEMO_CALIBRATION)."""
+    names = ["left_shoulder_yaw", "left_shoulder_pitch", "left_elbow_pitch"]
+    names += [n.replace("left", "right") for n in names]
+    for path in (root / "data").rglob("*.parquet"):
+        table = pq.read_table(path)
+        for column in ("observation.state", "action"):
+            values = np.array(table.column(column).to_pylist())
+            for col, name in zip([0, 1, 2, 4, 5, 6], names, strict=True):
+                cal = DEMO_CALIBRATION[name]
+                values[:, col] = lerobot_reading(
+                    np.rad2deg(values[:, col]), cal["range_min"], cal["range_max"], cal["drive_mode"]
+                )
+            table = table.set_column(table.schema.get_field_index(column), column, pa.array(values.tolist()))
+        pq.write_table(table, path)
+
+
 def test_joint_space_twin_gives_the_same_triplets(tmp_path):
     # The same drawn motion recorded twice: end-effector positions, and joint angles of its URDF (forward kinematics)
     from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
@@ -136,15 +171,22 @@ def test_joint_space_twin_gives_the_same_triplets(tmp_path):
     joints = write_demo_lerobot(tmp_path / "joints", DemoLeRobotConfig(**{**config.__dict__, "joint_space": True}))
     degrees = write_demo_lerobot(tmp_path / "deg", DemoLeRobotConfig(**{**config.__dict__, "joint_space": True}))
     _as_degrees(degrees)
+    ranged = write_demo_lerobot(tmp_path / "range", DemoLeRobotConfig(**{**config.__dict__, "joint_space": True}))
+    _as_lerobot_range(ranged)
+    (tmp_path / "calibration.json").write_text(json.dumps(DEMO_CALIBRATION))
     radians_mapping = load_lerobot_mapping("remot_demo_joints")
     doc = radians_mapping.model_dump()
+    range_doc = radians_mapping.model_dump()
     for arm in doc["arms"].values():
         arm["position"]["units"] = "deg"
+    for arm in range_doc["arms"].values():
+        arm["position"].update(units="lerobot_range", calibration=tmp_path / "calibration.json", motor_bus="feetech")
     built = {}
     for name, root, mapping in (
         ("ee", ee, "remot_demo"),
         ("joints", joints, radians_mapping),
         ("deg", degrees, type(radians_mapping).model_validate(doc)),
+        ("range", ranged, type(radians_mapping).model_validate(range_doc)),
     ):
         build_dataset(
             [SourceInput(source="lerobot", path=root, lerobot_mapping=mapping)], tmp_path / f"o_{name}", SMALL_BUILD
@@ -152,7 +194,7 @@ def test_joint_space_twin_gives_the_same_triplets(tmp_path):
         rows = read_triplets(tmp_path / f"o_{name}").select(["triplet_id", "labels", "answer"]).to_pylist()
         built[name] = sorted((r["triplet_id"], tuple(r["labels"])) for r in rows)
     assert len(built["ee"]) > 20
-    assert built["joints"] == built["ee"] == built["deg"]
+    assert built["joints"] == built["ee"] == built["deg"] == built["range"]
 
 
 REAL_G1 = Path(__file__).resolve().parents[1] / "data" / "lerobot_g1"

@@ -5,8 +5,10 @@ The reference below reads the URDF XML with the standard library and multiplies 
 unit, frame or sign in remot's wiring shows up as a mismatch.
 """
 
+import json
 import math
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +120,61 @@ def test_a_chain_that_does_not_fit_its_urdf_is_named():
             KinematicChain(urdf=urdf, joints=("elbow_flex",), base_frame="base_link", ee_frame="gripper_frame_link"),
             np.zeros((3, 2)),
         )
+
+
+REAL_CALIBRATION = Path(__file__).resolve().parents[2] / "data" / "lerobot_calibration" / "so101_follower_black.json"
+
+
+def test_lerobot_range_readings_become_the_angles_of_lerobots_degree_mode():
+    # LeRobot's two ways of recording one encoder position `raw` of a calibrated motor (motors_bus.py _normalize):
+    # DEGREES (raw - mid) * 360 / 4095, and the default RANGE_M100_100 (raw - min) / (max - min) * 200 - 100, negated
+    # where the bus applies drive_mode (Feetech does). A real SO-101 calibration, encoder positions drawn inside it.
+    calibration = json.loads(REAL_CALIBRATION.read_text())
+    degrees_arm = load_lerobot_mapping("so101").arms["right"].position
+    range_arm = degrees_arm.model_copy(
+        update={"units": "lerobot_range", "calibration": REAL_CALIBRATION, "motor_bus": "feetech"}
+    )
+    type(range_arm).model_validate(range_arm.model_dump())  # a valid mapping, not only a copy
+    rng = np.random.default_rng(3)
+    motors = [name.removesuffix(".pos") for name in degrees_arm.names()]
+    raw = np.stack([rng.integers(calibration[m]["range_min"], calibration[m]["range_max"], 50) for m in motors], 1)
+    low = np.array([calibration[m]["range_min"] for m in motors])
+    high = np.array([calibration[m]["range_max"] for m in motors])
+    flip = np.array([calibration[m]["drive_mode"] == 1 for m in motors])
+    degree_mode = (raw - (low + high) / 2) * 360 / 4095
+    range_mode = np.where(flip, -1, 1) * ((raw - low) / (high - low) * 200 - 100)
+    assert_allclose(range_arm.radians(range_mode), np.deg2rad(degree_mode), atol=1e-12)
+    chain = kinematic_chain(degrees_arm)
+    assert_allclose(
+        end_effector_positions(chain, range_arm.radians(range_mode)),
+        end_effector_positions(chain, degrees_arm.radians(degree_mode)),
+        atol=1e-12,
+    )
+
+
+def test_lerobot_range_needs_the_arms_calibration(tmp_path):
+    arm = load_lerobot_mapping("so101").arms["right"].position.model_dump()
+    model = type(load_lerobot_mapping("so101").arms["right"].position)
+    with pytest.raises(ValueError, match=r"units lerobot_range needs calibration and motor_bus"):
+        model.model_validate({**arm, "units": "lerobot_range"})
+    with pytest.raises(ValueError, match=r"rad and deg take neither"):
+        model.model_validate({**arm, "calibration": REAL_CALIBRATION, "motor_bus": "feetech"})
+    partial = tmp_path / "partial.json"
+    partial.write_text(
+        json.dumps({k: v for k, v in json.loads(REAL_CALIBRATION.read_text()).items() if k != "elbow_flex"})
+    )
+    with pytest.raises(ValueError, match=r"partial\.json: no motor for \['elbow_flex\.pos'\]"):
+        model.model_validate({**arm, "units": "lerobot_range", "calibration": partial, "motor_bus": "feetech"})
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"shoulder_pan": {"range_min": 3000, "range_max": 100, "drive_mode": 0}}))
+    with pytest.raises(ValueError, match=r"broken\.json: motor 'shoulder_pan' needs whole range_min < range_max"):
+        model.model_validate({**arm, "units": "lerobot_range", "calibration": broken, "motor_bus": "feetech"})
+    # in a mapping file, the calibration is named relative to that file
+    (tmp_path / "arm.json").write_text(REAL_CALIBRATION.read_text())
+    mapping = tmp_path / "so101_mine.yaml"
+    text = (Path(__file__).resolve().parents[3] / "remot_data/robots/so101.yaml").read_text()
+    mapping.write_text(
+        text.replace("units: deg", "units: lerobot_range\n      calibration: arm.json\n      motor_bus: feetech")
+    )
+    loaded = load_lerobot_mapping(mapping).arms["right"].position
+    assert loaded.calibration == (tmp_path / "arm.json").resolve() and loaded.units == "lerobot_range"
