@@ -28,15 +28,25 @@ ENCODER_STEPS = 4096
 DRIVE_MODE_APPLIED = {"feetech": True, "dynamixel": False}
 
 
-@lru_cache(maxsize=16)
 def read_lerobot_calibration(path: Path) -> dict[str, tuple[int, int, int]]:
     """Return a LeRobot motor calibration file as motor -> (range_min, range_max, drive_mode).
 
-    It is what ``lerobot-calibrate`` writes (``calibration/robots/<type>/<id>.json``).
+    It is what ``lerobot-calibrate`` writes (``calibration/robots/<type>/<id>.json``); read once per process while
+    the file stays unchanged (size and modification time).
 
     Raises:
         ValueError: Naming the file, the motor and the field that is missing or wrong.
     """
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read a LeRobot calibration file: {exc}") from exc
+    return _read_lerobot_calibration(Path(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _read_lerobot_calibration(path: Path, size: int, mtime_ns: int) -> dict[str, tuple[int, int, int]]:
+    del size, mtime_ns  # part of the cache key only
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
