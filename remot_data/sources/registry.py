@@ -42,7 +42,8 @@ class ScanNetReader:
         return scannet.hash_scannet_scene(self._scene(root, clip_id))
 
     def check_input(self, root: Path) -> None:
-        """Nothing to hold against the whole input: every scene is checked as it is read."""
+        """Refuse an input that is no folder of scene exports (each scene is checked as it is read)."""
+        self.list_clips(root)
 
     def group_of(self, root: Path, clip_id: str) -> str:
         """Return the room: ScanNet's ``sceneXXXX_YY`` are rescans (YY) of one room (XXXX)."""
@@ -107,7 +108,8 @@ class MotReader:
         return mot.hash_mot_sequence(self._sequence(root, clip_id))
 
     def check_input(self, root: Path) -> None:
-        """Nothing to hold against the whole input: every sequence is checked as it is read."""
+        """Refuse an input without sequences, or with one name twice (each sequence is checked as it is read)."""
+        self.list_clips(root)
 
     def group_of(self, root: Path, clip_id: str) -> str:
         """Return the sequence's scene: MOT17 ships each video three times (``MOT17-02-DPM``, ``-FRCNN``, ``-SDP``)."""

@@ -183,7 +183,17 @@ def test_an_unreachable_prefect_api_is_one_line(demo_scannet_root, tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_whole_input_mistakes_stop_before_any_flow_run(tmp_path):
+@pytest.mark.parametrize(
+    "source, given, out, message",
+    [
+        ("scannet", "in", "res", "is not a remot dataset"),
+        ("scannet", "missing", "new", "ScanNet input must be a directory of scene exports, but it does not exist"),
+        ("scannet", "in", "new", "no ScanNet scene found"),
+        ("mot", "in", "new", "no MOTChallenge sequence"),
+    ],
+    ids=["foreign output", "missing input", "empty scannet input", "empty mot input"],
+)
+def test_whole_input_mistakes_stop_before_any_flow_run(tmp_path, source, given, out, message):
     # the CLI's preflight refuses before Prefect starts: no flow run, no temporary API server, one line
     import os
     import subprocess
@@ -192,13 +202,14 @@ def test_whole_input_mistakes_stop_before_any_flow_run(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "res").mkdir()
     (tmp_path / "res" / "notes.txt").write_text("keep\n")
-    argv = ["build", "--source", "scannet", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "res")]
+    argv = ["build", "--source", source, "--input", str(tmp_path / given), "--out", str(tmp_path / out)]
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"}
     done = subprocess.run(
         [sys.executable, "-m", "flows.cli", *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 2 and "is not a remot dataset" in done.stderr
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert "Flow run" not in done.stderr + done.stdout and "temporary server" not in done.stderr + done.stdout
+    assert not (tmp_path / "new").exists() and (tmp_path / "res" / "notes.txt").read_text() == "keep\n"
 
 
 def test_inspect_reads_mot_sequences_by_their_short_name(demo_mot_root, capsys):
