@@ -197,16 +197,17 @@ def auto_batch_size(n_clips: int, cpus: int | None = None) -> int:
 
 
 def preflight(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> None:
-    """Run every check that concerns the whole build before any work: output path, preset, ffmpeg, each input.
+    """Run every check that concerns the whole build before any work: output, preset, split files, ffmpeg, inputs.
 
     Raises:
         OutputError: If ``out_dir`` is an input, inside or above one, or not a remot dataset.
         FileNotFoundError, ValueError: For a preset that does not exist or does not validate.
         FrameExtractionError: If a video source needs ffmpeg and the configured one cannot run.
-        SourceFormatError: If an input does not fit its source options.
+        SourceFormatError: If an input does not fit its source options, or a split or exclusion file is unreadable.
     """
     check_output_path(out_dir, kind="dataset", inputs=[i.path for i in inputs])
     load_rule_preset(config.preset)
+    split_rules(config)  # the split file and exclusion files read and parsed
     if any(i.source == "lerobot" for i in inputs):
         check_ffmpeg(config.frames.ffmpeg_path)
     for item in inputs:

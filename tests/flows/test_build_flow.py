@@ -190,10 +190,11 @@ def test_an_unreachable_prefect_api_is_one_line(demo_scannet_root, tmp_path):
         ("scannet", "missing", "new", "ScanNet input must be a directory of scene exports, but it does not exist"),
         ("scannet", "in", "new", "no ScanNet scene found"),
         ("mot", "in", "new", "no MOTChallenge sequence"),
+        ("split file", "scenes", "new", "splits.csv:1: expected 'id,split' with split in ['train', 'val', 'test']"),
     ],
-    ids=["foreign output", "missing input", "empty scannet input", "empty mot input"],
+    ids=["foreign output", "missing input", "empty scannet input", "empty mot input", "bad split file"],
 )
-def test_whole_input_mistakes_stop_before_any_flow_run(tmp_path, source, given, out, message):
+def test_whole_input_mistakes_stop_before_any_flow_run(demo_scannet_root, tmp_path, source, given, out, message):
     # the CLI's preflight refuses before Prefect starts: no flow run, no temporary API server, one line
     import os
     import subprocess
@@ -203,6 +204,11 @@ def test_whole_input_mistakes_stop_before_any_flow_run(tmp_path, source, given, 
     (tmp_path / "res").mkdir()
     (tmp_path / "res" / "notes.txt").write_text("keep\n")
     argv = ["build", "--source", source, "--input", str(tmp_path / given), "--out", str(tmp_path / out)]
+    if source == "split file":  # a good input, a split file with a typo
+        shutil.copytree(sorted(demo_scannet_root.iterdir())[0], tmp_path / "scenes" / "scene0000_00")
+        (tmp_path / "splits.csv").write_text("scene0000_00,trian\n")
+        argv[2] = "scannet"
+        argv += ["--split-file", str(tmp_path / "splits.csv")]
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"}
     done = subprocess.run(
         [sys.executable, "-m", "flows.cli", *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
