@@ -140,8 +140,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``remot train``: run the train flow."""
     from flows.train import train
     from remot_train.config import TrainConfig
+    from remot_train.preflight import require_model_folder, require_split_files
 
     config = config_from_args(TrainConfig, args)
+    require_split_files(args.data, "train")  # whole-input mistakes stop here, before Prefect starts
+    require_model_folder(args.model)
     # the flow's defaults where no flag was given
     launch = {key: getattr(args, key) for key in ("num_processes", "accelerate_config") if key in args}
     result = train(args.data, args.model, args.out, config=config, **launch)
@@ -154,8 +157,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from flows.evaluate import evaluate
     from remot_train.eval.config import EvalConfig
     from remot_train.eval.evaluate import print_summary
+    from remot_train.preflight import require_model_folder, require_reference
 
-    metrics = evaluate(args.model, args.data, args.out, config_from_args(EvalConfig, args))
+    config = config_from_args(EvalConfig, args)
+    require_model_folder(args.model)  # whole-input mistakes stop here, before Prefect starts
+    require_reference(args.data)
+    metrics = evaluate(args.model, args.data, args.out, config)
     print_summary(metrics, args.out)
     return 0
 

@@ -18,6 +18,7 @@ require_package("datasets", extra="train")
 
 import datasets  # noqa: E402
 
+from remot_train.preflight import require_split_files  # noqa: E402
 from schemas import IMAGE_COLUMNS, load_layout  # noqa: E402
 
 # Contract columns the rewards and the SFT steps read (tests/schemas ties them to schemas/triplets.yaml).
@@ -25,18 +26,8 @@ KEEP_COLUMNS = ("triplet_id", "family", "solution", "answer", "labels", "options
 
 
 def split_files(data_dir: Path, split: str) -> list[str]:
-    """Return the Parquet files of one split of a dataset directory.
-
-    Raises:
-        FileNotFoundError: Naming the directory and split when there are none.
-    """
-    layout = load_layout()
-    files = [str(p) for p in layout.split_files(Path(data_dir), split)]
-    if not files:
-        raise FileNotFoundError(
-            f"{data_dir}: no Parquet files for split {split!r} (expected {layout.triplet_glob.format(split=split)})"
-        )
-    return files
+    """Return the Parquet files of one split of a dataset directory (``preflight.require_split_files``)."""
+    return require_split_files(data_dir, split)
 
 
 def _to_trl_row(row: dict) -> dict:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from remot_train.preflight import require_model_folder
 from remot_train.requirements import require_package
 
 require_package("torch", extra="train")
@@ -394,8 +395,6 @@ def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.floa
     Raises:
         FileNotFoundError: If the folder holds no ``config.json``.
     """
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir}: no config.json; --model must be a local model folder (no hub downloads)")
+    model_dir = require_model_folder(model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to(device)
     return model, load_processor(model_dir)

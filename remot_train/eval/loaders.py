@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from remot_train.preflight import require_reference
 from schemas import IMAGE_COLUMNS, load_layout
 
 AGIBOT_FAMILIES = ("grab_release", "lift_lower", "move_lr", "move_complex")
@@ -203,12 +204,10 @@ def load_reference(
     path: Path, *, image_root: Path | None = None, splits: Iterable[str] = ("test",), task: str | None = None
 ) -> list[ReferenceItem]:
     """Load a reference: a dataset directory or a ReMoT-format JSONL file."""
-    path = Path(path)
+    path = require_reference(path)
     if path.is_dir():
         return load_dataset_dir(path, splits=splits)
-    if path.is_file():
-        return load_release_jsonl(path, image_root=image_root, task=task)
-    raise FileNotFoundError(f"{path}: reference must be a remot dataset directory or a ReMoT JSONL file")
+    return load_release_jsonl(path, image_root=image_root, task=task)
 
 
 def prediction_files(path: Path) -> list[Path]:

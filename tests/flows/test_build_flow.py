@@ -218,6 +218,37 @@ def test_whole_input_mistakes_stop_before_any_flow_run(demo_scannet_root, tmp_pa
     assert not (tmp_path / "new").exists() and (tmp_path / "res" / "notes.txt").read_text() == "keep\n"
 
 
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        ("train --data {ds} --model {missing}", "no config.json; --model must be a local model folder"),
+        ("train --data {missing} --model {model}", "no Parquet files for split 'train'"),
+        ("eval --data {ds} --model {missing}", "no config.json; --model must be a local model folder"),
+        ("eval --data {missing} --model {model}", "reference must be a remot dataset directory or a ReMoT JSONL"),
+    ],
+    ids=["train model", "train data", "eval model", "eval data"],
+)
+def test_train_and_eval_inputs_are_checked_before_any_flow_run(built_dataset, tmp_path, command, message):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    argv = command.format(ds=built_dataset, missing=tmp_path / "missing", model=tmp_path / "model").split()
+    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", *argv, "--out", str(tmp_path / "run")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert "Flow run" not in done.stderr + done.stdout and not (tmp_path / "run").exists()
+
+
 def test_inspect_reads_mot_sequences_by_their_short_name(demo_mot_root, capsys):
     assert main(["inspect", "--source", "mot", "--input", str(demo_mot_root)]) == 0
     out = capsys.readouterr().out

@@ -101,7 +101,12 @@ def test_cli_train_flags_and_config_file_reach_the_config(tmp_path, monkeypatch)
     monkeypatch.setattr(flows.train, "train", lambda *a, **k: seen.update(args=a, **k) or {"ok": True})
     config_file = tmp_path / "run.yaml"
     config_file.write_text("schedule: alternating\nk_grpo: 5\nlearning_rate: 1.0e-5\n")
-    argv = ["train", "--data", "d", "--model", "m", "--out", "o", "--config", str(config_file)]
+    (tmp_path / "d" / "data" / "train").mkdir(parents=True)  # what the CLI's preflight looks for
+    (tmp_path / "d" / "data" / "train" / "part-00000.parquet").write_bytes(b"")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    argv = ["train", "--data", str(tmp_path / "d"), "--model", str(tmp_path / "m"), "--out", "o"]
+    argv += ["--config", str(config_file)]
     flags = [
         "--learning-rate",
         "2e-5",

@@ -1,0 +1,50 @@
+"""Checks of a training or evaluation run's inputs that need no model loaded: run before Prefect starts.
+
+Each check is the one place its rule lives: the loaders call the same functions, so a mistake reads the same whether
+the CLI's preflight or a deployment run finds it. Imports the contract only (no torch, no datasets).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemas import load_layout
+
+
+def require_model_folder(model_dir: Path) -> Path:
+    """Return ``model_dir`` if it is a local model folder (it holds ``config.json``).
+
+    Raises:
+        FileNotFoundError: Naming the folder otherwise (models are never fetched from a hub).
+    """
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: no config.json; --model must be a local model folder (no hub downloads)")
+    return model_dir
+
+
+def require_split_files(data_dir: Path, split: str) -> list[str]:
+    """Return the Parquet files of one split of a dataset directory.
+
+    Raises:
+        FileNotFoundError: Naming the directory and split when there are none.
+    """
+    layout = load_layout()
+    files = [str(p) for p in layout.split_files(Path(data_dir), split)]
+    if not files:
+        raise FileNotFoundError(
+            f"{data_dir}: no Parquet files for split {split!r} (expected {layout.triplet_glob.format(split=split)})"
+        )
+    return files
+
+
+def require_reference(path: Path) -> Path:
+    """Return ``path`` if it can be a reference (a dataset directory or a ReMoT JSONL file).
+
+    Raises:
+        FileNotFoundError: Naming the path otherwise.
+    """
+    path = Path(path)
+    if not (path.is_dir() or path.is_file()):
+        raise FileNotFoundError(f"{path}: reference must be a remot dataset directory or a ReMoT JSONL file")
+    return path
