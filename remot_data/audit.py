@@ -353,7 +353,12 @@ def items_from_table(table: pa.Table, groups: dict[str, str], *, hash_side: int 
 def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
     """Audit a published dataset directory (groups from its manifest, thresholds from its preset when shipped)."""
     layout = load_layout()
-    manifest = json.loads((layout.resolve(Path(dataset_dir)) / layout.manifest).read_text(encoding="utf-8"))
+    manifest_path = layout.resolve(Path(dataset_dir)) / layout.manifest
+    if not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"{dataset_dir}: not a remot dataset (no {layout.manifest} in it or in {layout.latest}/)"
+        )
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     groups = {c["clip_id"]: c.get("group", c["clip_id"]) for c in manifest["input"]["clips"]}
     try:
         config = load_rule_preset(manifest["preset"]["name"]).audit

@@ -215,3 +215,10 @@ def test_every_build_is_audited_into_its_manifest(built_dataset):
     assert manifest["audit"]["leakage"]["groups_in_several_splits"] == 0
     assert "## Audit" in (built_dataset / "latest" / "README.md").read_text()
     assert load_rule_preset("v2").audit.max_blind_gain == 0.3 and load_rule_preset("v1").audit.max_blind_gain == 1.0
+
+
+def test_auditing_a_folder_that_is_no_dataset_names_it(tmp_path):
+    from remot_data.audit import audit_dataset
+
+    with pytest.raises(FileNotFoundError, match=r"not a remot dataset \(no manifest\.json in it or in latest/\)"):
+        audit_dataset(tmp_path)
