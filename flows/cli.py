@@ -161,7 +161,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     config = config_from_args(EvalConfig, args)
     require_model_folder(args.model)  # whole-input mistakes stop here, before Prefect starts
-    require_reference(args.data)
+    require_reference(args.data, config.splits)
     metrics = evaluate(args.model, args.data, args.out, config)
     print_summary(metrics, args.out)
     return 0

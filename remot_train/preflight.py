@@ -6,6 +6,7 @@ the CLI's preflight or a deployment run finds it. Imports the contract only (no 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from schemas import load_layout
@@ -38,13 +39,20 @@ def require_split_files(data_dir: Path, split: str) -> list[str]:
     return files
 
 
-def require_reference(path: Path) -> Path:
-    """Return ``path`` if it can be a reference (a dataset directory or a ReMoT JSONL file).
+def require_reference(path: Path, splits: Iterable[str] = ("test",)) -> Path:
+    """Return ``path`` if it can be a reference: a ReMoT JSONL file, or a dataset directory with one of ``splits``.
 
     Raises:
-        FileNotFoundError: Naming the path otherwise.
+        FileNotFoundError: Naming the path otherwise (and the splits a dataset directory lacks).
     """
     path = Path(path)
-    if not (path.is_dir() or path.is_file()):
+    if path.is_file():
+        return path
+    if not path.is_dir():
         raise FileNotFoundError(f"{path}: reference must be a remot dataset directory or a ReMoT JSONL file")
+    layout = load_layout()
+    if not any(layout.split_files(path, split) for split in splits):
+        raise FileNotFoundError(
+            f"{path}: no triplets in splits {list(splits)} (expected {layout.triplet_glob.format(split='<split>')})"
+        )
     return path

@@ -174,8 +174,10 @@ def load_dataset_dir(root: Path, *, splits: Iterable[str] = ("test",)) -> list[R
     Ids are the contract's item ids (``remot_<split>_<triplet_id>``), as in the JSONL export.
 
     Raises:
-        ValueError: If no file of the wanted splits exists.
+        FileNotFoundError: If no file of the wanted splits exists.
+        ValueError: If those files hold no rows.
     """
+    require_reference(root, splits)
     layout = load_layout()
     columns = ["triplet_id", "split", "source", "family", "answer", "prompt", "options", *IMAGE_COLUMNS]
     items = []
@@ -194,9 +196,7 @@ def load_dataset_dir(root: Path, *, splits: Iterable[str] = ("test",)) -> list[R
                     )
                 )
     if not items:
-        raise ValueError(
-            f"{root}: no triplets in splits {list(splits)} (expected {layout.triplet_glob.format(split='<split>')})"
-        )
+        raise ValueError(f"{root}: the files of splits {list(splits)} hold no rows")
     return items
 
 
@@ -204,7 +204,7 @@ def load_reference(
     path: Path, *, image_root: Path | None = None, splits: Iterable[str] = ("test",), task: str | None = None
 ) -> list[ReferenceItem]:
     """Load a reference: a dataset directory or a ReMoT-format JSONL file."""
-    path = require_reference(path)
+    path = require_reference(path, splits)
     if path.is_dir():
         return load_dataset_dir(path, splits=splits)
     return load_release_jsonl(path, image_root=image_root, task=task)

@@ -225,8 +225,9 @@ def test_whole_input_mistakes_stop_before_any_flow_run(demo_scannet_root, tmp_pa
         ("train --data {missing} --model {model}", "no Parquet files for split 'train'"),
         ("eval --data {ds} --model {missing}", "no config.json; --model must be a local model folder"),
         ("eval --data {missing} --model {model}", "reference must be a remot dataset directory or a ReMoT JSONL"),
+        ("eval --data {ds} --model {model} --split val", "no triplets in splits ['val']"),  # the fixture has none
     ],
-    ids=["train model", "train data", "eval model", "eval data"],
+    ids=["train model", "train data", "eval model", "eval data", "eval split"],
 )
 def test_train_and_eval_inputs_are_checked_before_any_flow_run(built_dataset, tmp_path, command, message):
     import os
