@@ -61,3 +61,49 @@ def test_sft_labels_hold_under_other_templates(fixture, starts, built_dataset, r
         assert (
             kept.endswith(solution_letters(row["solution"])) and len(kept) <= len(solution_letters(row["solution"])) + 1
         )
+
+
+# Qwen3-VL checkpoints (Qwen/Qwen3-VL-*-Instruct and -Thinking, saved by transformers 4.57) ship these processor
+# files: preprocessor_config.json exactly as below (public; quoted verbatim in many public repositories) and a
+# video_preprocessor_config.json naming Qwen3VLVideoProcessor, which needs torchvision; no processor_config.json.
+QWEN3_VL_PREPROCESSOR = {
+    "size": {"longest_edge": 16777216, "shortest_edge": 65536},
+    "patch_size": 16,
+    "temporal_patch_size": 2,
+    "merge_size": 2,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+    "processor_class": "Qwen3VLProcessor",
+    "image_processor_type": "Qwen2VLImageProcessorFast",
+}
+
+
+def test_a_folder_laid_out_like_a_real_qwen3_vl_checkpoint_loads_with_its_image_settings(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from PIL import Image
+
+    from remot_train.modeling import TINY_MARKER, load_processor
+    from remot_train.train import configure_image_budget, prompt_tokens
+
+    folder = tmp_path / "qwen3_vl_layout"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / TINY_MARKER).unlink()  # loaded as any checkpoint is, not as remot's tiny model
+    (folder / "processor_config.json").unlink()
+    (folder / "preprocessor_config.json").write_text(json.dumps(QWEN3_VL_PREPROCESSOR))
+    video = {**QWEN3_VL_PREPROCESSOR, "video_processor_type": "Qwen3VLVideoProcessor", "fps": 2, "max_frames": 768}
+    (folder / "video_preprocessor_config.json").write_text(json.dumps(video))
+    processor = load_processor(folder)  # without torchvision, AutoProcessor cannot build the video processor
+    image_processor = processor.image_processor
+    assert (image_processor.patch_size, image_processor.merge_size) == (16, 2)  # the checkpoint's, not the tiny's
+    assert (image_processor.size["shortest_edge"], image_processor.size["longest_edge"]) == (65536, 16777216)
+    prompt = [{"role": "user", "content": [{"type": "image"}] * 3 + [{"type": "text", "text": "Which way?"}]}]
+    row = {"prompt": prompt, "images": [Image.new("RGB", (640, 480))] * 3}
+    text = processor.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    batch = processor(text=[text], images=[row["images"]], return_tensors="pt")
+    assert batch["pixel_values"].shape == (3 * (640 // 16) * (480 // 16), 3 * 2 * 16 * 16)  # every image's patches
+    assert prompt_tokens(processor, row) == len(batch["input_ids"][0])
+    configure_image_budget(processor, 448 * 448)  # remot's budget, as a run sets it
+    small = processor(text=[text], images=[row["images"]], return_tensors="pt")
+    assert prompt_tokens(processor, row) == len(small["input_ids"][0]) < len(batch["input_ids"][0])
