@@ -94,7 +94,11 @@ def test_a_folder_laid_out_like_a_real_qwen3_vl_checkpoint_loads_with_its_image_
     (folder / "preprocessor_config.json").write_text(json.dumps(QWEN3_VL_PREPROCESSOR))
     video = {**QWEN3_VL_PREPROCESSOR, "video_processor_type": "Qwen3VLVideoProcessor", "fps": 2, "max_frames": 768}
     (folder / "video_preprocessor_config.json").write_text(json.dumps(video))
-    processor = load_processor(folder)  # without torchvision, AutoProcessor cannot build the video processor
+    template = (folder / "chat_template.jinja").read_text()  # those checkpoints keep it in chat_template.json
+    (folder / "chat_template.json").write_text(json.dumps({"chat_template": template}))
+    (folder / "chat_template.jinja").unlink()
+    processor = load_processor(folder)
+    assert processor.chat_template == template  # without torchvision, AutoProcessor cannot build the video processor
     image_processor = processor.image_processor
     assert (image_processor.patch_size, image_processor.merge_size) == (16, 2)  # the checkpoint's, not the tiny's
     assert (image_processor.size["shortest_edge"], image_processor.size["longest_edge"]) == (65536, 16777216)
