@@ -15,9 +15,9 @@ from remot_data.errors import SourceFormatError
 
 def _storage(root: Path) -> tuple[Path, ...]:
     """Return the folders a dataset rooted at ``root`` keeps its bytes in (resolved)."""
-    resolved = root.resolve()
-    if root.parent.name == "snapshots":  # huggingface_hub cache: <repo>/snapshots/<rev> -> <repo>/blobs/<sha>
-        return resolved, (root.parent.parent / "blobs").resolve()
+    resolved = root.resolve()  # the root itself may be a link to a snapshot folder
+    if resolved.parent.name == "snapshots":  # huggingface_hub cache: <repo>/snapshots/<rev> -> <repo>/blobs/<sha>
+        return resolved, resolved.parent.parent / "blobs"
     return (resolved,)
 
 

@@ -255,3 +255,5 @@ def test_a_hub_cache_snapshot_reads_through_its_links_into_blobs(tmp_path):
         path.rename(blob)
         path.symlink_to(blob)
     assert _tracks(root, clip="episode_000000")
+    (tmp_path / "pusht").symlink_to(root, target_is_directory=True)  # a link to the snapshot works the same
+    assert _tracks(tmp_path / "pusht", clip="episode_000000")
