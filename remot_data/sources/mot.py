@@ -251,6 +251,33 @@ def list_mot_sequences(root: Path) -> list[Path]:
     return sorted(sequences)
 
 
+def distinct_recordings(sequences: list[Path]) -> list[Path]:
+    """Return the sequences without the copies MOT17 ships of one video, one per public detector (-DPM, -FRCNN, -SDP).
+
+    A copy is left out only when its ground truth and its sequence settings equal those of the one kept (the first by
+    name): MOT17's copies share video, boxes and ``seqinfo.ini`` but for the name, and building all three would put
+    every triplet in the dataset three times. Sequences that differ, or that cannot be read, are all kept (reading
+    them reports what is wrong).
+    """
+    kept: list[Path] = []
+    seen: set[tuple[object, ...]] = set()
+    for seq in sequences:
+        try:
+            info = read_seqinfo(seq / SEQINFO)
+            key = (
+                scene_of(seq.name),
+                hashlib.sha256((seq / GT_PATH).read_bytes()).hexdigest(),
+                (info.frame_rate, info.length, info.width, info.height, info.im_dir, info.im_ext),
+            )
+        except (SourceFormatError, OSError):
+            kept.append(seq)
+            continue
+        if key not in seen:
+            seen.add(key)
+            kept.append(seq)
+    return kept
+
+
 def _frames(seq: Path, info: SeqInfo) -> tuple[FrameRef, ...]:
     """Return the frame refs: ``<imDir>/000001<imExt>`` .. (stills) or a video ``<imDir>.<suffix>``."""
     stills = contained_path(seq, info.im_dir, where=seq / SEQINFO, field="[Sequence] imDir")

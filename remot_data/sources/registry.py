@@ -88,16 +88,20 @@ class MotReader:
         return next(p for p in mot.list_mot_sequences(root) if p.name == clip_id)
 
     def list_clips(self, root: Path) -> list[str]:
-        """Return the sequence names under root (``<root>/<seq>`` or ``<root>/{train,test}/<seq>``).
+        """Return the sequence names under root (``<root>/<seq>`` or ``<root>/{train,test}/<seq>``), one per video.
+
+        MOT17's per-detector copies of one video (``MOT17-02-DPM``, ``-FRCNN``, ``-SDP``) are read once
+        (``mot.distinct_recordings``).
 
         Raises:
             SourceFormatError: If two sequences share a name (their ids would collide).
         """
-        names = [p.name for p in mot.list_mot_sequences(root)]
+        sequences = mot.list_mot_sequences(root)
+        names = [p.name for p in sequences]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise SourceFormatError(f"{root}: sequence names {repeated} occur more than once")
-        return names
+        return [p.name for p in mot.distinct_recordings(sequences)]
 
     def read_clip(self, root: Path, clip_id: str) -> Clip:
         """Read one sequence."""

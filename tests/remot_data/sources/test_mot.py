@@ -128,6 +128,20 @@ def test_the_reader_lists_sequences_in_the_benchmark_layout(tmp_path):
     assert len(reader.hash_clip(tmp_path, "MOT17-04-SDP")) == 64
 
 
+def test_mot17s_detector_copies_of_one_video_are_read_once(tmp_path):
+    # MOT17 ships each training video three times (one folder per public detector) with the same frames, boxes and
+    # seqinfo but for the name: all three would put every triplet in the dataset three times
+    gt = "1,1,10,10,20,60,1,1,1.0\n2,1,14,10,20,60,1,1,1.0\n"
+    for detector in ("DPM", "FRCNN", "SDP"):
+        write_sequence(tmp_path / "train" / f"MOT17-02-{detector}", gt, length=2)
+        write_sequence(tmp_path / "train" / f"MOT17-04-{detector}", gt, length=2)  # same boxes, another video
+    reader = get_reader("mot")
+    assert reader.list_clips(tmp_path) == ["MOT17-02-DPM", "MOT17-04-DPM"]
+    # a "copy" whose boxes differ is no copy: every sequence is kept
+    (tmp_path / "train" / "MOT17-02-SDP" / "gt" / "gt.txt").write_text(gt.replace("14,10", "15,10"))
+    assert reader.list_clips(tmp_path) == ["MOT17-02-DPM", "MOT17-02-SDP", "MOT17-04-DPM"]
+
+
 GOOD = "1,1,10,10,20,60,1,1,0.9\n2,1,12,10,20,60,1,1,0.8\n"
 
 
