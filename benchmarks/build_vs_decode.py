@@ -15,7 +15,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _corpus import bench_preset, build_in_child, lerobot_corpus, run_measured
+from _corpus import DEFAULT_PRESET, build_in_child, lerobot_corpus, run_measured
 
 DECODE_NEEDED = """
 import time
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "remot_bench")
     args = parser.parse_args()
     root = lerobot_corpus(args.cache, args.episodes)
-    preset = bench_preset(args.cache)
+    preset = DEFAULT_PRESET
     out = Path(tempfile.mkdtemp(prefix="remot_build_bench_")) / "dataset"
     build = build_in_child(root, out, preset, "library")
     needed = run_measured(DECODE_NEEDED, ROOT=str(root), OUT=f"{out}_decode", PRESET=str(preset))

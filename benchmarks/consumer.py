@@ -26,7 +26,7 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 import datasets
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from _corpus import bench_preset, build_in_child, lerobot_corpus
+from _corpus import DEFAULT_PRESET, build_in_child, lerobot_corpus
 
 from remot_data.table import ROW_GROUP_BYTES, read_triplets, write_triplet_splits
 from remot_train.config import TrainConfig
@@ -48,7 +48,7 @@ def main() -> None:
     data = args.data
     if data is None:
         data = work / "dataset"
-        build_in_child(lerobot_corpus(args.cache, args.episodes), data, bench_preset(args.cache), "library")
+        build_in_child(lerobot_corpus(args.cache, args.episodes), data, DEFAULT_PRESET, "library")
     table = read_triplets(data)
     train = table.filter(pc.equal(table.column("split"), "train"))
     print(f"{len(train)} train triplets, {train.nbytes / MB:.0f} MB in Arrow")

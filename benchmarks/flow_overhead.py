@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from _corpus import bench_preset, build_in_child, lerobot_corpus
+from _corpus import DEFAULT_PRESET, build_in_child, lerobot_corpus
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "remot_bench")
     args = parser.parse_args()
-    root, preset = lerobot_corpus(args.cache, args.episodes), bench_preset(args.cache)
+    root, preset = lerobot_corpus(args.cache, args.episodes), DEFAULT_PRESET
     work = Path(tempfile.mkdtemp(prefix="remot_flow_bench_"))
     modes = ("library", "library_threads", "flow_server", "flow_ephemeral")
     walls: dict[str, list[float]] = {m: [] for m in modes}

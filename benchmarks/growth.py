@@ -14,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _corpus import bench_preset, build_in_child, lerobot_corpus
+from _corpus import DEFAULT_PRESET, build_in_child, lerobot_corpus
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "remot_bench")
     args = parser.parse_args()
-    preset = bench_preset(args.cache)
+    preset = DEFAULT_PRESET
     work = Path(tempfile.mkdtemp(prefix="remot_growth_bench_"))
     rows = []
     for factor in args.factors:

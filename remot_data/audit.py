@@ -273,6 +273,7 @@ def leakage(items: Sequence[AuditItem], *, max_hash_distance: int = 0, hash_bits
         "example_groups": crossing[:5],
         "image_hashes_in_several_splits": len(near_in_other_splits(splits_of_hash, max_hash_distance, bits=hash_bits)),
         "triplets_in_several_splits": len(near_in_other_splits(splits_of_triplet, max_hash_distance, bits=hash_bits)),
+        "distinct_triplets": len(splits_of_triplet),
         "image_hash_distance": max_hash_distance,
         "image_hash_bits": hash_bits,
         "same_question_different_answers": sum(1 for a in answers_of_question.values() if len(a) > 1),
@@ -389,11 +390,14 @@ def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]
             f"(average hashes within {leak['image_hash_distance']} of {leak['image_hash_bits']} bits) "
             f"(max_cross_split_image_hashes {config.max_cross_split_image_hashes})"
         )
-    if leak["triplets_in_several_splits"] > config.max_cross_split_triplets:
+    recurring, distinct = leak["triplets_in_several_splits"], leak.get("distinct_triplets", 0)
+    share = recurring / distinct if distinct else 0.0
+    if recurring > config.max_cross_split_triplets or share > config.max_cross_split_triplet_share:
         failures.append(
-            f"{leak['triplets_in_several_splits']} near-identical triplets in several splits "
+            f"{recurring} near-identical triplets in several splits, {share:.1%} of {distinct} "
             f"(all three average hashes within {leak['image_hash_distance']} of {leak['image_hash_bits']} bits) "
-            f"(max_cross_split_triplets {config.max_cross_split_triplets})"
+            f"(max_cross_split_triplets {config.max_cross_split_triplets}, "
+            f"max_cross_split_triplet_share {config.max_cross_split_triplet_share})"
         )
     return failures
 
@@ -426,6 +430,7 @@ def format_audit(audits: dict[str, dict[str, Any]]) -> str:
         "groups_in_several_splits",
         "image_hashes_in_several_splits",
         "triplets_in_several_splits",
+        "distinct_triplets",
         "same_question_different_answers",
     ):
         lines.append(f"| (all) | {key} | " + " | ".join(str(audits[n]["leakage"].get(key, "-")) for n in names) + " |")

@@ -1,6 +1,6 @@
 """Versioned rule presets (``presets/<name>.yaml``) loaded into frozen pydantic models, validated as a whole.
 
-The meaning of each threshold is written once, in ``presets/v3.yaml``; the models check types, unknown keys and
+The meaning of each threshold is written once, in ``presets/v4.yaml``; the models check types, unknown keys and
 that thresholds are ordered, and name the file and field when they are not.
 """
 
@@ -33,7 +33,7 @@ class _PresetSection(BaseModel):
 
 
 class CameraRotationConfig(_PresetSection):
-    """Thresholds of the camera-rotation direction flip (meanings in ``presets/v3.yaml``).
+    """Thresholds of the camera-rotation direction flip (meanings in ``presets/v4.yaml``).
 
     Attributes:
         frame_gap: Frames from anchor to positive (when the clip has no times or the preset no ``frame_gap_s``).
@@ -97,7 +97,7 @@ class CameraRotationConfig(_PresetSection):
 
 
 class QuestionConfig(_PresetSection):
-    """Question-rendering settings (meanings in ``presets/v3.yaml``).
+    """Question-rendering settings (meanings in ``presets/v4.yaml``).
 
     Attributes:
         angle_distractor_max_deg: Largest distractor angle.
@@ -136,7 +136,7 @@ class QuestionConfig(_PresetSection):
 
 
 class ManipulationConfig(_PresetSection):
-    """Thresholds of the robot-arm families (meanings in ``presets/v3.yaml``).
+    """Thresholds of the robot-arm families (meanings in ``presets/v4.yaml``).
 
     Attributes:
         anchor_stride: Frames between anchors.
@@ -183,7 +183,7 @@ class ManipulationConfig(_PresetSection):
 
 
 class ObjectsConfig(_PresetSection):
-    """Thresholds of the object-box families, tracks and counts (meanings in ``presets/v3.yaml``).
+    """Thresholds of the object-box families, tracks and counts (meanings in ``presets/v4.yaml``).
 
     Attributes:
         anchor_stride_s: Seconds between anchors.
@@ -248,7 +248,7 @@ class ObjectsConfig(_PresetSection):
 
 
 class EgoConfig(_PresetSection):
-    """Thresholds of the recording vehicle's own-motion families (meanings in ``presets/v3.yaml``).
+    """Thresholds of the recording vehicle's own-motion families (meanings in ``presets/v4.yaml``).
 
     Attributes:
         anchor_stride_s: Seconds between anchors.
@@ -287,13 +287,14 @@ class EgoConfig(_PresetSection):
 
 
 class AuditConfig(_PresetSection):
-    """Thresholds of the audit every build runs (meanings in ``presets/v3.yaml``; v1, which has none, never fails).
+    """Thresholds of the audit every build runs (meanings in ``presets/v4.yaml``; v1, which has none, never fails).
 
     Attributes:
         max_blind_gain: Largest accuracy above chance any blind policy may reach on a family.
         min_items: Families with fewer triplets are reported, not judged (too few to measure).
         max_cross_split_image_hashes: Near-identical images allowed in more than one split.
         max_cross_split_triplets: Near-identical triplets (all three images) allowed in more than one split.
+        max_cross_split_triplet_share: Largest share of the distinct triplets that may recur in another split.
         max_image_hash_distance: Images whose average hashes differ in at most this many bits are near-identical
             (0: equal hashes only).
         image_hash_side: Average hashes are taken on side x side grey pixels (8: 64 bits, as v1/v2).
@@ -303,6 +304,7 @@ class AuditConfig(_PresetSection):
     min_items: int = 30
     max_cross_split_image_hashes: int = 10**9
     max_cross_split_triplets: int = 10**9
+    max_cross_split_triplet_share: float = Field(1.0, ge=0.0, le=1.0)
     max_image_hash_distance: int = Field(0, ge=0, le=64)
     image_hash_side: int = Field(8, ge=4, le=32)
 

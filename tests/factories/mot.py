@@ -46,7 +46,7 @@ def demo_mot_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def built_mot_dataset(demo_mot_root, tmp_path_factory) -> Path:
-    """A dataset built from the demo street scenes with the default config (preset v3)."""
+    """A dataset built from the demo street scenes with the default config (preset v4)."""
     out = tmp_path_factory.mktemp("mot_dataset") / "ds"
     # 160 px: small enough to be quick, large enough that a marked pedestrian's box stays a visible rectangle
     config = SMALL_BUILD.model_copy(update={"frames": FrameConfig(max_side_px=160, jpeg_quality=85)})

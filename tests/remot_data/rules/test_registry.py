@@ -2,6 +2,7 @@
 
 import pytest
 
+from remot_data.build.config import BuildConfig
 from remot_data.rules.registry import PRESET_DIR, load_rule_preset
 
 
@@ -44,7 +45,7 @@ def test_a_bad_preset_names_its_file_and_field(tmp_path, old, new, match):
 
 
 def test_unknown_preset_lists_the_shipped_ones():
-    with pytest.raises(FileNotFoundError, match=r"shipped presets: \[.v1., .v2., .v3.\]"):
+    with pytest.raises(FileNotFoundError, match=r"shipped presets: \[.v1., .v2., .v3., .v4.\]"):
         load_rule_preset("v9")
 
 
@@ -69,3 +70,15 @@ def test_a_bad_v3_setting_names_its_file_and_field(tmp_path, old, new, match):
     with pytest.raises(ValueError, match=match) as caught:
         load_rule_preset(path)
     assert "variant.yaml" in str(caught.value)
+
+
+def test_v4_is_v3_but_for_its_cross_split_triplet_gate():
+    # datasets built with v3 stay reproducible: v4 is a new file, and it changes only how the audit judges triplets
+    # that recur across splits (a share of the distinct triplets instead of a count of 0)
+    v3, v4 = load_rule_preset("v3"), load_rule_preset("v4")
+    gate = {"max_cross_split_triplets", "max_cross_split_triplet_share"}
+    assert v3.model_dump(exclude={"name", "sha256", "audit"}) == v4.model_dump(exclude={"name", "sha256", "audit"})
+    assert v3.audit.model_dump(exclude=gate) == v4.audit.model_dump(exclude=gate)
+    assert (v3.audit.max_cross_split_triplets, v3.audit.max_cross_split_triplet_share) == (0, 1.0)
+    assert (v4.audit.max_cross_split_triplets, v4.audit.max_cross_split_triplet_share) == (10**9, 0.05)
+    assert BuildConfig().preset == "v4"
