@@ -121,28 +121,23 @@ def test_near_images_of_fixed_cameras_are_found_as_brute_force_finds_them(n_view
     assert near_in_other_splits(wide, 1, bits=256) == {(views[0],), (views[0] ^ (1 << 200),)}
 
 
-def test_a_recurring_triplet_fails_the_gate_where_a_recurring_image_does_not():
-    def item(split, group, hashes):
-        return AuditItem(
-            family="f",
-            split=split,
-            group=group,
-            subject="",
-            answer="A",
-            options=(CAM,),
-            prompt="q",
-            image_hashes=hashes,
-        )
+def _item(split, group, hashes):
+    """A camera question of one family and answer, in a split and group, on images of these hashes."""
+    return AuditItem(
+        family="f", split=split, group=group, subject="", answer="A", options=(CAM,), prompt="q", image_hashes=hashes
+    )
 
+
+def test_a_recurring_triplet_fails_the_gate_where_a_recurring_image_does_not():
     config = AuditConfig(max_image_hash_distance=4, max_cross_split_triplets=0)  # 64-bit hashes, 4 bits apart
     start, a, b, c, d = (0xF0F0_1234_5678_9ABC, 0x0FF0_0000_FFFF_0000, 0x1234_0000_0000_4321, 0xAAAA_5555_AAAA_5555, 17)
     # every episode of a robot cell starts from the same view
-    same_start = [item("train", "e1", (start, a, b)), item("test", "e2", (start ^ 1, c, d))]
+    same_start = [_item("train", "e1", (start, a, b)), _item("test", "e2", (start ^ 1, c, d))]
     audit = audit_items(same_start, config)
     leak = audit["leakage"]
     assert leak["image_hashes_in_several_splits"] == 2 and leak["triplets_in_several_splits"] == 0
     check_audit(audit, config)
-    copied = [item("train", "e1", (start, a, b)), item("test", "e2", (start ^ 1, a ^ 4, b))]  # a re-encoded copy
+    copied = [_item("train", "e1", (start, a, b)), _item("test", "e2", (start ^ 1, a ^ 4, b))]  # a re-encoded copy
     audit = audit_items(copied, config)
     with pytest.raises(ContractError, match=r"2 near-identical triplets in several splits, 100\.0% of 2 \(all three "):
         check_audit(audit, config)
@@ -154,17 +149,7 @@ def test_the_v4_gate_tolerates_a_few_recurring_triplets_but_not_a_leak():
     rng = np.random.default_rng(0)
 
     def triplet(split, group):
-        hashes = tuple(int(h) for h in rng.integers(0, 2**62, 3, dtype=np.int64))
-        return AuditItem(
-            family="f",
-            split=split,
-            group=group,
-            subject="",
-            answer="A",
-            options=(CAM,),
-            prompt="q",
-            image_hashes=hashes,
-        )
+        return _item(split, group, tuple(int(h) for h in rng.integers(0, 2**62, 3, dtype=np.int64)))
 
     def copy_into(item, split, group):
         return dataclasses.replace(
