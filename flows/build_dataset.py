@@ -90,7 +90,7 @@ def make_task_runner(runner: Runner, *, dask_address: str | None = None, workers
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
 
 
-@flow(name="build-dataset", task_runner=ThreadPoolTaskRunner(max_workers=default_workers()))
+@flow(name="build-dataset", task_runner=make_task_runner("threads"))
 def build_dataset(
     inputs: list[SourceInput], out_dir: Path, config: BuildConfig | None = None, progress: bool = False
 ) -> dict[str, Any]:

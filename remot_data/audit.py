@@ -390,7 +390,7 @@ def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]
             f"(average hashes within {leak['image_hash_distance']} of {leak['image_hash_bits']} bits) "
             f"(max_cross_split_image_hashes {config.max_cross_split_image_hashes})"
         )
-    recurring, distinct = leak["triplets_in_several_splits"], leak.get("distinct_triplets", 0)
+    recurring, distinct = leak["triplets_in_several_splits"], leak["distinct_triplets"]
     share = recurring / distinct if distinct else 0.0
     if recurring > config.max_cross_split_triplets or share > config.max_cross_split_triplet_share:
         failures.append(

@@ -364,12 +364,16 @@ def decode_video_frames(
         if error:
             errors.append(error)
             if failures is not None:
-                shown = segment if len(segment) <= 10 else [*segment[:10], "..."]
-                failures.update({n: f"{path}: ffmpeg could not decode frames {shown} ({error})" for n in segment})
+                failures.update({n: _decode_complaint(path, segment, error) for n in segment})
     if not frames and errors:
-        shown = wanted if len(wanted) <= 10 else [*wanted[:10], "..."]
-        raise FrameExtractionError(f"{path}: ffmpeg could not decode frames {shown} ({errors[0]})")
+        raise FrameExtractionError(_decode_complaint(path, wanted, errors[0]))
     return frames
+
+
+def _decode_complaint(path: Path, numbers: list[int], error: str) -> str:
+    """Return what a failed decode says: the file, the first ten frame numbers and ffmpeg's complaint."""
+    shown = numbers if len(numbers) <= 10 else [*numbers[:10], "..."]
+    return f"{path}: ffmpeg could not decode frames {shown} ({error})"
 
 
 def _decode_segment(

@@ -25,11 +25,6 @@ from schemas import IMAGE_COLUMNS, load_layout  # noqa: E402
 KEEP_COLUMNS = ("triplet_id", "family", "solution", "answer", "labels", "options")
 
 
-def split_files(data_dir: Path, split: str) -> list[str]:
-    """Return the Parquet files of one split of a dataset directory (``preflight.require_split_files``)."""
-    return require_split_files(data_dir, split)
-
-
 def _to_trl_row(row: dict) -> dict:
     content = [{"type": "image"} for _ in IMAGE_COLUMNS] + [{"type": "text", "text": row["prompt"]}]
     return {"prompt": [{"role": "user", "content": content}], "images": [row[c] for c in IMAGE_COLUMNS]}
@@ -44,7 +39,9 @@ def load_trl_dataset(data_dir: Path, *, split: str = "train") -> datasets.Datase
     Returns:
         Columns ``prompt``, ``images`` and ``triplet_id, family, solution, answer, labels, options``.
     """
-    dataset = datasets.load_dataset("parquet", data_files={split: split_files(Path(data_dir), split)}, split=split)
+    dataset = datasets.load_dataset(
+        "parquet", data_files={split: require_split_files(Path(data_dir), split)}, split=split
+    )
     for column in IMAGE_COLUMNS:
         dataset = dataset.cast_column(column, datasets.Image(decode=False))
     features = datasets.Features(

@@ -97,7 +97,12 @@ def find_version_dir(dataroot: Path, version: str | None) -> Path:
     return found[0]
 
 
-def _read_table(path: Path) -> dict[str, dict[str, Any]]:
+def _read_records(path: Path) -> list[Any]:
+    """Return the list a table file holds.
+
+    Raises:
+        SourceFormatError: Naming the file when it is missing, not JSON, or not a list.
+    """
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -106,6 +111,11 @@ def _read_table(path: Path) -> dict[str, dict[str, Any]]:
         raise SourceFormatError(f"{path}: cannot read as JSON: {exc}") from exc
     if not isinstance(records, list):
         raise SourceFormatError(f"{path}: expected a list of records, got {type(records).__name__}")
+    return records
+
+
+def _read_table(path: Path) -> dict[str, dict[str, Any]]:
+    records = _read_records(path)
     table: dict[str, dict[str, Any]] = {}
     required, pointers = TABLES[path.stem]
     text = ("token", *pointers, *TEXT_FIELDS.get(path.stem, ()))
@@ -205,13 +215,7 @@ class NuScenesTables:
         path = self.version_dir / "log.json"
         if not path.is_file():
             return {}
-        try:
-            records = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SourceFormatError(f"{path}: cannot read as JSON: {exc}") from exc
-        if not isinstance(records, list):
-            raise SourceFormatError(f"{path}: expected a list of records, got {type(records).__name__}")
-        return {r["token"]: r for r in records if isinstance(r, dict) and isinstance(r.get("token"), str)}
+        return {r["token"]: r for r in _read_records(path) if isinstance(r, dict) and isinstance(r.get("token"), str)}
 
     @cached_property
     def camera_keyframe_of_sample(self) -> dict[str, dict[str, Any]]:

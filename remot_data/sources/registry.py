@@ -96,12 +96,16 @@ class MotReader:
         Raises:
             SourceFormatError: If two sequences share a name (their ids would collide).
         """
+        return [p.name for p in mot.distinct_recordings(self._sequences(root))]
+
+    def _sequences(self, root: Path) -> list[Path]:
+        """Return the sequence folders under root, refusing two of one name (their ids would collide)."""
         sequences = mot.list_mot_sequences(root)
         names = [p.name for p in sequences]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise SourceFormatError(f"{root}: sequence names {repeated} occur more than once")
-        return [p.name for p in mot.distinct_recordings(sequences)]
+        return sequences
 
     def read_clip(self, root: Path, clip_id: str) -> Clip:
         """Read one sequence."""
@@ -113,7 +117,7 @@ class MotReader:
 
     def check_input(self, root: Path) -> None:
         """Refuse an input without sequences, or with one name twice (each sequence is checked as it is read)."""
-        self.list_clips(root)
+        self._sequences(root)
 
     def group_of(self, root: Path, clip_id: str) -> str:
         """Return the sequence's scene: MOT17 ships each video three times (``MOT17-02-DPM``, ``-FRCNN``, ``-SDP``)."""

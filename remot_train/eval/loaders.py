@@ -204,10 +204,10 @@ def load_reference(
     path: Path, *, image_root: Path | None = None, splits: Iterable[str] = ("test",), task: str | None = None
 ) -> list[ReferenceItem]:
     """Load a reference: a dataset directory or a ReMoT-format JSONL file."""
-    path = require_reference(path, splits)
+    path = Path(path)
     if path.is_dir():
-        return load_dataset_dir(path, splits=splits)
-    return load_release_jsonl(path, image_root=image_root, task=task)
+        return load_dataset_dir(path, splits=splits)  # which checks its splits
+    return load_release_jsonl(require_reference(path), image_root=image_root, task=task)
 
 
 def prediction_files(path: Path) -> list[Path]:
