@@ -76,6 +76,18 @@ class TrainConfig(BaseModel):
     )
     temperature: float = Field(1.0, gt=0.0, description="Sampling temperature")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling")
+    top_k: int | None = Field(
+        None,
+        ge=0,
+        description="Top-k sampling; unset: the checkpoint's generation_config value (Qwen3-VL Thinking: 20), where "
+        "TRL would use 0 (off)",
+    )
+    repetition_penalty: float = Field(1.0, gt=0.0, description="Repetition penalty of sampling (1.0: none)")
+    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
+        "sum_then_normalize",
+        description="How reward components become one advantage: weighted sum, then group-normalised (GRPO as in "
+        "the paper), or each normalised first (GDPO)",
+    )
     # Optimisation
     learning_rate: float = Field(1e-6, gt=0.0, description="Peak learning rate")
     lr_scheduler_type: str = Field("cosine", description="Learning-rate schedule (a transformers scheduler name)")
@@ -112,9 +124,24 @@ class TrainConfig(BaseModel):
     )
     vllm_tensor_parallel_size: int = Field(1, ge=1, description="colocate: GPUs one vLLM engine spans")
     vllm_server_base_url: str | None = Field(None, description="server: the vLLM server's URL (e.g. http://host:8000)")
+    vllm_max_model_length: int | None = Field(
+        None,
+        ge=16,
+        description="colocate: context vLLM reserves KV cache for; unset: max_prompt_tokens + max_completion_length "
+        "(the checkpoint's 262,144 would not fit beside training)",
+    )
+    vllm_enable_sleep_mode: bool = Field(
+        False, description="colocate: vLLM frees its weights and KV cache while the optimizer steps"
+    )
     # LoRA (peft): train adapters only, merged into the model saved as final/
     lora_r: int = Field(0, ge=0, description="LoRA rank (0: train the full model)")
     lora_alpha: int = Field(32, ge=1, description="LoRA scaling alpha")
+    lora_learning_rate: float = Field(
+        1e-5,
+        gt=0.0,
+        description="Peak learning rate of a LoRA run (learning_rate's 1e-6 barely moves an adapter); full-model "
+        "runs use learning_rate",
+    )
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
     lora_target_modules: tuple[str, ...] = Field(
         ("q_proj", "k_proj", "v_proj", "o_proj"),
@@ -126,6 +153,14 @@ class TrainConfig(BaseModel):
     save_steps: int = Field(50, ge=1, description="Checkpoint every N optimizer steps")
     save_total_limit: int = Field(3, ge=1, description="Checkpoints kept")
     torch_threads: int = Field(0, ge=0, description="torch CPU threads (0: leave torch's default)")
+    report_to: tuple[str, ...] = Field(
+        (),
+        description="Experiment trackers the Trainer logs to (tensorboard, wandb, mlflow, ...; each must be "
+        "installed); metrics.jsonl and metrics.png are written always",
+    )
+    rollout_log_steps: int = Field(
+        10, ge=0, description="Write sampled rollouts (prompt id, completion, rewards) every N steps (0: never)"
+    )
 
     @model_validator(mode="after")
     def _check_vllm(self) -> TrainConfig:
@@ -160,6 +195,16 @@ class TrainConfig(BaseModel):
         if self.schedule == "alternating":
             return step % (self.k_sft + self.k_grpo) < self.k_sft
         return False
+
+    @property
+    def effective_learning_rate(self) -> float:
+        """Return the peak learning rate the run uses: ``lora_learning_rate`` with LoRA, else ``learning_rate``."""
+        return self.lora_learning_rate if self.lora_r else self.learning_rate
+
+    @property
+    def vllm_model_length(self) -> int:
+        """Return the context vLLM reserves: ``vllm_max_model_length``, else the prompt + completion budgets."""
+        return self.vllm_max_model_length or self.max_prompt_tokens + self.max_completion_length
 
     def to_dict(self) -> dict[str, Any]:
         """Return the resolved config as plain JSON data."""

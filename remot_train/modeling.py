@@ -82,11 +82,26 @@ def qwen3_vl_thinking_template() -> str:
 TINY_MARKER = "remot_tiny.json"
 
 
+PROCESSOR_CONFIG = "processor_config.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+VIDEO_PROCESSOR_CONFIG = "video_preprocessor_config.json"
+
+
 class _WithoutVideoProcessor:
-    """A Qwen-VL processor built without its video processor (that one needs torchvision, which we do not install)."""
+    """A Qwen-VL processor held without its video processor (that one needs torchvision, which CPU machines lack).
+
+    In memory it is the standard processor minus video; on disk it is the standard one: ``save_pretrained`` names
+    the standard class (``Qwen3VLProcessor``) and writes a ``video_preprocessor_config.json`` (the base folder's when
+    it had one), so a saved folder is laid out like a published checkpoint and ``AutoProcessor`` (vLLM, lmms-eval,
+    VLMEvalKit, the official runner) builds the whole processor wherever torchvision is installed.
+    """
+
+    standard_name: str = ""  # set by each subclass: the transformers class written to disk
+    video_processor_type: str = ""
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         """Build from an image processor and a tokenizer only."""
+        kwargs.pop("video_processor", None)
         super().__init__(
             image_processor=image_processor,
             tokenizer=tokenizer,
@@ -94,6 +109,7 @@ class _WithoutVideoProcessor:
             chat_template=chat_template,
             **kwargs,
         )
+        self.video_config: dict[str, Any] | None = None  # the base folder's video processor config, kept as read
 
     def check_argument_for_proper_class(self, argument_name, argument):
         """Accept a missing video processor; check the rest as usual."""
@@ -101,21 +117,55 @@ class _WithoutVideoProcessor:
             return None
         return super().check_argument_for_proper_class(argument_name, argument)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the processor's config under the standard class name (a name transformers resolves)."""
+        out = super().to_dict()
+        out["processor_class"] = self.standard_name
+        out.pop("video_config", None)
+        return out
+
+    def save_pretrained(self, save_directory, *args: Any, **kwargs: Any):
+        """Save as the standard processor: its class name everywhere and a video processor config beside it."""
+        saved = super().save_pretrained(save_directory, *args, **kwargs)
+        folder = Path(save_directory)
+        tokenizer_config = folder / TOKENIZER_CONFIG
+        if tokenizer_config.is_file():
+            data = json.loads(tokenizer_config.read_text(encoding="utf-8"))
+            if "processor_class" in data:
+                data["processor_class"] = self.standard_name
+                tokenizer_config.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        video = dict(self.video_config) if self.video_config else self._video_config_from_images()
+        video["processor_class"] = self.standard_name
+        (folder / VIDEO_PROCESSOR_CONFIG).write_text(json.dumps(video, indent=2) + "\n", encoding="utf-8")
+        return saved
+
+    def _video_config_from_images(self) -> dict[str, Any]:
+        image = self.image_processor
+        return {
+            "video_processor_type": self.video_processor_type,
+            "patch_size": image.patch_size,
+            "temporal_patch_size": image.temporal_patch_size,
+            "merge_size": image.merge_size,
+            "image_mean": list(image.image_mean),
+            "image_std": list(image.image_std),
+            "size": {"longest_edge": image.size["longest_edge"], "shortest_edge": image.size["shortest_edge"]},
+        }
+
 
 class ImageOnlyQwen3VLProcessor(_WithoutVideoProcessor, Qwen3VLProcessor):
-    """Qwen3-VL processor without a video processor."""
+    """Qwen3-VL processor without a video processor; saved as ``Qwen3VLProcessor``."""
+
+    standard_name = "Qwen3VLProcessor"
+    video_processor_type = "Qwen3VLVideoProcessor"
 
 
 class ImageOnlyQwen2_5_VLProcessor(_WithoutVideoProcessor, Qwen2_5_VLProcessor):  # noqa: N801 - transformers' name
-    """Qwen2.5-VL processor without a video processor."""
+    """Qwen2.5-VL processor without a video processor; saved as ``Qwen2_5_VLProcessor``."""
+
+    standard_name = "Qwen2_5_VLProcessor"
+    video_processor_type = "Qwen2VLVideoProcessor"
 
 
-# Tiny model families: the image-only processor class that reloads each, by the family name in the tiny marker.
-TINY_PROCESSORS = {
-    "qwen3_vl": ImageOnlyQwen3VLProcessor,
-    "qwen2_5_vl": ImageOnlyQwen2_5_VLProcessor,
-    "smolvlm": Idefics3Processor,
-}
 SMOLVLM_TOKENS = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"] + [
     f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)
 ]
@@ -346,30 +396,47 @@ def build_tiny_qwen3_vl(out_dir: Path, *, seed: int = 0, image_side_px: int = 64
     return _save_tiny(Qwen3VLForConditionalGeneration(config), processor, out_dir, "qwen3_vl", seed, image_side_px)
 
 
-def load_processor(model_dir: Path):
-    """Load the processor saved with a model folder (the tiny model's image-only processor included).
+# A folder's model_type -> the image-only stand-in for its standard processor, used where AutoProcessor cannot build
+# the video processor (no torchvision) and falls back to a bare tokenizer.
+IMAGE_ONLY_PROCESSORS = {"qwen3_vl": ImageOnlyQwen3VLProcessor, "qwen2_5_vl": ImageOnlyQwen2_5_VLProcessor}
 
-    ``AutoProcessor`` quietly returns a bare tokenizer when it cannot build the processor a folder names; that one
-    would drop every image. A processor without an image processor is therefore never returned.
+
+def load_processor(model_dir: Path):
+    """Load the processor saved with a model folder, as ``AutoProcessor`` does, never without its image processor.
+
+    ``AutoProcessor`` quietly returns a bare tokenizer when it cannot build the processor a folder names (Qwen-VL's
+    video processor needs torchvision); that one would drop every image. Then the standard processor is built
+    without its video processor (``IMAGE_ONLY_PROCESSORS``, by the folder's ``model_type``), keeping the folder's
+    video processor config so a save writes it back unchanged.
 
     Raises:
         ValueError: If the folder holds no processor that takes images.
     """
     model_dir = Path(model_dir)
-    if (model_dir / TINY_MARKER).exists():
-        family = json.loads((model_dir / TINY_MARKER).read_text()).get("family", "qwen3_vl")
-        return require_image_processor(TINY_PROCESSORS[family].from_pretrained(model_dir), model_dir)
     try:
         processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
     except (ImportError, ValueError, OSError) as err:
-        logger.warning("AutoProcessor failed for %s (%s); trying the image-only processor", model_dir, err)
+        logger.info("AutoProcessor could not build %s's processor (%s); building it without video", model_dir, err)
         processor = None
     if getattr(processor, "image_processor", None) is None:
+        model_type = _model_type(model_dir)
+        image_only = IMAGE_ONLY_PROCESSORS.get(model_type, ImageOnlyQwen3VLProcessor)
         try:
-            processor = ImageOnlyQwen3VLProcessor.from_pretrained(model_dir, local_files_only=True)
+            processor = image_only.from_pretrained(model_dir, local_files_only=True)
         except (ImportError, ValueError, OSError, TypeError) as err:
             raise ValueError(f"{model_dir}: no processor that takes images can be loaded ({err})") from err
+        video_config = model_dir / VIDEO_PROCESSOR_CONFIG
+        if video_config.is_file():
+            processor.video_config = json.loads(video_config.read_text(encoding="utf-8"))
     return require_image_processor(processor, model_dir)
+
+
+def _model_type(model_dir: Path) -> str | None:
+    config = Path(model_dir) / "config.json"
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        return None
 
 
 def require_image_processor(processor, model_dir: Path):

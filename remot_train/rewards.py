@@ -21,9 +21,14 @@ from remot_train.labels import (
 
 ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
 # The think block may open in the prompt: Qwen3-VL-Thinking's chat template ends the generation prompt with
-# "<think>\n", so a real completion starts inside the block and only closes it.
-THINK_RE = re.compile(r"^\s*(?:<think>)?(.*?)</think>", re.DOTALL)
-FORMAT_RE = re.compile(r"^\s*(?:<think>)?(.*?)</think>\s*<answer>\s*([A-Ea-e]+)\s*</answer>\s*$", re.DOTALL)
+# "<think>\n", so a real completion starts inside the block and only closes it. The thinking may hold no tag of its
+# own (a second </think>, an <answer>): otherwise text after a first </think> would pass as thinking for the format
+# while escaping the length penalty, and an answer inside the thinking would earn format credit.
+_NO_TAG = r"(?:(?!</?think>|</?answer>).)*"
+THINK_RE = re.compile(rf"^\s*(?:<think>)?({_NO_TAG})</think>", re.DOTALL | re.IGNORECASE)
+FORMAT_RE = re.compile(
+    rf"^\s*(?:<think>)?({_NO_TAG})</think>\s*<answer>\s*([A-Ea-e]+)\s*</answer>\s*$", re.DOTALL | re.IGNORECASE
+)
 AccuracyMode = Literal["exact", "per_char"]
 
 
@@ -45,18 +50,33 @@ def solution_letters(solution: str) -> str | None:
 
 
 def predicted_letters(text: str) -> str:
-    """Return the uppercased letters in the completion's ``<answer>`` block, or "" without one."""
-    match = ANSWER_RE.search(text)
-    return match.group(1).strip().upper() if match else ""
+    """Return the uppercased letters of the completion's **last** ``<answer>`` block, or "" without one.
+
+    The last block is the completion's final answer (an answer drafted inside the thinking is not); a completion
+    with more than one block earns no format credit either way.
+
+    Example:
+        >>> predicted_letters("<think>maybe <answer>A</answer></think><answer>b</answer>")
+        'B'
+    """
+    found = ANSWER_RE.findall(text)
+    return found[-1].strip().upper() if found else ""
 
 
 def think_text(text: str) -> str:
-    """Return the thinking of a completion: the text before ``</think>`` (the opening tag may be in the prompt).
+    """Return the reasoning of a completion: everything but its last ``<answer>`` block and the think tags.
 
-    Without ``</think>`` the block never closed, and everything before ``<answer>`` is thinking.
+    Words written after ``</think>`` (before, between or after answer blocks) are reasoning too: the length penalty
+    counts them, so closing the block early cannot hide a long reasoning from it.
+
+    Example:
+        >>> think_text("a b</think>c d e</think><answer>A</answer>").split()
+        ['a', 'b', 'c', 'd', 'e']
     """
-    head = text.split("</think>", 1)[0] if "</think>" in text else text.split("<answer>", 1)[0]
-    return head.replace("<think>", "", 1)
+    blocks = list(re.finditer(r"<answer>.*?</answer>", text, re.IGNORECASE | re.DOTALL))
+    if blocks:
+        text = text[: blocks[-1].start()] + " " + text[blocks[-1].end() :]
+    return re.sub(r"</?think>", " ", text, flags=re.IGNORECASE)
 
 
 def _letters_offered(letters: str, options: Sequence[Sequence[str]] | None) -> bool:
@@ -72,9 +92,11 @@ def format_reward(
 ) -> list[float | None]:
     """Reward thinking closed by ``</think>``, then ``<answer>`` with one offered letter per sub-question.
 
-    1.0 for the full format: something thought, as many letters as the solution has, each a letter its sub-question
-    offers (``options``). Otherwise partial credit, 0.25 for a closed thinking block that holds text and 0.25 for an
-    answer block holding letters, so a model still finds the format, but empty tags earn nothing.
+    1.0 for the full format: something thought (holding no tag: one ``</think>``, no answer inside), as many
+    letters as the solution has, each a letter its sub-question offers (``options``), nothing but whitespace
+    between ``</think>`` and ``<answer>`` or after ``</answer>``. Otherwise partial credit, 0.25 for a closed
+    thinking block that holds text and 0.25 for an answer block holding letters, so a model still finds the format,
+    but empty tags earn nothing.
 
     Example:
         >>> completions = ["looked</think><answer>AB</answer>", "<think></think><answer></answer>", "no"]

@@ -23,6 +23,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 import trl  # noqa: E402
 from accelerate import PartialState  # noqa: E402
+from accelerate.utils import DistributedType  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
@@ -102,8 +103,15 @@ def prompt_tokens(processor, row: dict) -> int:
     return n_text - len(row["images"]) + n_images
 
 
-def make_grpo_args(config: TrainConfig, out_dir: Path) -> GRPOConfig:
-    """Return TRL's GRPOConfig with every setting we rely on passed explicitly."""
+def make_grpo_args(config: TrainConfig, out_dir: Path, *, generation_config=None) -> GRPOConfig:
+    """Return TRL's GRPOConfig with every setting we rely on passed explicitly.
+
+    ``top_k`` None takes the checkpoint's ``generation_config`` value (Qwen3-VL Thinking: 20), where TRL would
+    override it with 0 (no top-k).
+    """
+    top_k = config.top_k
+    if top_k is None:
+        top_k = int(getattr(generation_config, "top_k", None) or 0)
     return GRPOConfig(
         output_dir=str(out_dir),
         num_generations=config.num_generations,
@@ -117,7 +125,10 @@ def make_grpo_args(config: TrainConfig, out_dir: Path) -> GRPOConfig:
         max_completion_length=config.max_completion_length,
         temperature=config.temperature,
         top_p=config.top_p,
-        learning_rate=config.learning_rate,
+        top_k=top_k,
+        repetition_penalty=config.repetition_penalty,
+        multi_objective_aggregation=config.multi_objective_aggregation,
+        learning_rate=config.effective_learning_rate,
         lr_scheduler_type=config.lr_scheduler_type,
         warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
         num_train_epochs=config.num_train_epochs,
@@ -131,10 +142,10 @@ def make_grpo_args(config: TrainConfig, out_dir: Path) -> GRPOConfig:
         logging_steps=config.logging_steps,
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
-        report_to="none",
+        report_to=list(config.report_to) or "none",
         remove_unused_columns=False,
         reward_weights=None,  # set by run_training from the config's named weights
-        log_completions=False,
+        log_completions=False,  # remot writes rollouts itself (RolloutLogCallback): TRL's needs rich and prints
         disable_dropout=True,
         use_bias_correction_kl=config.use_bias_correction_kl,
         shuffle_dataset=True,
@@ -143,6 +154,8 @@ def make_grpo_args(config: TrainConfig, out_dir: Path) -> GRPOConfig:
         vllm_gpu_memory_utilization=config.vllm_gpu_memory_utilization,
         vllm_tensor_parallel_size=config.vllm_tensor_parallel_size,
         vllm_server_base_url=config.vllm_server_base_url,
+        vllm_max_model_length=config.vllm_model_length,
+        vllm_enable_sleep_mode=config.vllm_enable_sleep_mode,
     )
 
 
@@ -161,7 +174,7 @@ class RemotGRPOTrainer(GRPOTrainer):
             return super().training_step(model, inputs, num_items_in_batch)
         model.train()
         loss = self.answer_sft_loss(model, inputs)
-        self.accelerator.backward(loss / self.current_gradient_accumulation_steps)
+        backward_accumulated(self.accelerator, loss, self.current_gradient_accumulation_steps)
         self._metrics["train"]["sft/loss"].append(loss.item())
         self._metrics["train"]["schedule/sft_step"].append(1.0)
         return loss.detach() / self.current_gradient_accumulation_steps
@@ -175,6 +188,17 @@ class RemotGRPOTrainer(GRPOTrainer):
         batch, labels = sft_batch(self.processing_class, rows)
         batch, labels = batch.to(self.accelerator.device), labels.to(self.accelerator.device)
         return model(**batch, labels=labels).loss
+
+
+def backward_accumulated(accelerator, loss: torch.Tensor, accumulation_steps: int) -> None:
+    """Backpropagate one micro-batch's ``loss / accumulation_steps``, so the optimizer step gets the mean gradient.
+
+    DeepSpeed's engine divides by its gradient accumulation steps itself unless told not to: the loss is already
+    divided here, so ``scale_wrt_gas=False`` (what transformers' own ``training_step`` passes), else an SFT step
+    under ZeRO would get 1/GA of its gradient.
+    """
+    kwargs = {"scale_wrt_gas": False} if accelerator.distributed_type == DistributedType.DEEPSPEED else {}
+    accelerator.backward(loss / accumulation_steps, **kwargs)
 
 
 def sft_batch(processor, rows: list[dict]):
@@ -245,8 +269,8 @@ class MetricsLogCallback(TrainerCallback):
         self.path = path
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        """Write one JSON line per log event."""
-        if logs:
+        """Write one JSON line per log event, from the main process only (the logged values are already gathered)."""
+        if logs and state.is_world_process_zero:
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
@@ -345,37 +369,76 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
     out_dir = Path(out_dir)
+    state = PartialState()
     dataset = load_trl_dataset(Path(data_dir), split=config.split)
     use_cuda = torch.cuda.is_available() and not config.use_cpu
     # Master weights stay float32 (bf16 is compute only, via autocast): AdamW steps of lr 1e-6 are below bf16's
     # resolution for most weights, which would then never change.
     dtype = torch.bfloat16 if config.weights_dtype == "bfloat16" and use_cuda else torch.float32
     # Each process loads onto its own device (accelerate/torchrun ranks), never all onto GPU 0.
-    device = PartialState().device if use_cuda else "cpu"
+    device = state.device if use_cuda else "cpu"
     model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device=device)
     configure_image_budget(processor, config.image_max_pixels)
     longest = check_prompt_lengths(dataset, processor, config.max_prompt_tokens)
-    write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest)
+    checkpoint = last_checkpoint(out_dir) if resume else None
+    if state.is_main_process:  # files of the run are written once, by rank 0
+        write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest)
+        if checkpoint is not None:
+            trim_metrics_log(out_dir / METRICS_LOG, int(Path(checkpoint).name.split("-")[-1]))
+    state.wait_for_everyone()
     trainer = make_trainer(
         config,
-        make_grpo_args(config, out_dir),
+        make_grpo_args(config, out_dir, generation_config=model.generation_config),
         model,
         processor,
         dataset,
         callbacks=[MetricsLogCallback(out_dir / METRICS_LOG)],
     )
-    checkpoint = last_checkpoint(out_dir) if resume else None
-    if checkpoint is not None:
-        trim_metrics_log(out_dir / METRICS_LOG, int(Path(checkpoint).name.split("-")[-1]))
     result = trainer.train(resume_from_checkpoint=checkpoint)
-    final = out_dir / "final"
-    if config.lora_r:  # final/ is a whole model that loads like the base: the adapters are merged into it
-        trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(str(final))
+    save_final_model(trainer, processor, config, model_dir=Path(model_dir), out_dir=out_dir, dtype=dtype)
+    return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}
+
+
+FINAL_DIR = "final"
+ADAPTER_DIR = "adapter"
+
+
+def save_final_model(
+    trainer: RemotGRPOTrainer, processor, config: TrainConfig, *, model_dir: Path, out_dir: Path, dtype: torch.dtype
+) -> Path:
+    """Save ``out_dir/final``: a whole model that loads like the base checkpoint, with its processor.
+
+    Every rank calls ``trainer.save_model`` (under ZeRO-3 it gathers the partitioned weights; only rank 0 writes).
+    With LoRA the gathered adapter goes to ``out_dir/adapter`` and rank 0 merges it into a fresh copy of the base
+    weights on the CPU: merging the training model in place would merge partitioned parameters under ZeRO-3. Rank 0
+    then writes the processor and reloads it (a ``final/`` whose processor drops images is refused); the other ranks
+    wait for it, so no rank reads a half-written folder and the run ends only when ``final/`` is complete.
+
+    Returns:
+        The ``final/`` folder.
+    """
+    final = out_dir / FINAL_DIR
+    accelerator = trainer.accelerator
+    if config.lora_r:
+        trainer.save_model(str(out_dir / ADAPTER_DIR))
+        if accelerator.is_main_process:
+            merge_adapter(model_dir, out_dir / ADAPTER_DIR, final, dtype=dtype)
     else:
         trainer.save_model(str(final))
-    processor.save_pretrained(str(final))
-    load_processor(final)  # final/ must reload as the base model did: refuse a run whose processor drops images
-    return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}
+    if accelerator.is_main_process:
+        processor.save_pretrained(str(final))
+        load_processor(final)  # final/ must reload as the base model did: refuse a run whose processor drops images
+    accelerator.wait_for_everyone()
+    return final
+
+
+def merge_adapter(model_dir: Path, adapter_dir: Path, final: Path, *, dtype: torch.dtype) -> None:
+    """Merge a saved LoRA adapter into the base checkpoint's weights (loaded afresh, on the CPU) and save the result."""
+    from peft import PeftModel
+
+    base, _ = load_model_and_processor(model_dir, dtype=dtype, device="cpu")
+    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    merged.save_pretrained(str(final))
 
 
 def make_parser(subparsers=None, prog: str | None = None) -> argparse.ArgumentParser:

@@ -9,8 +9,9 @@ import re
 
 ANSWER_RE = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.IGNORECASE | re.DOTALL)
 THINK_END_RE = re.compile(r"</think>", re.IGNORECASE)
-# Camera answers have 12 letters: [h-dir, h-angle, v-dir, v-angle] for 1->2, 1->3, 2->3. The official "Ov" for them
-# is the strict 12-letter match; the mean over these index groups is our own diagnostic ("camera_group_mean").
+# Camera answers have 12 letters: [h-dir, h-angle, v-dir, v-angle] for 1->2, 1->3, 2->3. The official Table 1 "Ov" of
+# the camera column is the mean over these index groups of each group's exact match (``summary.py``'s "Avg Partial
+# Match"); the strict 12-letter match is that file's "Exact Match". Both are reported, each under its official name.
 CAMERA_GROUPS = ((0, 4, 8), (2, 6, 10), (1, 5, 9), (3, 7, 11))
 CAMERA_GROUP_NAMES = ("h_direction", "v_direction", "h_angle", "v_angle")
 
@@ -81,7 +82,9 @@ def camera_group_matches(pred: str, gt: str) -> dict[str, float]:
 
 
 def camera_group_mean(pred: str, gt: str) -> float:
-    """Return our camera diagnostic: the mean over the four index groups of the group's exact match (not official).
+    """Return the official camera "Avg Partial Match": the mean over the four index groups of the group's exact match.
+
+    It is what Table 1 reports as Camera Ov (the strict 12-letter match is kept apart as "Exact Match").
 
     Example:
         >>> camera_group_mean("BCBCBACACBBC", "BCBCBACACBBA")  # last v-angle wrong: 3 of 4 groups right
@@ -111,22 +114,34 @@ MAX_OF_BOTH_FAMILIES = frozenset({"mm", "om", "vl"})
 
 
 def score_item(family: str, pred: str, gt: str) -> dict[str, float]:
-    """Return the item's official ``exact_match`` (the strict match, camera items too) and ``per_char``.
+    """Return the item's official scores: ``ov`` and ``par`` (what Table 1 averages), ``exact_match``, ``per_char``.
 
-    Camera items also get ``camera_group_mean``, our own diagnostic, named apart from the official numbers.
+    ``ov`` is the exact match, except for 12-letter camera items, where it is the official "Avg Partial Match"
+    (``avg_partial_match``: the mean of the four index groups' matches); ``exact_match`` stays the strict match.
 
     Example:
         >>> score_item("move_lr", "CAC", "CAB")
-        {'exact_match': 0.0, 'per_char': 0.6666666666666666}
+        {'exact_match': 0.0, 'per_char': 0.6666666666666666, 'ov': 0.0, 'par': 0.6666666666666666}
+        >>> score_item("camera_rotation", "BCBCBACACBBA", "BCBCBACACBBC")["ov"]
+        0.75
     """
     scores = {"exact_match": exact_match(pred, gt), "per_char": per_char(pred, gt)}
     if family == "camera_rotation" and len(gt) == 12:
-        scores["camera_group_mean"] = camera_group_mean(pred, gt)
+        scores["avg_partial_match"] = camera_group_mean(pred, gt)
+    scores["ov"] = scores.get("avg_partial_match", scores["exact_match"])
+    scores["par"] = scores["per_char"]
     return scores
+
+
+SCORE_KEYS = ("ov", "par", "exact_match", "per_char")
 
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+def _means(rows: list[dict]) -> dict[str, float]:
+    return {key: _mean([r[key] for r in rows]) for key in SCORE_KEYS}
 
 
 def aggregate(scored: list[dict]) -> dict:
@@ -134,7 +149,9 @@ def aggregate(scored: list[dict]) -> dict:
 
     As the official ``summary.py``: families and tasks (files) average the items **that have a prediction** (a
     missing one is counted in ``missing_predictions``, not scored 0); ``overall`` is the unweighted mean over tasks
-    (the paper's "Avg."). Table 1 cells average their families' values.
+    (the paper's "Avg."). Every level carries ``ov``/``par`` (the official Ov and Par: camera items count their
+    Avg Partial Match as Ov) next to the strict ``exact_match`` and ``per_char``. Table 1 cells average their
+    families' ``ov``/``par`` (the general-data classes: the larger of the two).
     """
     by_family: dict[str, list[dict]] = {}
     by_task: dict[str, list[dict]] = {}
@@ -143,42 +160,31 @@ def aggregate(scored: list[dict]) -> dict:
         by_task.setdefault(s["task"], []).append(s)
     families = {}
     for family, rows in sorted(by_family.items()):
-        em, pc = _mean([r["exact_match"] for r in rows]), _mean([r["per_char"] for r in rows])
-        entry = {"n": len(rows), "exact_match": em, "per_char": pc}
+        entry = {"n": len(rows), **_means(rows)}
         if family in MAX_OF_BOTH_FAMILIES:
-            entry["score"] = max(em, pc)
+            entry["score"] = max(entry["exact_match"], entry["per_char"])
         if family == "camera_rotation":
-            entry["camera_group_mean"] = _mean([r["camera_group_mean"] for r in rows if "camera_group_mean" in r])
+            entry["avg_partial_match"] = _mean([r["avg_partial_match"] for r in rows if "avg_partial_match" in r])
             entry["camera_groups"] = {
                 g: _mean([r["groups"][g] for r in rows if r.get("groups")]) for g in CAMERA_GROUP_NAMES
             }
         families[family] = entry
-    tasks = {
-        t: {
-            "n": len(rows),
-            "exact_match": _mean([r["exact_match"] for r in rows]),
-            "per_char": _mean([r["per_char"] for r in rows]),
-        }
-        for t, rows in sorted(by_task.items())
-    }
+    tasks = {t: {"n": len(rows), **_means(rows)} for t, rows in sorted(by_task.items())}
     table1 = {}
     for column, members in TABLE1_COLUMNS.items():
         present = [families[f] for f in members if f in families]
         if present:
             table1[column] = {
-                "Ov": _mean([p.get("score", p["exact_match"]) for p in present]),
-                "Par": _mean([p.get("score", p["per_char"]) for p in present]),
+                "Ov": _mean([p.get("score", p["ov"]) for p in present]),
+                "Par": _mean([p.get("score", p["par"]) for p in present]),
             }
     for family, entry in families.items():  # our own families get their own column
         if not any(family in members for members in TABLE1_COLUMNS.values()):
-            table1[family] = {"Ov": entry["exact_match"], "Par": entry["per_char"]}
+            table1[family] = {"Ov": entry["ov"], "Par": entry["par"]}
     consistent = [r["consistent"] for r in scored if r.get("consistent") is not None]
     return {
         "n": len(scored),
-        "overall": {
-            "exact_match": _mean([t["exact_match"] for t in tasks.values()]),
-            "per_char": _mean([t["per_char"] for t in tasks.values()]),
-        },
+        "overall": {key: _mean([t[key] for t in tasks.values()]) for key in SCORE_KEYS},
         "by_task": tasks,
         "by_family": families,
         "table1": table1,

@@ -141,3 +141,47 @@ def test_the_tiny_models_template_opens_thinking_like_qwen3_vl_thinking(tiny_mod
     completion = "the arm moves left\n</think>\n<answer>CAB</answer>"
     assert format_reward([completion], [SOLUTION], options=[OPTIONS]) == [1.0]
     assert ThinkLengthReward(2)([completion]) == [-1.0]  # 4 words of thinking against a target of 2
+
+
+CONSISTENT = "<answer>AAC</answer>"  # Left / Right / Right under OPTIONS: the flip structure (s, -s, -s)
+WORDS_1500 = " ".join(["w"] * 1500)
+PAPER_WEIGHTS = {"format": 3.5, "accuracy": 3.5, "think_length": 1.3, "consistency": 1.7}
+
+
+def _components(completion, *, target_words=400):
+    funcs, _ = build_reward_functions(PAPER_WEIGHTS, accuracy_mode="per_char", think_target_words=target_words)
+    return [f([completion], solution=[CONSISTENT], options=[OPTIONS])[0] for f in funcs]
+
+
+def _total(completion):
+    return sum(w * r for w, r in zip(PAPER_WEIGHTS.values(), _components(completion), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        # (format, accuracy, think_length, consistency) with the paper's L = 400 words; AAC is Left, Right, Right
+        ("looked</think><answer>AAC</answer>", (1.0, 1.0, 0.0, 1.0)),  # honest and short
+        (f"{WORDS_1500}</think><answer>AAC</answer>", (1.0, 1.0, -2.75, 1.0)),  # honest, 1100 words over
+        # a second </think>: the reasoning after the first one is not hidden from the penalty, and no full format
+        (f"x</think>{WORDS_1500}</think><answer>AAC</answer>", (0.5, 1.0, -2.7525, 1.0)),
+        # reasoning after </think>, before <answer>: counted, and not the format
+        (f"x</think>{WORDS_1500}<answer>AAC</answer>", (0.5, 1.0, -2.7525, 1.0)),
+        # an answer inside the thinking: no format credit; accuracy reads the last (final) block
+        ("draft <answer>AAA</answer> so</think><answer>AAC</answer>", (0.25, 1.0, 0.0, 1.0)),
+        ("<think>so</think><answer>AAC</answer> and more words after", (0.5, 1.0, 0.0, 1.0)),
+    ],
+    ids=["honest-short", "honest-long", "two-think-ends", "reasoning-after-think", "answer-in-think", "text-after"],
+)
+def test_reward_components_close_the_loopholes(completion, expected):
+    assert _components(completion) == pytest.approx(list(expected))
+
+
+def test_no_loophole_outscores_the_honest_completion_of_the_same_length():
+    honest = _total(f"{WORDS_1500}</think><answer>AAC</answer>")
+    for cheat in (
+        f"x</think>{WORDS_1500}</think><answer>AAC</answer>",
+        f"x</think>{WORDS_1500}<answer>AAC</answer>",
+        f"x <answer>AAC</answer> {WORDS_1500}</think><answer>AAC</answer>",
+    ):
+        assert _total(cheat) < honest, cheat
