@@ -111,3 +111,71 @@ def test_a_folder_laid_out_like_a_real_qwen3_vl_checkpoint_loads_with_its_image_
     configure_image_budget(processor, 448 * 448)  # remot's budget, as a run sets it
     small = processor(text=[text], images=[row["images"]], return_tensors="pt")
     assert prompt_tokens(processor, row) == len(small["input_ids"][0]) < len(batch["input_ids"][0])
+
+
+def _standard_loaders_agree(folder, base):
+    """What AutoProcessor builds a Qwen3-VL processor from, loaded by standard transformers classes alone."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+    from transformers import AutoImageProcessor, AutoTokenizer
+    from transformers.models.auto.processing_auto import processor_class_from_name
+
+    config = json.loads((folder / "processor_config.json").read_text())
+    assert processor_class_from_name(config["processor_class"]).__name__ == "Qwen3VLProcessor"
+    assert json.loads((folder / "tokenizer_config.json").read_text())["processor_class"] == "Qwen3VLProcessor"
+    video = json.loads((folder / "video_preprocessor_config.json").read_text())
+    assert video["video_processor_type"] == "Qwen3VLVideoProcessor"
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    ours, theirs = AutoImageProcessor.from_pretrained(folder), base.image_processor
+    assert np.allclose(
+        ours(images=[image], return_tensors="pt")["pixel_values"],
+        theirs(images=[image], return_tensors="pt")["pixel_values"],
+    )
+    text = "<|im_start|>user\nWhich way?<|im_end|>"
+    assert AutoTokenizer.from_pretrained(folder)(text)["input_ids"] == base.tokenizer(text)["input_ids"]
+    return video
+
+
+def test_final_reloads_with_standard_hugging_face_loaders(built_dataset, tiny_model_dir, tmp_path):
+    from remot_train.config import TrainConfig
+    from remot_train.modeling import load_processor
+    from remot_train.train import run_training
+
+    config = TrainConfig(
+        num_generations=2, max_completion_length=8, per_device_train_batch_size=2, gradient_accumulation_steps=1,
+        bf16=False, use_cpu=True, image_max_pixels=64 * 64, max_prompt_tokens=2048, max_steps=1, torch_threads=1,
+        gradient_checkpointing=False,
+    )  # fmt: skip
+    run_training(config, data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=tmp_path / "run")
+    _standard_loaders_agree(tmp_path / "run" / "final", load_processor(tiny_model_dir))
+
+
+def test_a_processor_from_a_real_qwen3_vl_layout_saves_as_that_layout(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from remot_train.modeling import load_processor
+
+    folder = tmp_path / "qwen3_vl_layout"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "processor_config.json").unlink()
+    (folder / "preprocessor_config.json").write_text(json.dumps(QWEN3_VL_PREPROCESSOR))
+    video = {**QWEN3_VL_PREPROCESSOR, "video_processor_type": "Qwen3VLVideoProcessor", "fps": 2, "max_frames": 768}
+    (folder / "video_preprocessor_config.json").write_text(json.dumps(video))
+    base = load_processor(folder)
+    base.save_pretrained(tmp_path / "saved")
+    saved_video = _standard_loaders_agree(tmp_path / "saved", base)
+    assert (saved_video["fps"], saved_video["max_frames"]) == (2, 768)  # the checkpoint's own, kept as read
+
+
+def test_autoprocessor_builds_the_whole_processor_where_torchvision_is_installed(tiny_model_dir):
+    # CPU machines here cannot import torchvision (the CPU torch wheel has no matching torchvision); GPU workers do,
+    # and benchmarks/gpu_smoke.sh runs this test there.
+    pytest.importorskip("torchvision")
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    assert type(processor).__name__ == "Qwen3VLProcessor" and processor.image_processor is not None
+    assert processor.video_processor is not None

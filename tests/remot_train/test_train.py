@@ -16,6 +16,7 @@ TINY = dict(
     per_device_train_batch_size=2,
     gradient_accumulation_steps=1,
     learning_rate=1e-2,
+    lora_learning_rate=1e-2,
     bf16=False,
     use_cpu=True,
     image_max_pixels=64 * 64,
@@ -312,3 +313,83 @@ def test_prompt_lengths_from_image_sizes_equal_the_processors(
         text = processor.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
         slow = len(processor(text=[text], images=[row["images"]], return_tensors="pt")["input_ids"][0])
         assert prompt_tokens(processor, row) == slow
+
+
+def test_new_generation_and_vllm_settings_reach_trl(tmp_path):
+    from types import SimpleNamespace
+
+    from remot_train.train import make_grpo_args
+
+    config = TrainConfig(bf16=False, top_k=7, repetition_penalty=1.1, multi_objective_aggregation="normalize_then_sum")
+    args = make_grpo_args(config, tmp_path)
+    assert (args.top_k, args.repetition_penalty, args.multi_objective_aggregation) == (7, 1.1, "normalize_then_sum")
+    # unset top_k: the checkpoint's generation_config value (TRL's own default 0 would switch top-k off)
+    assert make_grpo_args(TrainConfig(bf16=False), tmp_path, generation_config=SimpleNamespace(top_k=20)).top_k == 20
+    assert make_grpo_args(TrainConfig(bf16=False), tmp_path, generation_config=None).top_k == 0
+    # vLLM reserves KV for the budgets, not the checkpoint's 262,144-token context
+    args = make_grpo_args(TrainConfig(bf16=False, max_prompt_tokens=3000, max_completion_length=1000), tmp_path)
+    assert args.vllm_max_model_length == 4000 and args.vllm_enable_sleep_mode is False
+    args = make_grpo_args(TrainConfig(bf16=False, vllm_max_model_length=9000, vllm_enable_sleep_mode=True), tmp_path)
+    assert (args.vllm_max_model_length, args.vllm_enable_sleep_mode) == (9000, True)
+    # LoRA trains at its own learning rate; a full-model run at learning_rate
+    assert make_grpo_args(TrainConfig(bf16=False, lora_r=8, lora_learning_rate=2e-5), tmp_path).learning_rate == 2e-5
+    assert make_grpo_args(TrainConfig(bf16=False, lora_learning_rate=2e-5), tmp_path).learning_rate == 1e-6
+    assert make_grpo_args(TrainConfig(bf16=False, report_to=("tensorboard",)), tmp_path).report_to == ["tensorboard"]
+
+
+def test_the_paper_defaults_are_pinned():
+    # each of these moved once without a test noticing; a change must be deliberate
+    config = TrainConfig()
+    assert config.think_target_words == 400
+    assert config.max_completion_length == 2048
+    assert config.use_bias_correction_kl is False
+    assert config.accuracy_mode == "per_char"
+    assert (config.num_generations, config.beta, config.loss_type, config.scale_rewards) == (4, 0.01, "grpo", "group")
+    assert config.reward_weights == {"format": 3.5, "accuracy": 3.5, "think_length": 1.3, "consistency": 1.7}
+    assert (config.top_k, config.repetition_penalty, config.multi_objective_aggregation) == (
+        None,
+        1.0,
+        "sum_then_normalize",
+    )
+    assert config.vllm_model_length == config.max_prompt_tokens + config.max_completion_length == 4096 + 2048
+
+
+class _RecordingAccelerator:
+    """Stands in for accelerate's Accelerator.backward only: records what the SFT step hands it."""
+
+    def __init__(self, distributed_type):
+        self.distributed_type = distributed_type
+        self.calls = []
+
+    def backward(self, loss, **kwargs):
+        self.calls.append((loss.item(), kwargs))
+
+
+@pytest.mark.parametrize("kind", ["DEEPSPEED", "MULTI_GPU", "NO"])
+def test_sft_backward_divides_by_accumulation_once(kind):
+    # DeepSpeed's engine divides by gradient accumulation itself unless scale_wrt_gas=False: the SFT step divides
+    # already, so without the flag an SFT step under ZeRO got 1/GA of its gradient (a quarter at GA 4)
+    from accelerate.utils import DistributedType
+
+    from remot_train.train import backward_accumulated
+
+    accelerator = _RecordingAccelerator(DistributedType[kind])
+    backward_accumulated(accelerator, torch.tensor(2.0), 4)
+    expected = {"scale_wrt_gas": False} if kind == "DEEPSPEED" else {}
+    assert accelerator.calls == [(0.5, expected)]
+
+
+def test_the_final_processor_reload_guard_refuses_a_processor_that_drops_images(
+    built_dataset, tiny_model_dir, tmp_path, monkeypatch
+):
+    # final/ must reload with its image processor; a save that loses it fails the run instead of passing silently
+    import remot_train.train as train
+
+    def lose_images(folder):
+        raise ValueError(f"{folder}: its processor has no image processor")
+
+    monkeypatch.setattr(train, "load_processor", lose_images)
+    with pytest.raises(ValueError, match="has no image processor"):
+        run_training(
+            TrainConfig(**TINY, max_steps=1), data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=tmp_path
+        )
