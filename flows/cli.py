@@ -143,13 +143,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     from remot_train.preflight import require_model_folder, require_split_files
 
     config = config_from_args(TrainConfig, args)
-    require_split_files(args.data, "train")  # whole-input mistakes stop here, before Prefect starts
     require_model_folder(args.model)
     # the flow's defaults where no flag was given
     launch = {key: getattr(args, key) for key in ("num_processes", "accelerate_config") if key in args}
+    if args.plan or not args.skip_memory_check:
+        gpu_memory = args.gpu_memory_gib if args.gpu_memory_gib is not None else detected_gpu_memory_gib()
+        plan = plan_memory(config, args.model, gpu_memory or 80.0, **launch)
+        if args.plan:
+            print(plan.render(gpu_memory))
+            return 0
+        if gpu_memory is not None:
+            from remot_train.memory import check_fits
+
+            check_fits(plan, gpu_memory)
+    require_split_files(args.data, "train")  # whole-input mistakes stop here, before Prefect starts
     result = train(args.data, args.model, args.out, config=config, **launch)
     print(json.dumps(result, default=str))
     return 0
+
+
+def detected_gpu_memory_gib() -> float | None:
+    """Return the memory of this machine's first GPU in GiB, or None without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(0).total_memory / 1024**3
+
+
+def plan_memory(config, model_dir: Path, gpu_memory_gib: float, *, num_processes=None, accelerate_config=None):
+    """Return the run's memory plan per GPU (``remot_train.memory``) for its launch flags."""
+    from remot_train.memory import estimate_memory, read_launch, read_model_shape
+
+    strategy, processes = read_launch(accelerate_config, num_processes)
+    shape = read_model_shape(model_dir, config)
+    return estimate_memory(config, shape, strategy=strategy, num_processes=processes, gpu_memory_gib=gpu_memory_gib)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -277,6 +305,18 @@ def make_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="accelerate config for multi-GPU runs (configs/accelerate/: multi_gpu, deepspeed_zero2, deepspeed_zero3)",
     )
+    train.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the estimated memory per GPU of this config and launch (docs/memory.md), then exit",
+    )
+    train.add_argument(
+        "--gpu-memory-gib",
+        type=float,
+        default=None,
+        help="memory of each GPU; a run whose estimate exceeds it is refused (default: read from the GPU, if any)",
+    )
+    train.add_argument("--skip-memory-check", action="store_true", help="launch even if the estimate does not fit")
     train.set_defaults(func=cmd_train)
     return parser
 
