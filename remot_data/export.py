@@ -2,12 +2,15 @@
 
 Each split becomes ``<split>.jsonl`` with lines ``{"images": [anchor, positive, negative], "messages": [{"role":
 "user", "content": prompt}], "solution": "<answer>..</answer>", "id": ..}``; images are written once under
-``images/<split>/`` and referenced by paths relative to the JSONL file (layout and ids: ``schemas/dataset.yaml``).
+``images/<split>/<family>/`` and referenced by paths relative to the JSONL file (layout and ids:
+``schemas/dataset.yaml``). The export names every file itself (the family folder, so scoring tells the family from
+the path as it does for the release; the file by its content's SHA-256): no name read from a dataset reaches a path.
 Published atomically like a dataset.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -50,7 +53,8 @@ def export_remot_jsonl(dataset_dir: Path, export_dir: Path) -> dict[str, int]:
                     handles[split] = (tmp / layout.export_jsonl.format(split=split)).open("w", encoding="utf-8")
                 paths = []
                 for column in IMAGE_COLUMNS:
-                    relative = layout.export_image.format(split=split, name=row[column]["path"])
+                    digest = hashlib.sha256(row[column]["bytes"]).hexdigest()[:32]
+                    relative = layout.export_image.format(split=split, family=row["family"], digest=digest)
                     target = tmp / relative
                     target.parent.mkdir(parents=True, exist_ok=True)
                     if not target.exists():  # images shared between triplets are written once

@@ -128,7 +128,9 @@ def estimate_memory(
         "weights": total_params * weight_bytes / shard_weights,
         "gradients": trained * weight_bytes / shard_state,
         "optimizer (AdamW)": trained * optimizer_bytes / shard_state,
-        "reference model": (shape.parameters * weight_bytes / shard_weights) if config.beta > 0 and not config.lora_r else 0,
+        "reference model": (shape.parameters * weight_bytes / shard_weights)
+        if config.beta > 0 and not config.lora_r
+        else 0,
         "activations": tokens * shape.num_layers * per_token_layer,
         "logits": config.per_device_train_batch_size * config.max_completion_length * shape.vocab_size * 4 * 2,
         "vLLM (colocate)": (

@@ -134,7 +134,7 @@ def run_evaluation(model_dir: Path, data: Path, out_dir: Path, config: EvalConfi
                         response_words=response_words(response),
                     ),
                 )
-    metrics = score_predictions(items, control_items, read_predictions(predictions_path))
+    metrics = score_predictions(items, control_items, read_prediction_rows(predictions_path))
     metrics["model"] = str(model_dir)
     metrics["config"] = config.model_dump(mode="json")
     write_reports(metrics, out_dir, title=f"remot evaluation of {Path(model_dir).name}")
@@ -154,10 +154,10 @@ def score_files(predictions: Path, reference: Path, out_dir: Path, config: Refer
         task=config.task or predictions_path.resolve().parent.name,
     )
     rows = read_prediction_rows(predictions_path)
-    predicted = {p.id: p for p in rows}
+    predicted = {p.id for p in rows}
     all_controls = make_controls(items, get_args(ControlKind))
     control_items = [c for c in all_controls if c.id in predicted]
-    metrics = score_predictions(items, control_items, predicted)
+    metrics = score_predictions(items, control_items, rows)
     metrics["id_check"] = check_prediction_ids([p.id for p in rows], items + all_controls, [i.id for i in items])
     if config.strict and any(metrics["id_check"].values()):
         raise ValueError(f"{predictions_path}: predictions do not match {reference}: {describe_id_check(metrics)}")
@@ -186,7 +186,9 @@ def describe_id_check(metrics: dict) -> str:
             f"(e.g. {check['missing'][:3]})"
         )
     if check.get("duplicated"):
-        parts.append(f"ids predicted more than once (the last line counts): {check['duplicated'][:3]}")
+        parts.append(
+            f"ids predicted more than once (each line counts, as in the official scoring): {check['duplicated'][:3]}"
+        )
     if check.get("unknown"):
         parts.append(f"ids the reference does not have (another split or file?): {check['unknown'][:3]}")
     return "; ".join(parts)

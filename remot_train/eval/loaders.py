@@ -50,14 +50,15 @@ class Prediction:
 
     Attributes:
         id: Item id.
-        pred_answer: Extracted answer letters.
+        pred_answer: Extracted answer letters; None when the row has no such field (then it is extracted from
+            ``model_response``). The official scoring reads only this field, so a file that has it is scored on it.
         gt_answer: Correct letters.
         model_response: Raw model output.
         response_words: Whitespace word count of the raw output.
     """
 
     id: str
-    pred_answer: str
+    pred_answer: str | None
     gt_answer: str
     model_response: str
     response_words: int
@@ -151,8 +152,8 @@ def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str 
         match = re.search(r"<answer>\s*(.*?)\s*</answer>", solution, re.IGNORECASE | re.DOTALL)
         gt = (match.group(1) if match else solution).strip().upper()
         family, path_task = release_family_and_task(images)
-        if family == "unknown" and load_layout().parse_item_id(item_id) is not None:
-            family = "camera_rotation" if len(gt) == 12 else family
+        if load_layout().parse_item_id(item_id) is not None and images:
+            family = Path(images[0]).parent.name  # remot's export: images/<split>/<family>/<digest>.jpg
         resolved = tuple(resolve_image_path(p, root) for p in images)
         items.append(
             ReferenceItem(
@@ -228,7 +229,8 @@ def read_predictions(path: Path) -> dict[str, Prediction]:
 def read_prediction_rows(path: Path) -> list[Prediction]:
     """Read every prediction row of a JSONL, or a folder of them, in order (repeated ids included).
 
-    A file's last line may be the official runner's summary row (no ``id``): it is skipped.
+    The official runner ends each per-GPU file with a summary row (no ``id``): such rows are skipped wherever they
+    are, so a concatenation of per-GPU files reads like the folder of them.
 
     Raises:
         ValueError: Naming the file and line with a missing field.
@@ -238,15 +240,15 @@ def read_prediction_rows(path: Path) -> list[Prediction]:
         lines = [
             (n, line) for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1) if line.strip()
         ]
-        for position, (lineno, line) in enumerate(lines):
+        for lineno, line in lines:
             try:
                 raw = json.loads(line)
-                if position == len(lines) - 1 and isinstance(raw, dict) and "id" not in raw:
-                    continue  # the per-GPU file's trailing summary row
+                if isinstance(raw, dict) and "id" not in raw and not {"model_response", "pred_answer"} & set(raw):
+                    continue  # a per-GPU file's summary row
                 out.append(
                     Prediction(
                         id=str(raw["id"]),
-                        pred_answer=str(raw.get("pred_answer", "")),
+                        pred_answer=None if raw.get("pred_answer") is None else str(raw["pred_answer"]),
                         gt_answer=str(raw.get("gt_answer", "")),
                         model_response=str(raw.get("model_response", "")),
                         response_words=int(raw.get("response_words", 0)),

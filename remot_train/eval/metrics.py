@@ -188,7 +188,8 @@ def aggregate(scored: list[dict]) -> dict:
         "by_task": tasks,
         "by_family": families,
         "table1": table1,
-        "avg_response_words": _mean([r["words"] for r in scored if not r["missing"]]),
+        # as the official summary: responses with no words (empty) are left out of the average
+        "avg_response_words": _mean([r["words"] for r in scored if not r["missing"] and r["words"]]),
         "parse_failures": sum(1 for r in scored if not r["parsed"]),
         "missing_predictions": sum(1 for r in scored if r["missing"]),
         "consistency_rate": _mean([1.0 if c else 0.0 for c in consistent]) if consistent else None,

@@ -16,11 +16,15 @@ from remot_train.labels import composition_consistent, letters_to_labels, pair_s
 
 
 def score_one(item: ReferenceItem, prediction: Prediction | None) -> dict:
-    """Return the scored record of one item (a missing prediction scores as an empty response)."""
+    """Return the scored record of one item (a missing prediction scores as an empty response).
+
+    As the official scoring, a row's ``pred_answer`` is what is scored, as written; only a row without that field
+    has its answer extracted from ``model_response``.
+    """
     response = prediction.model_response if prediction else ""
-    if prediction and not response:
-        pred = prediction.pred_answer.strip().upper()  # a file from other tooling: trust its extraction
-        parsed = bool(pred)
+    if prediction is not None and prediction.pred_answer is not None:
+        pred = prediction.pred_answer
+        parsed = has_answer_tag(response) if response else bool(pred.strip())
     else:
         pred = extract_answer(response)
         parsed = has_answer_tag(response)
@@ -45,21 +49,29 @@ def score_one(item: ReferenceItem, prediction: Prediction | None) -> dict:
     return record
 
 
-def score_predictions(
-    items: list[ReferenceItem], controls: list[ReferenceItem], predictions: dict[str, Prediction]
-) -> dict:
+def score_predictions(items: list[ReferenceItem], controls: list[ReferenceItem], predictions: list[Prediction]) -> dict:
     """Return the metrics document: main items, plus each control kind that has predictions.
+
+    Every prediction row counts, as in the official scoring: an id predicted twice (repeats of a sampled
+    evaluation, or per-GPU files that overlap) is scored twice; an item without one counts as missing.
 
     Returns:
         ``aggregate(...)`` of the main items, with ``controls: {kind: aggregate}`` and ``items`` (per-item records).
     """
-    scored = [score_one(item, predictions.get(item.id)) for item in items]
+    by_id: dict[str, list[Prediction]] = {}
+    for row in predictions:
+        by_id.setdefault(row.id, []).append(row)
+
+    def score_all(chosen: list[ReferenceItem]) -> list[dict]:
+        return [score_one(item, row) for item in chosen for row in by_id.get(item.id) or [None]]
+
+    scored = score_all(items)
     metrics = aggregate(scored)
     metrics["controls"] = {}
     kinds = sorted({c.id.split(CONTROL_SEP)[1] for c in controls})
     for kind in kinds:
-        chosen = [c for c in controls if c.id.endswith(CONTROL_SEP + kind) and c.id in predictions]
+        chosen = [c for c in controls if c.id.endswith(CONTROL_SEP + kind) and c.id in by_id]
         if chosen:
-            metrics["controls"][kind] = aggregate([score_one(c, predictions[c.id]) for c in chosen])
+            metrics["controls"][kind] = aggregate(score_all(chosen))
     metrics["items"] = scored
     return metrics

@@ -74,3 +74,20 @@ def test_export_cleans_what_an_interrupted_export_left(built_dataset, tmp_path):
     export_remot_jsonl(built_dataset, out)
     assert not stale.exists() and foreign.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".export.old-cafe0000", "export"]
+
+
+def test_export_names_files_itself_and_scoring_reads_the_family_back(built_dataset, tmp_path):
+    import re
+
+    from remot_train.eval.loaders import load_release_jsonl
+
+    out = tmp_path / "export"
+    counts = export_remot_jsonl(built_dataset, out)
+    families = {f"remot_{r['split']}_{r['triplet_id']}": r["family"] for r in read_triplets(built_dataset).to_pylist()}
+    for split in counts:
+        for item in load_release_jsonl(out / f"{split}.jsonl"):
+            assert item.family == families[item.id]  # not "unknown": scoring keeps every family
+        for line in (out / f"{split}.jsonl").read_text().splitlines():
+            for path in json.loads(line)["images"]:
+                # images/<split>/<family>/<sha256 prefix>.jpg: no name from the dataset reaches a path
+                assert re.fullmatch(rf"images/{split}/[a-z_]+/[0-9a-f]{{32}}\.jpg", path), path

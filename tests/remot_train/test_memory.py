@@ -47,7 +47,9 @@ def test_sharding_divides_what_each_stage_shards(tiny_model_dir):
         return estimate_memory(config, shape, strategy=strategy, num_processes=8, gpu_memory_gib=80).components_gib
 
     ddp, zero2, zero3 = plan("ddp"), plan("zero2"), plan("zero3")
-    assert zero2["weights"] == ddp["weights"] and zero2["optimizer (AdamW)"] == pytest.approx(ddp["optimizer (AdamW)"] / 8)
+    assert zero2["weights"] == ddp["weights"] and zero2["optimizer (AdamW)"] == pytest.approx(
+        ddp["optimizer (AdamW)"] / 8
+    )
     assert zero3["weights"] == pytest.approx(ddp["weights"] / 8)
     assert zero3["reference model"] == pytest.approx(ddp["reference model"] / 8)
     assert ddp["optimizer (AdamW)"] == pytest.approx(2 * ddp["weights"])  # 8 bytes of AdamW per 4-byte weight
@@ -66,7 +68,16 @@ def test_a_plan_that_does_not_fit_is_refused_naming_what_to_change(tiny_model_di
 
 
 def test_remot_train_plan_prints_and_refuses_before_prefect_starts(tiny_model_dir, tmp_path):
-    base = [sys.executable, "-m", "flows.cli", "train", "--data", str(tmp_path / "none"), "--model", str(tiny_model_dir)]
+    base = [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "train",
+        "--data",
+        str(tmp_path / "none"),
+        "--model",
+        str(tiny_model_dir),
+    ]
     base += ["--out", str(tmp_path / "run")]
     shown = subprocess.run([*base, "--plan", "--gpu-memory-gib", "80"], capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr

@@ -74,7 +74,12 @@ def test_score_release_agibot_file_by_hand(tmp_path):
         ids[9]: f"</think>{gts[ids[9]]}",  # fallback after </think>: right, but no answer tag
     }
     predictions = [
-        {"id": i, "pred_answer": "", "gt_answer": gts[i], "model_response": r, "response_words": len(r.split())}
+        {
+            "id": i,
+            "gt_answer": gts[i],
+            "model_response": r,
+            "response_words": len(r.split()),
+        }  # no pred_answer: extracted
         for i, r in responses.items()
     ]
     out = tmp_path / "scores"
@@ -201,7 +206,9 @@ def test_score_names_missing_duplicated_and_unknown_ids(tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "warning: 11 reference items have no prediction" in printed
-    assert f"ids predicted more than once (the last line counts): ['{items[0]['id']}']" in printed
+    assert (
+        f"ids predicted more than once (each line counts, as in the official scoring): ['{items[0]['id']}']" in printed
+    )
     assert "ids the reference does not have (another split or file?): ['remot_val_0123456789abcdef']" in printed
     assert main([*argv, "--strict"]) == 2
     assert "predictions do not match" in capsys.readouterr().err
@@ -223,6 +230,34 @@ def test_official_per_gpu_prediction_files_are_read_as_they_are(tmp_path):
     metrics = score_files(folder, RELEASE / "agibot_sample.jsonl", tmp_path / "out", ReferenceConfig())
     assert metrics["missing_predictions"] == 0 and metrics["overall"]["exact_match"] == 1.0
     assert not any(metrics["id_check"].values())
-    (folder / "predictions_gpu0.jsonl").write_text('{"accuracy": 1.0}\n{"id": "x"}\n')  # a row without id mid-file
-    with pytest.raises(ValueError, match=r"predictions_gpu0\.jsonl:1: prediction rows need at least an id"):
-        score_files(folder, RELEASE / "agibot_sample.jsonl", tmp_path / "out2", ReferenceConfig())
+    # `cat predictions_gpu*.jsonl > all.jsonl`: the summary rows now sit mid-file, and are skipped there too
+    joined = tmp_path / "joined" / "agibot" / "all.jsonl"
+    joined.parent.mkdir(parents=True)
+    joined.write_text("".join(f.read_text() for f in sorted(folder.glob("*.jsonl"))))
+    again = score_files(joined, RELEASE / "agibot_sample.jsonl", tmp_path / "out2", ReferenceConfig())
+    assert again["table1"] == metrics["table1"] and again["missing_predictions"] == 0
+    (folder / "predictions_gpu0.jsonl").write_text('{"accuracy": 1.0}\n{"model_response": "x"}\n')  # a row, no id
+    with pytest.raises(ValueError, match=r"predictions_gpu0\.jsonl:2: prediction rows need at least an id"):
+        score_files(folder, RELEASE / "agibot_sample.jsonl", tmp_path / "out3", ReferenceConfig())
+
+
+def test_scoring_follows_the_official_rules_for_files_from_other_tooling(tmp_path):
+    items = [json.loads(line) for line in (RELEASE / "agibot_sample.jsonl").read_text().splitlines()]
+    gt0, gt1 = items[0]["solution"][8:-9], items[1]["solution"][8:-9]
+    wrong1 = "".join("A" if c != "A" else "B" for c in gt1)
+    rows = [
+        # pred_answer is what the official scoring reads, even where model_response says otherwise
+        {"id": items[0]["id"], "pred_answer": gt0, "model_response": "<answer>ZZZ</answer> w w w"},
+        # an id twice: both rows count (one right, one wrong)
+        {"id": items[1]["id"], "pred_answer": gt1, "model_response": "<answer>x</answer>"},
+        {"id": items[1]["id"], "pred_answer": wrong1, "model_response": ""},  # empty: left out of the word mean
+    ]
+    metrics = score_files(
+        _write(tmp_path / "agibot" / "p.jsonl", rows),
+        RELEASE / "agibot_sample.jsonl",
+        tmp_path / "o",
+        ReferenceConfig(),
+    )
+    assert metrics["by_family"]["grab_release"]["n"] == 3
+    assert metrics["by_family"]["grab_release"]["exact_match"] == pytest.approx(2 / 3)
+    assert metrics["avg_response_words"] == pytest.approx((4 + 1) / 2)
