@@ -369,9 +369,9 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
     out_dir = Path(out_dir)
-    state = PartialState()
-    dataset = load_trl_dataset(Path(data_dir), split=config.split)
     use_cuda = torch.cuda.is_available() and not config.use_cpu
+    state = PartialState(cpu=not use_cuda)  # on CPU, torchrun ranks form a gloo group only when told cpu=True
+    dataset = load_trl_dataset(Path(data_dir), split=config.split)
     # Master weights stay float32 (bf16 is compute only, via autocast): AdamW steps of lr 1e-6 are below bf16's
     # resolution for most weights, which would then never change.
     dtype = torch.bfloat16 if config.weights_dtype == "bfloat16" and use_cuda else torch.float32

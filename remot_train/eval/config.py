@@ -51,6 +51,13 @@ class EvalConfig(ReferenceConfig):
     )
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N items")
     device: str = Field("auto", description="torch device: auto (cuda when available), cpu, cuda, cuda:1, ...")
+    decoding: Literal["greedy", "sample"] = Field(
+        "greedy",
+        description="greedy, or sample: the official runner's protocol (sampling with the checkpoint's "
+        "generation_config; Qwen advises against greedy decoding for Thinking models); every report names it",
+    )
+    repeats: int = Field(1, ge=1, description="Generations per item (sample); every one is scored, as the official")
+    seed: int = Field(0, ge=0, description="Seed of sampling; repeat k of a run uses seed + k")
 
 
 def make_parser(subparsers=None, prog: str | None = None) -> argparse.ArgumentParser:

@@ -26,7 +26,6 @@ from remot_train.eval.loaders import (
     ReferenceItem,
     load_reference,
     read_prediction_rows,
-    read_predictions,
     write_prediction,
 )
 from remot_train.eval.metrics import extract_answer, response_words
@@ -58,9 +57,9 @@ def build_messages(item: ReferenceItem) -> list[dict]:
 
 
 def generate_responses(
-    model, processor, items: list[ReferenceItem], *, max_new_tokens: int, batch_size: int
+    model, processor, items: list[ReferenceItem], *, max_new_tokens: int, batch_size: int, sample: bool = False
 ) -> Iterator[tuple[ReferenceItem, str]]:
-    """Yield (item, response) with batched greedy decoding.
+    """Yield (item, response) with batched decoding: greedy, or sampled with the model's ``generation_config``.
 
     Prompts are padded on the left whatever the tokenizer's own side (Qwen3-VL's pads on the right): generation
     continues from the last position of each row, which must be the prompt's last token, not a pad.
@@ -69,13 +68,15 @@ def generate_responses(
     own_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:
-        yield from _generate_batches(model, processor, items, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        yield from _generate_batches(
+            model, processor, items, max_new_tokens=max_new_tokens, batch_size=batch_size, sample=sample
+        )
     finally:
         tokenizer.padding_side = own_side
 
 
 def _generate_batches(
-    model, processor, items: list[ReferenceItem], *, max_new_tokens: int, batch_size: int
+    model, processor, items: list[ReferenceItem], *, max_new_tokens: int, batch_size: int, sample: bool
 ) -> Iterator[tuple[ReferenceItem, str]]:
     import torch
 
@@ -87,7 +88,8 @@ def _generate_batches(
         images = [[open_image(s) for s in i.images] for i in batch]
         inputs = processor(text=texts, images=images, return_tensors="pt", padding=True).to(model.device)
         with torch.no_grad():
-            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            # sampling takes temperature / top_p / top_k from the checkpoint's generation_config, as the official runner
+            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=sample)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         yield from zip(batch, processor.batch_decode(new_tokens, skip_special_tokens=True), strict=True)
 
@@ -95,50 +97,98 @@ def _generate_batches(
 def run_evaluation(model_dir: Path, data: Path, out_dir: Path, config: EvalConfig) -> dict:
     """Generate answers for every item (and its temporal controls), then score and write the reports.
 
-    Resumable: items whose id is already in ``out_dir/predictions.jsonl`` are not generated again.
+    Resumable: an item already predicted ``repeats`` times in ``out_dir/predictions.jsonl`` is not generated again.
+    Under ``torchrun``/``accelerate launch`` the items are split across the processes (data parallel, one model per
+    GPU): each writes its own part, and the main process joins them and scores once.
 
     Returns:
-        The metrics document.
+        The metrics document (``protocol`` says how the predictions were made).
     """
     import torch
+    from accelerate import PartialState
 
     from remot_train.modeling import load_model_and_processor
 
+    state = PartialState(cpu=config.device == "cpu" or not torch.cuda.is_available())  # CPU ranks: a gloo group
     items = load_reference(Path(data), image_root=config.image_root, splits=config.splits, task=config.task)
     items = items[: config.limit]
     control_items = make_controls(items, config.controls)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     predictions_path = out_dir / PREDICTIONS_FILE
-    done = read_predictions(predictions_path) if predictions_path.exists() else {}
-    todo = [i for i in items + control_items if i.id not in done]
-    logger.info("%d items, %d controls, %d already predicted", len(items), len(control_items), len(done))
-    if todo:
+    done = Counter(p.id for p in _rows_so_far(predictions_path))
+    todo = [(i, k) for i in items + control_items for k in range(done[i.id], config.repeats)]
+    mine = todo[state.process_index :: state.num_processes]
+    logger.info("%d items, %d controls, %d generations to go", len(items), len(control_items), len(todo))
+    if mine:
         device = config.device
         if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = str(state.device) if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device=device)
         model.eval()
-        with predictions_path.open("a", encoding="utf-8") as handle:
-            for item, response in generate_responses(
-                model, processor, todo, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size
-            ):
-                write_prediction(
-                    handle,
-                    Prediction(
-                        id=item.id,
-                        pred_answer=extract_answer(response),
-                        gt_answer=item.gt_answer,
-                        model_response=response,
-                        response_words=response_words(response),
-                    ),
-                )
+        part = _part_path(predictions_path, state.process_index) if state.num_processes > 1 else predictions_path
+        with part.open("a", encoding="utf-8") as handle:
+            for repeat in sorted({k for _, k in mine}):
+                torch.manual_seed(config.seed + repeat)
+                batch = [i for i, k in mine if k == repeat]
+                for item, response in generate_responses(
+                    model,
+                    processor,
+                    batch,
+                    max_new_tokens=config.max_new_tokens,
+                    batch_size=config.batch_size,
+                    sample=config.decoding == "sample",
+                ):
+                    write_prediction(handle, _prediction(item, response))
+    state.wait_for_everyone()
+    if not state.is_main_process:
+        return {}
+    _join_parts(predictions_path)
     metrics = score_predictions(items, control_items, read_prediction_rows(predictions_path))
     metrics["model"] = str(model_dir)
     metrics["config"] = config.model_dump(mode="json")
+    metrics["protocol"] = describe_protocol(config, Path(model_dir), state.num_processes)
     write_reports(metrics, out_dir, title=f"remot evaluation of {Path(model_dir).name}")
     return metrics
+
+
+def _prediction(item: ReferenceItem, response: str) -> Prediction:
+    return Prediction(
+        id=item.id,
+        pred_answer=extract_answer(response),
+        gt_answer=item.gt_answer,
+        model_response=response,
+        response_words=response_words(response),
+    )
+
+
+def _part_path(predictions_path: Path, rank: int) -> Path:
+    return predictions_path.with_name(f"{predictions_path.name}.rank{rank}")
+
+
+def _rows_so_far(predictions_path: Path) -> list[Prediction]:
+    """Return the rows written so far: the predictions file and any part a data-parallel run left unjoined."""
+    files = [predictions_path, *sorted(predictions_path.parent.glob(predictions_path.name + ".rank*"))]
+    return [row for f in files if f.is_file() for row in read_prediction_rows(f)]
+
+
+def _join_parts(predictions_path: Path) -> None:
+    """Append each process's part to the predictions file, then remove the part (a crash between keeps the part)."""
+    for part in sorted(predictions_path.parent.glob(predictions_path.name + ".rank*")):
+        with predictions_path.open("a", encoding="utf-8") as handle:
+            handle.write(part.read_text(encoding="utf-8"))
+        part.unlink()
+
+
+def describe_protocol(config: EvalConfig, model_dir: Path, processes: int) -> dict:
+    """Return how predictions were made: decoding, sampling settings (the checkpoint's), repeats, seed, processes."""
+    protocol = {"decoding": config.decoding, "repeats": config.repeats, "seed": config.seed, "processes": processes}
+    if config.decoding == "sample":
+        generation = Path(model_dir) / "generation_config.json"
+        settings = json.loads(generation.read_text(encoding="utf-8")) if generation.is_file() else {}
+        protocol["sampling"] = {k: settings.get(k) for k in ("temperature", "top_p", "top_k")}
+    return protocol
 
 
 def score_files(predictions: Path, reference: Path, out_dir: Path, config: ReferenceConfig) -> dict:
@@ -207,11 +257,13 @@ def run_command(args: argparse.Namespace) -> dict:
 
 def print_summary(metrics: dict, out_dir: str) -> None:
     """Print the overall scores and Table 1 cells."""
+    if not metrics:  # a data-parallel run's other processes: the main one reports
+        return
     overall = metrics["overall"]
     print(
         f"{metrics['n'] - metrics['missing_predictions']} of {metrics['n']} items predicted: "
-        f"Exact Match {100 * overall['exact_match']:.1f}, "
-        f"Per-Char {100 * overall['per_char']:.1f}"
+        f"Avg. Ov {100 * overall['ov']:.1f}, Par {100 * overall['par']:.1f} "
+        f"(Exact Match {100 * overall['exact_match']:.1f}, Per-Char {100 * overall['per_char']:.1f})"
     )
     print(json.dumps({k: {m: round(100 * v, 1) for m, v in c.items()} for k, c in metrics["table1"].items()}))
     print(f"reports in {out_dir}: metrics.json, report.md, report.png")

@@ -12,6 +12,16 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+def describe(protocol: dict | None) -> str:
+    """Return the decoding protocol of a report as one phrase (scored files: the predictions' own)."""
+    if not protocol:
+        return "predictions scored as given (how they were decoded is not known here)"
+    text = f"{protocol['decoding']} decoding, {protocol['repeats']} generation(s) per item, seed {protocol['seed']}"
+    if protocol.get("sampling"):
+        text += ", sampling " + ", ".join(f"{k} {v}" for k, v in protocol["sampling"].items())
+    return text + f", {protocol['processes']} process(es)"
+
+
 def render_markdown(metrics: dict, *, title: str = "remot evaluation") -> str:
     """Return the Markdown report: Table 1 row, per-family and per-task metrics, diagnostics, controls."""
     table1 = metrics["table1"]
@@ -22,8 +32,11 @@ def render_markdown(metrics: dict, *, title: str = "remot evaluation") -> str:
     lines = [
         f"# {title}",
         "",
-        f"{metrics['n']} items. Overall Exact Match {_pct(metrics['overall']['exact_match'])}, "
-        f"Per-Char {_pct(metrics['overall']['per_char'])} (unweighted mean over tasks).",
+        f"{metrics['n']} items. Avg. Ov {_pct(metrics['overall']['ov'])}, Par {_pct(metrics['overall']['par'])} "
+        "(official: unweighted mean over tasks; camera items count their Avg Partial Match as Ov). "
+        f"Exact Match {_pct(metrics['overall']['exact_match'])}, Per-Char {_pct(metrics['overall']['per_char'])}.",
+        "",
+        f"Protocol: {describe(metrics.get('protocol'))}.",
         "",
         "## Table 1 layout (%)",
         "",
@@ -33,13 +46,16 @@ def render_markdown(metrics: dict, *, title: str = "remot evaluation") -> str:
         "",
         "## Families",
         "",
-        "| family | n | Exact Match | Per-Char |",
-        "|---|---|---|---|",
+        "| family | n | Ov | Par | Exact Match | Per-Char |",
+        "|---|---|---|---|---|---|",
     ]
     for family, entry in metrics["by_family"].items():
-        lines.append(f"| {family} | {entry['n']} | {_pct(entry['exact_match'])} | {_pct(entry['per_char'])} |")
+        lines.append(
+            f"| {family} | {entry['n']} | {_pct(entry['ov'])} | {_pct(entry['par'])} | {_pct(entry['exact_match'])} "
+            f"| {_pct(entry['per_char'])} |"
+        )
         for group, value in entry.get("camera_groups", {}).items():
-            lines.append(f"| {family}: {group} | {entry['n']} | {_pct(value)} | |")
+            lines.append(f"| {family}: {group} | {entry['n']} | {_pct(value)} | | | |")
     lines += ["", "## Tasks", "", "| task | n | Exact Match | Per-Char |", "|---|---|---|---|"]
     lines += [
         f"| {t} | {e['n']} | {_pct(e['exact_match'])} | {_pct(e['per_char'])} |" for t, e in metrics["by_task"].items()

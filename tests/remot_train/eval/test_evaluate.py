@@ -89,3 +89,49 @@ def test_batched_generation_answers_as_one_at_a_time(tiny_model_dir, built_datas
 
     assert answers(2) == answers(1)
     assert processor.tokenizer.padding_side == "right"  # the tokenizer's own side is restored
+
+
+def test_sampled_protocol_with_repeats_is_seeded_counted_and_reported(built_dataset, tiny_model_dir, tmp_path):
+    config = EvalConfig(max_new_tokens=6, batch_size=2, limit=2, controls=(), decoding="sample", repeats=2, seed=3)
+    metrics = run_evaluation(tiny_model_dir, built_dataset, tmp_path / "a", config)
+    rows = [json.loads(line) for line in (tmp_path / "a" / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and metrics["n"] == 4  # every generation is scored, as the official scoring does
+    assert metrics["protocol"]["decoding"] == "sample" and metrics["protocol"]["repeats"] == 2
+    assert "sample decoding, 2 generation(s) per item, seed 3" in (tmp_path / "a" / "report.md").read_text()
+    run_evaluation(tiny_model_dir, built_dataset, tmp_path / "b", config)  # same seed: the same samples
+    again = [json.loads(line) for line in (tmp_path / "b" / "predictions.jsonl").read_text().splitlines()]
+    assert [r["model_response"] for r in again] == [r["model_response"] for r in rows]
+    # the two repeats of an item are different samples of a random model (greedy would repeat itself)
+    by_id = {}
+    for r in rows:
+        by_id.setdefault(r["id"], []).append(r["model_response"])
+    assert any(len(set(v)) > 1 for v in by_id.values())
+    greedy = run_evaluation(
+        tiny_model_dir, built_dataset, tmp_path / "g", EvalConfig(max_new_tokens=6, limit=2, controls=())
+    )
+    assert (
+        greedy["protocol"]["decoding"] == "greedy" and "greedy decoding" in (tmp_path / "g" / "report.md").read_text()
+    )
+
+
+def test_two_process_evaluation_splits_items_and_scores_once(built_dataset, tiny_model_dir, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "eval"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1"]
+    cmd += [f"--master_port={port}", "-m", "remot_train.eval.evaluate", "eval", "--model", str(tiny_model_dir)]
+    cmd += ["--data", str(built_dataset), "--out", str(out), "--limit", "5", "--max-new-tokens", "3", "--controls", ""]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == sorted(i.id for i in load_dataset_dir(built_dataset)[:5])  # each once
+    assert not list(out.glob("predictions.jsonl.rank*"))  # the parts were joined
+    assert json.loads((out / "metrics.json").read_text())["protocol"]["processes"] == 2
+    assert result.stdout.count("items predicted") == 1  # one report, from the main process
