@@ -32,6 +32,7 @@ from remot_train.config import TrainConfig, make_train_parser  # noqa: E402
 from remot_train.data import load_trl_dataset, manifest_sha256  # noqa: E402
 from remot_train.modeling import load_model_and_processor, load_processor  # noqa: E402
 from remot_train.rewards import build_reward_functions, solution_letters  # noqa: E402
+from remot_train.run_logs import METRICS_PLOT, ROLLOUTS_LOG, render_metrics_plot, write_rollouts  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +167,26 @@ class RemotGRPOTrainer(GRPOTrainer):
         """Keep the schedule; everything else is GRPOTrainer's."""
         super().__init__(*args, **kwargs)
         self.remot_config = remot_config
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Log as GRPOTrainer does; every ``rollout_log_steps`` steps also write the step's rollouts (main process).
+
+        TRL keeps the last generation batch's prompts, completions, rewards and advantages (gathered from every
+        rank) whether or not it prints them; they are written before its ``log`` runs.
+        """
+        every = self.remot_config.rollout_log_steps
+        step = self.state.global_step
+        grpo_step = step > 0 and not self.remot_config.is_sft_step(step - 1)  # an SFT step generates nothing
+        if every and step % every == 0 and grpo_step and "loss" in logs and self.accelerator.is_main_process:
+            write_rollouts(
+                Path(self.args.output_dir) / ROLLOUTS_LOG,
+                step,
+                self._logs["prompt"],
+                self._logs["completion"],
+                self._logs["rewards"],
+                self._logs["advantages"],
+            )
+        super().log(logs, start_time)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """Run an SFT micro-step when the current optimizer step is an SFT step, else GRPO's."""
@@ -384,7 +405,8 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     if state.is_main_process:  # files of the run are written once, by rank 0
         write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest)
         if checkpoint is not None:
-            trim_metrics_log(out_dir / METRICS_LOG, int(Path(checkpoint).name.split("-")[-1]))
+            for log in (METRICS_LOG, ROLLOUTS_LOG):  # steps past the checkpoint are logged again
+                trim_metrics_log(out_dir / log, int(Path(checkpoint).name.split("-")[-1]))
     state.wait_for_everyone()
     trainer = make_trainer(
         config,
@@ -395,6 +417,8 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
         callbacks=[MetricsLogCallback(out_dir / METRICS_LOG)],
     )
     result = trainer.train(resume_from_checkpoint=checkpoint)
+    if state.is_main_process:
+        render_metrics_plot(out_dir / METRICS_LOG, out_dir / METRICS_PLOT)
     save_final_model(trainer, processor, config, model_dir=Path(model_dir), out_dir=out_dir, dtype=dtype)
     return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}
 

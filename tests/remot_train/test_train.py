@@ -393,3 +393,23 @@ def test_the_final_processor_reload_guard_refuses_a_processor_that_drops_images(
         run_training(
             TrainConfig(**TINY, max_steps=1), data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=tmp_path
         )
+
+
+def test_rollouts_are_logged_every_n_grpo_steps_and_curves_drawn(built_dataset, tiny_model_dir, tmp_path):
+    from PIL import Image
+
+    config = TrainConfig(**TINY, schedule="alternating", k_sft=1, k_grpo=2, max_steps=3, rollout_log_steps=1)
+    run_training(config, data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=tmp_path / "run")
+    rollouts = [json.loads(line) for line in (tmp_path / "run" / "rollouts.jsonl").read_text().splitlines()]
+    # step 1 was SFT (nothing generated); steps 2 and 3 each wrote their generation batch (2 completions)
+    assert [r["step"] for r in rollouts] == [2, 2, 3, 3]
+    assert set(rollouts[0]["rewards"]) == {
+        "format_reward",
+        "accuracy_reward",
+        "think_length_reward",
+        "consistency_reward",
+    }
+    assert "Image 1" in rollouts[0]["prompt"] and isinstance(rollouts[0]["completion"], str)
+    assert isinstance(rollouts[0]["advantage"], float)
+    plot = Image.open(tmp_path / "run" / "metrics.png")
+    assert plot.format == "PNG" and plot.height >= 150 * 3  # reward, kl, sft/loss and four components: 4 rows
