@@ -1,7 +1,8 @@
-"""GRPO smoke benchmark: a Qwen3-VL-4B-sized model (random bf16 weights) trained a few steps on demo triplets.
+"""GRPO smoke benchmark: a Qwen3-VL-4B-sized model (random weights) trained a few steps on demo triplets.
 
-Runs twice in one process, with the paper's settings and with TRL's defaults (the baseline), and prints step time,
-peak GPU memory and generated tokens per second, plus the ratios. ``--tiny`` runs the same code on CPU with the tiny
+Runs twice in one process, with the shipped defaults (float32 master weights, the paper's settings) and with TRL's
+defaults (the baseline), and prints step time, rollouts/s, generated tokens/s and peak GPU memory beside the
+``remot train --plan`` estimate, plus the ratios. ``--tiny`` runs the same code on CPU with the tiny
 model (what the test suite does). Usage: see ``benchmarks/gpu_smoke.sh``.
 """
 
@@ -109,8 +110,11 @@ def run_variant(name: str, args: GRPOConfig, config: TrainConfig, model_dir: Pat
     configure_image_budget(processor, config.image_max_pixels)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    dtype = torch.float32 if tiny else torch.bfloat16
+    # the shipped master-weight dtype (float32 by default), as `remot train` loads it
+    dtype = torch.bfloat16 if config.weights_dtype == "bfloat16" and not tiny else torch.float32
     model = Qwen3VLForConditionalGeneration.from_pretrained(model_dir, dtype=dtype)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
     timer = StepTimer()
     trainer = make_trainer(config, args, model, processor, dataset, callbacks=[timer])
     trainer.train()
@@ -130,6 +134,10 @@ def run_variant(name: str, args: GRPOConfig, config: TrainConfig, model_dir: Pat
         "step_time_s": sum(steady) / len(steady),
         "first_step_s": timer.times[0],
         "generated_tokens_per_s": sum(generated[1:] or generated) / sum(steady),
+        "rollouts_per_s": args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        / (sum(steady) / len(steady)),
+        "estimated_gib": estimated_gib(config, model_dir),
         "peak_gpu_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0,
         "reward_mean": sum(r.get("reward", 0.0) for r in logs) / max(len(logs), 1),
     }
@@ -137,6 +145,15 @@ def run_variant(name: str, args: GRPOConfig, config: TrainConfig, model_dir: Pat
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return result
+
+
+def estimated_gib(config: TrainConfig, model_dir: Path) -> float:
+    """Return ``remot train --plan``'s estimate for one process of this config."""
+    from remot_train.memory import estimate_memory, read_model_shape
+
+    memory = torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else 80.0
+    shape = read_model_shape(model_dir, config)
+    return estimate_memory(config, shape, strategy="single", num_processes=1, gpu_memory_gib=memory).total_gib
 
 
 def main() -> None:
@@ -201,11 +218,15 @@ def main() -> None:
         )
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     print(f"\ndevice: {device}; torch {torch.__version__}")
-    print(f"{'variant':<14}{'gens':>5}{'beta':>6}{'loss':>6}{'step s':>9}{'tok/s':>10}{'peak GiB':>10}")
+    print(
+        f"{'variant':<14}{'gens':>5}{'beta':>6}{'loss':>6}{'step s':>9}{'rollouts/s':>11}{'tok/s':>10}"
+        f"{'peak GiB':>10}{'plan GiB':>10}"
+    )
     for r in results:
         print(
             f"{r['variant']:<14}{r['num_generations']:>5}{r['beta']:>6}{r['loss_type']:>6}{r['step_time_s']:>9.2f}"
-            f"{r['generated_tokens_per_s']:>10.1f}{r['peak_gpu_mem_gib']:>10.2f}"
+            f"{r['rollouts_per_s']:>11.2f}{r['generated_tokens_per_s']:>10.1f}{r['peak_gpu_mem_gib']:>10.2f}"
+            f"{r['estimated_gib']:>10.1f}"
         )
     paper_r, base_r = results[:2]
     ratios = {
