@@ -144,19 +144,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(TrainConfig, args)
     require_model_folder(args.model)
+    if not args.plan:
+        require_split_files(args.data, "train")  # whole-input mistakes stop here, before Prefect starts
     # the flow's defaults where no flag was given
     launch = {key: getattr(args, key) for key in ("num_processes", "accelerate_config") if key in args}
-    if args.plan or not args.skip_memory_check:
-        gpu_memory = args.gpu_memory_gib if args.gpu_memory_gib is not None else detected_gpu_memory_gib()
+    gpu_memory = args.gpu_memory_gib if args.gpu_memory_gib is not None else detected_gpu_memory_gib()
+    if args.plan or (gpu_memory is not None and not args.skip_memory_check):
+        from remot_train.memory import check_fits
+
         plan = plan_memory(config, args.model, gpu_memory or 80.0, **launch)
         if args.plan:
             print(plan.render(gpu_memory))
             return 0
-        if gpu_memory is not None:
-            from remot_train.memory import check_fits
-
-            check_fits(plan, gpu_memory)
-    require_split_files(args.data, "train")  # whole-input mistakes stop here, before Prefect starts
+        check_fits(plan, gpu_memory)
     result = train(args.data, args.model, args.out, config=config, **launch)
     print(json.dumps(result, default=str))
     return 0

@@ -59,14 +59,19 @@ def read_model_shape(model_dir: Path, config: TrainConfig) -> ModelShape:
     """Return the model's exact parameter count (built on the meta device from its ``config.json``) and shape.
 
     Raises:
-        FileNotFoundError: If the folder has no ``config.json``.
+        ValueError: If the folder's ``config.json`` names no image-text-to-text model transformers knows.
     """
     import torch
     from transformers import AutoConfig, AutoModelForImageTextToText
 
-    model_config = AutoConfig.from_pretrained(Path(model_dir), local_files_only=True)
-    with torch.device("meta"):
-        model = AutoModelForImageTextToText.from_config(model_config)
+    try:
+        model_config = AutoConfig.from_pretrained(Path(model_dir), local_files_only=True)
+        with torch.device("meta"):
+            model = AutoModelForImageTextToText.from_config(model_config)
+    except (ValueError, OSError, KeyError) as err:
+        raise ValueError(
+            f"{Path(model_dir) / 'config.json'}: not a vision-language model transformers knows ({err})"
+        ) from err
     parameters = sum(p.numel() for p in model.parameters())
     lora = 0
     if config.lora_r:
