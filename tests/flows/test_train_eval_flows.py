@@ -54,7 +54,9 @@ def test_cli_score_needs_no_model(tmp_path, capsys):
     preds.parent.mkdir()
     preds.write_text(json.dumps({"id": first["id"], "model_response": first["solution"]}) + "\n")
     assert main(["score", str(preds), "--reference", str(release), "--out", str(tmp_path / "out")]) == 0
-    assert "1 of 12 items predicted: Exact Match 100.0" in capsys.readouterr().out  # official: over predicted rows
+    assert (
+        "1 of 12 items predicted: Avg. Ov 100.0, Par 100.0 (Exact Match 100.0" in capsys.readouterr().out
+    )  # official: over predicted rows
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["missing_predictions"] == 11
 
 

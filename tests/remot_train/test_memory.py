@@ -67,14 +67,14 @@ def test_a_plan_that_does_not_fit_is_refused_naming_what_to_change(tiny_model_di
         check_fits(plan, plan.total_gib - 0.1)
 
 
-def test_remot_train_plan_prints_and_refuses_before_prefect_starts(tiny_model_dir, tmp_path):
+def test_remot_train_plan_prints_and_refuses_before_prefect_starts(built_dataset, tiny_model_dir, tmp_path):
     base = [
         sys.executable,
         "-m",
         "flows.cli",
         "train",
         "--data",
-        str(tmp_path / "none"),
+        str(built_dataset),
         "--model",
         str(tiny_model_dir),
     ]

@@ -73,6 +73,7 @@ def test_two_process_run_ends_with_one_final_and_each_record_once(
         "README.md",  # TRL's model card
         "final",
         "metrics.jsonl",
+        "metrics.png",
         "resolved_config.json",
         "run_info.json",
     ]
