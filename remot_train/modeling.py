@@ -101,7 +101,6 @@ class _WithoutVideoProcessor:
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         """Build from an image processor and a tokenizer only."""
-        kwargs.pop("video_processor", None)
         super().__init__(
             image_processor=image_processor,
             tokenizer=tokenizer,
@@ -121,7 +120,6 @@ class _WithoutVideoProcessor:
         """Return the processor's config under the standard class name (a name transformers resolves)."""
         out = super().to_dict()
         out["processor_class"] = self.standard_name
-        out.pop("video_config", None)
         return out
 
     def save_pretrained(self, save_directory, *args: Any, **kwargs: Any):
@@ -425,10 +423,20 @@ def load_processor(model_dir: Path):
             processor = image_only.from_pretrained(model_dir, local_files_only=True)
         except (ImportError, ValueError, OSError, TypeError) as err:
             raise ValueError(f"{model_dir}: no processor that takes images can be loaded ({err})") from err
-        video_config = model_dir / VIDEO_PROCESSOR_CONFIG
-        if video_config.is_file():
-            processor.video_config = json.loads(video_config.read_text(encoding="utf-8"))
+        processor.video_config = read_video_config(model_dir)
     return require_image_processor(processor, model_dir)
+
+
+def read_video_config(model_dir: Path) -> dict[str, Any] | None:
+    """Return a folder's video processor config, or None without one.
+
+    Published Qwen-VL checkpoints keep it in its own file; transformers 5 nests it in ``processor_config.json``.
+    """
+    own, processor = Path(model_dir) / VIDEO_PROCESSOR_CONFIG, Path(model_dir) / PROCESSOR_CONFIG
+    if own.is_file():
+        return json.loads(own.read_text(encoding="utf-8"))
+    nested = json.loads(processor.read_text(encoding="utf-8")).get("video_processor") if processor.is_file() else None
+    return nested if isinstance(nested, dict) else None
 
 
 def _model_type(model_dir: Path) -> str | None:

@@ -217,15 +217,6 @@ def prediction_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
 
 
-def read_predictions(path: Path) -> dict[str, Prediction]:
-    """Read a predictions JSONL, or a folder of them, into ``{id: Prediction}`` (later lines win).
-
-    Raises:
-        ValueError: Naming the file and line with a missing field.
-    """
-    return {p.id: p for p in read_prediction_rows(path)}
-
-
 def read_prediction_rows(path: Path) -> list[Prediction]:
     """Read every prediction row of a JSONL, or a folder of them, in order (repeated ids included).
 

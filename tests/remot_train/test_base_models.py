@@ -152,7 +152,33 @@ def test_final_reloads_with_standard_hugging_face_loaders(built_dataset, tiny_mo
     _standard_loaders_agree(tmp_path / "run" / "final", load_processor(tiny_model_dir))
 
 
-def test_a_processor_from_a_real_qwen3_vl_layout_saves_as_that_layout(tiny_model_dir, tmp_path):
+# The video_preprocessor_config.json Qwen3-VL checkpoints publish (quoted verbatim in public repositories' docs and
+# tests, e.g. xLLM's Qwen3-VL deployment notes and GGUF-to-HF converters): its keys are not the image processor's.
+QWEN3_VL_VIDEO_PREPROCESSOR = {
+    "processor_class": "Qwen3VLProcessor",
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "do_sample_frames": True,
+    "fps": 2,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+    "max_frames": 768,
+    "merge_size": 2,
+    "min_frames": 4,
+    "patch_size": 16,
+    "resample": 3,
+    "rescale_factor": 0.00392156862745098,
+    "return_metadata": False,
+    "size": {"longest_edge": 25165824, "shortest_edge": 4096},
+    "temporal_patch_size": 2,
+    "video_processor_type": "Qwen3VLVideoProcessor",
+}
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["own file (published)", "nested (transformers 5)"])
+def test_a_processor_from_a_real_qwen3_vl_layout_saves_as_that_layout(tiny_model_dir, tmp_path, nested):
     import json
     import shutil
 
@@ -160,14 +186,20 @@ def test_a_processor_from_a_real_qwen3_vl_layout_saves_as_that_layout(tiny_model
 
     folder = tmp_path / "qwen3_vl_layout"
     shutil.copytree(tiny_model_dir, folder)
-    (folder / "processor_config.json").unlink()
-    (folder / "preprocessor_config.json").write_text(json.dumps(QWEN3_VL_PREPROCESSOR))
-    video = {**QWEN3_VL_PREPROCESSOR, "video_processor_type": "Qwen3VLVideoProcessor", "fps": 2, "max_frames": 768}
-    (folder / "video_preprocessor_config.json").write_text(json.dumps(video))
+    (folder / "video_preprocessor_config.json").unlink()
+    if nested:  # a folder transformers 5 saved: the video processor's config inside processor_config.json
+        config = json.loads((folder / "processor_config.json").read_text())
+        (folder / "processor_config.json").write_text(
+            json.dumps({**config, "video_processor": QWEN3_VL_VIDEO_PREPROCESSOR})
+        )
+    else:
+        (folder / "processor_config.json").unlink()
+        (folder / "preprocessor_config.json").write_text(json.dumps(QWEN3_VL_PREPROCESSOR))
+        (folder / "video_preprocessor_config.json").write_text(json.dumps(QWEN3_VL_VIDEO_PREPROCESSOR))
     base = load_processor(folder)
     base.save_pretrained(tmp_path / "saved")
     saved_video = _standard_loaders_agree(tmp_path / "saved", base)
-    assert (saved_video["fps"], saved_video["max_frames"]) == (2, 768)  # the checkpoint's own, kept as read
+    assert saved_video == QWEN3_VL_VIDEO_PREPROCESSOR  # the checkpoint's own, kept as read (not derived from images)
 
 
 def test_autoprocessor_builds_the_whole_processor_where_torchvision_is_installed(tiny_model_dir):
