@@ -134,13 +134,11 @@ def run_variant(name: str, args: GRPOConfig, config: TrainConfig, model_dir: Pat
         "step_time_s": sum(steady) / len(steady),
         "first_step_s": timer.times[0],
         "generated_tokens_per_s": sum(generated[1:] or generated) / sum(steady),
-        "rollouts_per_s": args.per_device_train_batch_size
-        * args.gradient_accumulation_steps
-        / (sum(steady) / len(steady)),
         "estimated_gib": estimated_gib(config, model_dir),
         "peak_gpu_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0,
         "reward_mean": sum(r.get("reward", 0.0) for r in logs) / max(len(logs), 1),
     }
+    result["rollouts_per_s"] = result["batch_completions"] / result["step_time_s"]
     del trainer, model
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -149,9 +147,9 @@ def run_variant(name: str, args: GRPOConfig, config: TrainConfig, model_dir: Pat
 
 def estimated_gib(config: TrainConfig, model_dir: Path) -> float:
     """Return ``remot train --plan``'s estimate for one process of this config."""
-    from remot_train.memory import estimate_memory, read_model_shape
+    from remot_train.memory import DEFAULT_GPU_MEMORY_GIB, detected_gpu_memory_gib, estimate_memory, read_model_shape
 
-    memory = torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else 80.0
+    memory = detected_gpu_memory_gib() or DEFAULT_GPU_MEMORY_GIB
     shape = read_model_shape(model_dir, config)
     return estimate_memory(config, shape, strategy="single", num_processes=1, gpu_memory_gib=memory).total_gib
 

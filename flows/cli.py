@@ -148,11 +148,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         require_split_files(args.data, "train")  # whole-input mistakes stop here, before Prefect starts
     # the flow's defaults where no flag was given
     launch = {key: getattr(args, key) for key in ("num_processes", "accelerate_config") if key in args}
+    from remot_train.memory import DEFAULT_GPU_MEMORY_GIB, check_fits, detected_gpu_memory_gib
+
     gpu_memory = args.gpu_memory_gib if args.gpu_memory_gib is not None else detected_gpu_memory_gib()
     if args.plan or (gpu_memory is not None and not args.skip_memory_check):
-        from remot_train.memory import check_fits
-
-        plan = plan_memory(config, args.model, gpu_memory or 80.0, **launch)
+        plan = plan_memory(config, args.model, gpu_memory or DEFAULT_GPU_MEMORY_GIB, **launch)
         if args.plan:
             print(plan.render(gpu_memory))
             return 0
@@ -160,15 +160,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(args.data, args.model, args.out, config=config, **launch)
     print(json.dumps(result, default=str))
     return 0
-
-
-def detected_gpu_memory_gib() -> float | None:
-    """Return the memory of this machine's first GPU in GiB, or None without one."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_properties(0).total_memory / 1024**3
 
 
 def plan_memory(config, model_dir: Path, gpu_memory_gib: float, *, num_processes=None, accelerate_config=None):

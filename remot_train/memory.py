@@ -17,6 +17,7 @@ from remot_train.config import TrainConfig
 
 GIB = 1024**3
 CUDA_OVERHEAD_GIB = 1.5  # CUDA context, NCCL buffers, allocator fragmentation
+DEFAULT_GPU_MEMORY_GIB = 80.0  # what vLLM's share is taken of when no GPU (and no --gpu-memory-gib) says
 Strategy = Literal["single", "ddp", "zero2", "zero3"]
 
 
@@ -53,6 +54,15 @@ class MemoryPlan:
             verdict = "fits" if self.total_gib <= gpu_memory_gib else "does NOT fit"
             lines.append(f"  {verdict} in {gpu_memory_gib:.0f} GiB")
         return "\n".join(lines)
+
+
+def detected_gpu_memory_gib() -> float | None:
+    """Return the memory of this machine's first GPU in GiB, or None without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(0).total_memory / GIB
 
 
 def read_model_shape(model_dir: Path, config: TrainConfig) -> ModelShape:

@@ -322,7 +322,9 @@ def trim_metrics_log(path: Path, resumed_step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
-def write_run_info(out_dir: Path, config: TrainConfig, data_dir: Path, model_dir: Path, longest_prompt: int) -> None:
+def write_run_info(
+    out_dir: Path, config: TrainConfig, data_dir: Path, model_dir: Path, longest_prompt: int, *, processes: int
+) -> None:
     """Write the resolved config and the run's provenance (versions, dataset manifest hash) into the run dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RESOLVED_CONFIG).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
@@ -331,6 +333,7 @@ def write_run_info(out_dir: Path, config: TrainConfig, data_dir: Path, model_dir
         "dataset_manifest_sha256": manifest_sha256(data_dir),
         "model_dir": str(Path(model_dir).resolve()),
         "longest_prompt_tokens": longest_prompt,
+        "processes": processes,
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -403,7 +406,7 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     longest = check_prompt_lengths(dataset, processor, config.max_prompt_tokens)
     checkpoint = last_checkpoint(out_dir) if resume else None
     if state.is_main_process:  # files of the run are written once, by rank 0
-        write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest)
+        write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest, processes=state.num_processes)
         if checkpoint is not None:
             for log in (METRICS_LOG, ROLLOUTS_LOG):  # steps past the checkpoint are logged again
                 trim_metrics_log(out_dir / log, int(Path(checkpoint).name.split("-")[-1]))
@@ -432,11 +435,12 @@ def save_final_model(
 ) -> Path:
     """Save ``out_dir/final``: a whole model that loads like the base checkpoint, with its processor.
 
-    Every rank calls ``trainer.save_model`` (under ZeRO-3 it gathers the partitioned weights; only rank 0 writes).
-    With LoRA the gathered adapter goes to ``out_dir/adapter`` and rank 0 merges it into a fresh copy of the base
-    weights on the CPU: merging the training model in place would merge partitioned parameters under ZeRO-3. Rank 0
-    then writes the processor and reloads it (a ``final/`` whose processor drops images is refused); the other ranks
-    wait for it, so no rank reads a half-written folder and the run ends only when ``final/`` is complete.
+    Every rank calls ``trainer.save_model`` (under ZeRO-3 it gathers the partitioned weights; only rank 0 writes,
+    the processor included). With LoRA the gathered adapter goes to ``out_dir/adapter`` and rank 0 merges it into a
+    fresh copy of the base weights on the CPU (merging the training model in place would merge partitioned
+    parameters under ZeRO-3) and writes the processor beside it. Rank 0 then reloads the processor (a ``final/``
+    whose processor drops images is refused); the other ranks wait for it, so no rank reads a half-written folder
+    and the run ends only when ``final/`` is complete.
 
     Returns:
         The ``final/`` folder.
@@ -447,10 +451,10 @@ def save_final_model(
         trainer.save_model(str(out_dir / ADAPTER_DIR))
         if accelerator.is_main_process:
             merge_adapter(model_dir, out_dir / ADAPTER_DIR, final, dtype=dtype)
+            processor.save_pretrained(str(final))
     else:
-        trainer.save_model(str(final))
+        trainer.save_model(str(final))  # the Trainer writes its processing_class (our processor) beside the weights
     if accelerator.is_main_process:
-        processor.save_pretrained(str(final))
         load_processor(final)  # final/ must reload as the base model did: refuse a run whose processor drops images
     accelerator.wait_for_everyone()
     return final

@@ -163,19 +163,26 @@ def _prediction(item: ReferenceItem, response: str) -> Prediction:
     )
 
 
+PART_SUFFIX = ".rank{rank}"  # a data-parallel process's part, beside the predictions file until rank 0 joins it
+
+
 def _part_path(predictions_path: Path, rank: int) -> Path:
-    return predictions_path.with_name(f"{predictions_path.name}.rank{rank}")
+    return predictions_path.with_name(predictions_path.name + PART_SUFFIX.format(rank=rank))
+
+
+def _parts(predictions_path: Path) -> list[Path]:
+    return sorted(predictions_path.parent.glob(predictions_path.name + PART_SUFFIX.format(rank="*")))
 
 
 def _rows_so_far(predictions_path: Path) -> list[Prediction]:
     """Return the rows written so far: the predictions file and any part a data-parallel run left unjoined."""
-    files = [predictions_path, *sorted(predictions_path.parent.glob(predictions_path.name + ".rank*"))]
+    files = [predictions_path, *_parts(predictions_path)]
     return [row for f in files if f.is_file() for row in read_prediction_rows(f)]
 
 
 def _join_parts(predictions_path: Path) -> None:
     """Append each process's part to the predictions file, then remove the part (a crash between keeps the part)."""
-    for part in sorted(predictions_path.parent.glob(predictions_path.name + ".rank*")):
+    for part in _parts(predictions_path):
         with predictions_path.open("a", encoding="utf-8") as handle:
             handle.write(part.read_text(encoding="utf-8"))
         part.unlink()

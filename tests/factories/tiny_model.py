@@ -32,3 +32,22 @@ def tiny_smolvlm_dir(tmp_path_factory):
     from remot_train.modeling import build_tiny_smolvlm
 
     return build_tiny_smolvlm(tmp_path_factory.mktemp("tiny_smolvlm"), seed=0)
+
+
+def run_torchrun(module_args: list[str], *, nproc: int = 2, timeout: int = 600):
+    """Run ``python -m torch.distributed.run --nproc_per_node N -m ...`` as users launch remot (gloo on CPU).
+
+    A free port per run, one thread per process (the machine has 2 cores). Returns the CompletedProcess.
+    """
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1"]
+    command += [f"--master_port={port}", "-m", *module_args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)

@@ -5,10 +5,6 @@ written once (not once per rank).
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,37 +13,14 @@ torch = pytest.importorskip("torch")  # the train extra is always installed by `
 
 from safetensors.torch import load_file  # noqa: E402
 
+from tests.factories.tiny_model import run_torchrun  # noqa: E402
+
 CPU_TINY = Path(__file__).parents[2] / "configs" / "train" / "cpu_tiny.yaml"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _torchrun(data, model, out, *flags, nproc=2):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={nproc}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        "-m",
-        "remot_train.train",
-        "--config",
-        str(CPU_TINY),
-        "--data",
-        str(data),
-        "--model",
-        str(model),
-        "--out",
-        str(out),
-        *flags,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+def _torchrun(data, model, out, *flags):
+    config = ["--config", str(CPU_TINY), "--data", str(data), "--model", str(model), "--out", str(out)]
+    return run_torchrun(["remot_train.train", *config, *flags])
 
 
 def _records(run_dir):
@@ -84,6 +57,7 @@ def test_two_process_run_ends_with_one_final_and_each_record_once(
     assert steps == list(range(1, max_steps + 1))
     assert sum(r.get("schedule/sft_step", 0) for r in records if "loss" in r) == sft_steps
     assert (run / "final" / "model.safetensors").is_file()
+    assert json.loads((run / "run_info.json").read_text())["processes"] == 2  # one gloo group, not two lone ranks
 
 
 def test_two_process_lora_run_saves_the_merged_full_model(built_dataset, tiny_model_dir, tmp_path):

@@ -398,11 +398,11 @@ def test_the_final_processor_reload_guard_refuses_a_processor_that_drops_images(
 def test_rollouts_are_logged_every_n_grpo_steps_and_curves_drawn(built_dataset, tiny_model_dir, tmp_path):
     from PIL import Image
 
-    config = TrainConfig(**TINY, schedule="alternating", k_sft=1, k_grpo=2, max_steps=3, rollout_log_steps=1)
+    config = TrainConfig(**TINY, schedule="alternating", k_sft=1, k_grpo=1, max_steps=4, rollout_log_steps=1)
     run_training(config, data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=tmp_path / "run")
     rollouts = [json.loads(line) for line in (tmp_path / "run" / "rollouts.jsonl").read_text().splitlines()]
-    # step 1 was SFT (nothing generated); steps 2 and 3 each wrote their generation batch (2 completions)
-    assert [r["step"] for r in rollouts] == [2, 2, 3, 3]
+    # steps 1 and 3 were SFT: nothing generated, and step 2's rollouts must not be written again at step 3
+    assert [r["step"] for r in rollouts] == [2, 2, 4, 4]
     assert set(rollouts[0]["rewards"]) == {
         "format_reward",
         "accuracy_reward",

@@ -115,20 +115,11 @@ def test_sampled_protocol_with_repeats_is_seeded_counted_and_reported(built_data
 
 
 def test_two_process_evaluation_splits_items_and_scores_once(built_dataset, tiny_model_dir, tmp_path):
-    import os
-    import socket
-    import subprocess
-    import sys
+    from tests.factories.tiny_model import run_torchrun
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     out = tmp_path / "eval"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1"]
-    cmd += [f"--master_port={port}", "-m", "remot_train.eval.evaluate", "eval", "--model", str(tiny_model_dir)]
-    cmd += ["--data", str(built_dataset), "--out", str(out), "--limit", "5", "--max-new-tokens", "3", "--controls", ""]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    args = ["remot_train.eval.evaluate", "eval", "--model", str(tiny_model_dir), "--data", str(built_dataset)]
+    result = run_torchrun([*args, "--out", str(out), "--limit", "5", "--max-new-tokens", "3", "--controls", ""])
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == sorted(i.id for i in load_dataset_dir(built_dataset)[:5])  # each once
