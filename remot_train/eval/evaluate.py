@@ -191,10 +191,19 @@ def _join_parts(predictions_path: Path) -> None:
 def describe_protocol(config: EvalConfig, model_dir: Path, processes: int) -> dict:
     """Return how predictions were made: decoding, sampling settings (the checkpoint's), repeats, seed, processes."""
     protocol = {"decoding": config.decoding, "repeats": config.repeats, "seed": config.seed, "processes": processes}
-    if config.decoding == "sample":
-        generation = Path(model_dir) / "generation_config.json"
-        settings = json.loads(generation.read_text(encoding="utf-8")) if generation.is_file() else {}
-        protocol["sampling"] = {k: settings.get(k) for k in ("temperature", "top_p", "top_k")}
+    if config.decoding == "sample":  # what generate() samples with: the checkpoint's values, transformers' defaults
+        from transformers import GenerationConfig
+
+        try:
+            settings = GenerationConfig.from_pretrained(Path(model_dir), local_files_only=True)
+        except OSError:  # the folder has no generation_config.json
+            settings = GenerationConfig()
+        # a field the checkpoint leaves unset gets transformers' global default in generate() (generation/utils.py)
+        defaults = GenerationConfig._get_default_generation_params()
+        protocol["sampling"] = {
+            k: getattr(settings, k) if getattr(settings, k) is not None else defaults[k]
+            for k in ("temperature", "top_p", "top_k")
+        }
     return protocol
 
 

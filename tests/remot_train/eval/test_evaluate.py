@@ -97,6 +97,8 @@ def test_sampled_protocol_with_repeats_is_seeded_counted_and_reported(built_data
     rows = [json.loads(line) for line in (tmp_path / "a" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and metrics["n"] == 4  # every generation is scored, as the official scoring does
     assert metrics["protocol"]["decoding"] == "sample" and metrics["protocol"]["repeats"] == 2
+    # the values generate() really sampled with (the tiny checkpoint sets none: transformers' defaults)
+    assert metrics["protocol"]["sampling"] == {"temperature": 1.0, "top_p": 1.0, "top_k": 50}
     assert "sample decoding, 2 generation(s) per item, seed 3" in (tmp_path / "a" / "report.md").read_text()
     run_evaluation(tiny_model_dir, built_dataset, tmp_path / "b", config)  # same seed: the same samples
     again = [json.loads(line) for line in (tmp_path / "b" / "predictions.jsonl").read_text().splitlines()]
