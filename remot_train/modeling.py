@@ -461,15 +461,25 @@ def require_image_processor(processor, model_dir: Path):
     return processor
 
 
-def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):
-    """Load a vision-language model and its processor from a local folder (never from a hub).
+def load_model(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """Load a vision-language model from a local folder (never from a hub).
 
     The model class comes from the folder's ``config.json`` (Qwen3-VL, Qwen2.5-VL, ...: any image-text-to-text
-    model transformers knows); remot's processor knobs (image budget) are Qwen-VL's.
+    model transformers knows).
 
     Raises:
         FileNotFoundError: If the folder holds no ``config.json``.
     """
     model_dir = require_model_folder(model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to(device)
-    return model, load_processor(model_dir)
+    return AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to(device)
+
+
+def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """Load a vision-language model (``load_model``) and its processor (``load_processor``) from a local folder.
+
+    remot's processor knobs (image budget) are Qwen-VL's.
+
+    Raises:
+        FileNotFoundError: If the folder holds no ``config.json``.
+    """
+    return load_model(model_dir, dtype=dtype, device=device), load_processor(Path(model_dir))

@@ -30,7 +30,7 @@ from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 from remot_train.cli_args import config_from_args  # noqa: E402
 from remot_train.config import TrainConfig, make_train_parser  # noqa: E402
 from remot_train.data import load_trl_dataset, manifest_sha256  # noqa: E402
-from remot_train.modeling import load_model_and_processor, load_processor  # noqa: E402
+from remot_train.modeling import load_model, load_model_and_processor, load_processor  # noqa: E402
 from remot_train.rewards import build_reward_functions, solution_letters  # noqa: E402
 from remot_train.run_logs import METRICS_PLOT, ROLLOUTS_LOG, render_metrics_plot, write_rollouts  # noqa: E402
 
@@ -146,7 +146,7 @@ def make_grpo_args(config: TrainConfig, out_dir: Path, *, generation_config=None
         report_to=list(config.report_to) or "none",
         remove_unused_columns=False,
         reward_weights=None,  # set by run_training from the config's named weights
-        log_completions=False,  # remot writes rollouts itself (RolloutLogCallback): TRL's needs rich and prints
+        log_completions=False,  # remot writes rollouts itself (RemotGRPOTrainer.log): TRL's needs rich and prints
         disable_dropout=True,
         use_bias_correction_kl=config.use_bias_correction_kl,
         shuffle_dataset=True,
@@ -464,7 +464,7 @@ def merge_adapter(model_dir: Path, adapter_dir: Path, final: Path, *, dtype: tor
     """Merge a saved LoRA adapter into the base checkpoint's weights (loaded afresh, on the CPU) and save the result."""
     from peft import PeftModel
 
-    base, _ = load_model_and_processor(model_dir, dtype=dtype, device="cpu")
+    base = load_model(model_dir, dtype=dtype, device="cpu")
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(final))
 
