@@ -161,6 +161,30 @@ class TrainConfig(BaseModel):
     rollout_log_steps: int = Field(
         10, ge=0, description="Write sampled rollouts (prompt id, completion, rewards) every N steps (0: never)"
     )
+    attn_implementation: str | None = Field(
+        None,
+        description="Attention kernel the model loads with (sdpa, eager, flash_attention_2, ...; unset: "
+        "transformers' choice, sdpa where available)",
+    )
+    # Validation during training
+    eval_steps: int = Field(
+        0,
+        ge=0,
+        description="Validate every N optimizer steps: rollouts on eval_max_triplets triplets of eval_split, scored "
+        "by the rewards and logged as eval_* (0: never); save_steps must be a multiple of it",
+    )
+    eval_split: SplitName = Field("val", description="Split validation draws its triplets from")
+    eval_max_triplets: int = Field(
+        128, ge=1, description="Triplets per validation: a fixed sample (seeded by seed) of eval_split"
+    )
+    best_metric: RewardName | Literal["reward"] = Field(
+        "accuracy",
+        description="Validation mean (a reward component, or reward: their weighted sum) that picks the best "
+        "checkpoint, higher is better; that checkpoint is never rotated out by save_total_limit",
+    )
+    final_model: Literal["last", "best"] = Field(
+        "last", description="What final/ holds: the last step's model, or the best validated checkpoint's"
+    )
 
     @model_validator(mode="after")
     def _check_vllm(self) -> TrainConfig:
@@ -168,6 +192,22 @@ class TrainConfig(BaseModel):
             raise ValueError("use_vllm needs a GPU: vLLM rollouts cannot run with use_cpu")
         if self.use_vllm and self.vllm_mode == "server" and not self.vllm_server_base_url:
             raise ValueError("vllm_mode server needs vllm_server_base_url (the `trl vllm-serve` address)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_validation(self) -> TrainConfig:
+        if self.final_model == "best" and not self.eval_steps:
+            raise ValueError("final_model best needs validation: set eval_steps (validate every N steps)")
+        if self.eval_steps and self.save_steps % self.eval_steps:
+            raise ValueError(
+                f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps}): the best "
+                "checkpoint is one saved at a validated step"
+            )
+        if self.eval_steps and self.best_metric != "reward" and self.best_metric not in self.reward_weights:
+            raise ValueError(
+                f"best_metric {self.best_metric!r} is not a reward of the run (reward_weights: "
+                f"{sorted(self.reward_weights)}); name one of them or reward"
+            )
         return self
 
     @model_validator(mode="after")

@@ -461,20 +461,26 @@ def require_image_processor(processor, model_dir: Path):
     return processor
 
 
-def load_model(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+def load_model(
+    model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu", attn_implementation: str | None = None
+):
     """Load a vision-language model from a local folder (never from a hub).
 
     The model class comes from the folder's ``config.json`` (Qwen3-VL, Qwen2.5-VL, ...: any image-text-to-text
-    model transformers knows).
+    model transformers knows). ``attn_implementation`` (sdpa, eager, flash_attention_2, ...) is passed on when set.
 
     Raises:
         FileNotFoundError: If the folder holds no ``config.json``.
     """
     model_dir = require_model_folder(model_dir)
-    return AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to(device)
+    kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype, local_files_only=True, **kwargs)
+    return model.to(device)
 
 
-def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+def load_model_and_processor(
+    model_dir: Path, *, dtype: torch.dtype = torch.float32, device: str = "cpu", attn_implementation: str | None = None
+):
     """Load a vision-language model (``load_model``) and its processor (``load_processor``) from a local folder.
 
     remot's processor knobs (image budget) are Qwen-VL's.
@@ -482,4 +488,5 @@ def load_model_and_processor(model_dir: Path, *, dtype: torch.dtype = torch.floa
     Raises:
         FileNotFoundError: If the folder holds no ``config.json``.
     """
-    return load_model(model_dir, dtype=dtype, device=device), load_processor(Path(model_dir))
+    model = load_model(model_dir, dtype=dtype, device=device, attn_implementation=attn_implementation)
+    return model, load_processor(Path(model_dir))

@@ -53,11 +53,15 @@ def write_rollouts(path: Path, step: int, prompts: Iterable, completions: Iterab
 
 
 def plotted_series(records: list[dict]) -> dict[str, list[tuple[int, float]]]:
-    """Return the curves worth drawing: each reward component's mean, the total reward and the KL, by step."""
+    """Return the curves worth drawing: each reward component's mean, the total reward and the KL, by step.
+
+    Validation records (``eval_`` keys) give curves of their own.
+    """
     series: dict[str, list[tuple[int, float]]] = {}
     for record in records:
         for key, value in record.items():
-            wanted = (key.startswith("rewards/") and key.endswith("/mean")) or key in ("reward", "kl", "sft/loss")
+            name = key.removeprefix("eval_")  # validation records: the same curves, on the val split
+            wanted = (name.startswith("rewards/") and name.endswith("/mean")) or name in ("reward", "kl", "sft/loss")
             if wanted and isinstance(value, int | float):
                 series.setdefault(key, []).append((int(record["step"]), float(value)))
     return series

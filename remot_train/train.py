@@ -143,6 +143,12 @@ def make_grpo_args(config: TrainConfig, out_dir: Path, *, generation_config=None
         logging_steps=config.logging_steps,
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if config.eval_steps else "no",
+        eval_steps=config.eval_steps or None,
+        per_device_eval_batch_size=config.num_generations,  # one prompt's group per device: valid for any count
+        metric_for_best_model=None,  # set by make_trainer from the reward function's logged name
+        greater_is_better=True,
+        load_best_model_at_end=config.final_model == "best",
         report_to=list(config.report_to) or "none",
         remove_unused_columns=False,
         reward_weights=None,  # set by run_training from the config's named weights
@@ -345,23 +351,58 @@ def write_run_info(
 
 
 def make_trainer(
-    config: TrainConfig, args: GRPOConfig, model, processor, dataset, *, callbacks: list[TrainerCallback]
+    config: TrainConfig,
+    args: GRPOConfig,
+    model,
+    processor,
+    dataset,
+    *,
+    callbacks: list[TrainerCallback],
+    eval_dataset=None,
 ) -> RemotGRPOTrainer:
-    """Return the scheduled GRPO trainer with the config's named rewards and their weights set on ``args``."""
+    """Return the scheduled GRPO trainer with the config's named rewards and their weights set on ``args``.
+
+    With validation (``eval_steps``) the best checkpoint is picked by ``best_metric`` on ``eval_dataset``.
+    """
     reward_funcs, weights = build_reward_functions(
         config.reward_weights, accuracy_mode=config.accuracy_mode, think_target_words=config.think_target_words
     )
     args.reward_weights = weights
+    if config.eval_steps:
+        args.metric_for_best_model = validation_metric_key(config, reward_funcs)
     return RemotGRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
         args=args,
         train_dataset=dataset,
+        eval_dataset=eval_dataset,
         processing_class=processor,
         callbacks=callbacks,
         remot_config=config,
         peft_config=lora_config(config),
     )
+
+
+def validation_metric_key(config: TrainConfig, reward_funcs: list) -> str:
+    """Return the key TRL logs the config's ``best_metric`` under: ``reward`` or ``rewards/<function name>/mean``."""
+    if config.best_metric == "reward":
+        return "reward"
+    func = reward_funcs[list(config.reward_weights).index(config.best_metric)]
+    return f"rewards/{func.__name__}/mean"
+
+
+def load_validation_dataset(config: TrainConfig, data_dir: Path):
+    """Return the fixed validation sample (``eval_max_triplets`` of ``eval_split``, seeded), or None without one.
+
+    Raises:
+        FileNotFoundError: Naming the dataset and split when validation is asked for and the split is missing.
+    """
+    if not config.eval_steps:
+        return None
+    dataset = load_trl_dataset(data_dir, split=config.eval_split)
+    if len(dataset) > config.eval_max_triplets:
+        dataset = dataset.shuffle(seed=config.seed).select(range(config.eval_max_triplets))
+    return dataset
 
 
 def lora_config(config: TrainConfig):
@@ -396,14 +437,19 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     use_cuda = torch.cuda.is_available() and not config.use_cpu
     state = PartialState(cpu=not use_cuda)  # on CPU, torchrun ranks form a gloo group only when told cpu=True
     dataset = load_trl_dataset(Path(data_dir), split=config.split)
+    eval_dataset = load_validation_dataset(config, Path(data_dir))
     # Master weights stay float32 (bf16 is compute only, via autocast): AdamW steps of lr 1e-6 are below bf16's
     # resolution for most weights, which would then never change.
     dtype = torch.bfloat16 if config.weights_dtype == "bfloat16" and use_cuda else torch.float32
     # Each process loads onto its own device (accelerate/torchrun ranks), never all onto GPU 0.
     device = state.device if use_cuda else "cpu"
-    model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device=device)
+    model, processor = load_model_and_processor(
+        Path(model_dir), dtype=dtype, device=device, attn_implementation=config.attn_implementation
+    )
     configure_image_budget(processor, config.image_max_pixels)
     longest = check_prompt_lengths(dataset, processor, config.max_prompt_tokens)
+    if eval_dataset is not None:
+        longest = max(longest, check_prompt_lengths(eval_dataset, processor, config.max_prompt_tokens))
     checkpoint = last_checkpoint(out_dir) if resume else None
     if state.is_main_process:  # files of the run are written once, by rank 0
         write_run_info(out_dir, config, Path(data_dir), Path(model_dir), longest, processes=state.num_processes)
@@ -418,12 +464,20 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
         processor,
         dataset,
         callbacks=[MetricsLogCallback(out_dir / METRICS_LOG)],
+        eval_dataset=eval_dataset,
     )
     result = trainer.train(resume_from_checkpoint=checkpoint)
     if state.is_main_process:
         render_metrics_plot(out_dir / METRICS_LOG, out_dir / METRICS_PLOT)
     save_final_model(trainer, processor, config, model_dir=Path(model_dir), out_dir=out_dir, dtype=dtype)
-    return {**result.metrics, "resumed_from": checkpoint, "global_step": trainer.state.global_step}
+    return {
+        **result.metrics,
+        "resumed_from": checkpoint,
+        "global_step": trainer.state.global_step,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_metric": trainer.state.best_metric,
+        "final_model": config.final_model,
+    }
 
 
 FINAL_DIR = "final"
@@ -464,7 +518,7 @@ def merge_adapter(model_dir: Path, adapter_dir: Path, final: Path, *, dtype: tor
     """Merge a saved LoRA adapter into the base checkpoint's weights (loaded afresh, on the CPU) and save the result."""
     from peft import PeftModel
 
-    base = load_model(model_dir, dtype=dtype, device="cpu")
+    base = load_model(model_dir, dtype=dtype, device="cpu")  # attention kernel irrelevant: nothing runs
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(final))
 

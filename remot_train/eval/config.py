@@ -58,6 +58,9 @@ class EvalConfig(ReferenceConfig):
     )
     repeats: int = Field(1, ge=1, description="Generations per item (sample); every one is scored, as the official")
     seed: int = Field(0, ge=0, description="Seed of sampling; repeat k of a run uses seed + k")
+    attn_implementation: str | None = Field(
+        None, description="Attention kernel (sdpa, eager, flash_attention_2, ...; unset: transformers' choice)"
+    )
 
 
 def make_parser(subparsers=None, prog: str | None = None) -> argparse.ArgumentParser:

@@ -125,7 +125,9 @@ def run_evaluation(model_dir: Path, data: Path, out_dir: Path, config: EvalConfi
         if device == "auto":
             device = str(state.device) if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        model, processor = load_model_and_processor(Path(model_dir), dtype=dtype, device=device)
+        model, processor = load_model_and_processor(
+            Path(model_dir), dtype=dtype, device=device, attn_implementation=config.attn_implementation
+        )
         model.eval()
         part = _part_path(predictions_path, state.process_index) if state.num_processes > 1 else predictions_path
         with part.open("a", encoding="utf-8") as handle:

@@ -32,7 +32,11 @@ def _records(run_dir):
     "flags, sft_steps",
     [
         ((), 0),
-        (("--schedule", "alternating", "--k-sft", "1", "--k-grpo", "1", "--max-steps", "4"), 2),
+        (
+            ("--schedule", "alternating", "--k-sft", "1", "--k-grpo", "1", "--max-steps", "4")
+            + ("--eval-steps", "2", "--eval-split", "test", "--eval-max-triplets", "4", "--final-model", "best"),
+            2,
+        ),
     ],
     ids=["grpo", "alternating"],
 )
@@ -56,6 +60,8 @@ def test_two_process_run_ends_with_one_final_and_each_record_once(
     max_steps = json.loads((run / "resolved_config.json").read_text())["max_steps"]
     assert steps == list(range(1, max_steps + 1))
     assert sum(r.get("schedule/sft_step", 0) for r in records if "loss" in r) == sft_steps
+    if "--eval-steps" in flags:  # validation on both ranks' shares, logged once per validated step
+        assert [r["step"] for r in records if "eval_reward" in r] == [2, 4]
     assert (run / "final" / "model.safetensors").is_file()
     assert json.loads((run / "run_info.json").read_text())["processes"] == 2  # one gloo group, not two lone ranks
 

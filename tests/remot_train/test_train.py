@@ -128,6 +128,12 @@ def test_config_file_errors_name_the_file(tmp_path):
         ({"reward_weights": {"style": 1.0}}, r"reward_weights\.style.*got 'style'"),
         ({"schedule": "alternating", "k_grpo": 0}, r"k_grpo: Input should be greater than or equal to 1, got 0"),
         ({"learning_rate_typo": 1.0}, r"learning_rate_typo: Extra inputs are not permitted"),
+        ({"final_model": "best"}, "final_model best needs validation"),
+        ({"eval_steps": 20, "save_steps": 50}, r"save_steps \(50\) must be a multiple of eval_steps \(20\)"),
+        (
+            {"eval_steps": 10, "best_metric": "consistency", "reward_weights": {"accuracy": 1.0}},
+            r"best_metric 'consistency' is not a reward of the run",
+        ),
     ],
 )
 def test_config_errors_name_the_field_and_value(overrides, match):
@@ -335,6 +341,13 @@ def test_new_generation_and_vllm_settings_reach_trl(tmp_path):
     assert make_grpo_args(TrainConfig(bf16=False, lora_r=8, lora_learning_rate=2e-5), tmp_path).learning_rate == 2e-5
     assert make_grpo_args(TrainConfig(bf16=False, lora_learning_rate=2e-5), tmp_path).learning_rate == 1e-6
     assert make_grpo_args(TrainConfig(bf16=False, report_to=("tensorboard",)), tmp_path).report_to == ["tensorboard"]
+    # validation batches hold whole groups for any group size (transformers' default 8 does not divide 3)
+    grouped = TrainConfig(
+        bf16=False, num_generations=3, per_device_train_batch_size=3, gradient_accumulation_steps=1, eval_steps=50
+    )
+    args = make_grpo_args(grouped, tmp_path)
+    assert (args.eval_strategy, args.eval_steps, args.per_device_eval_batch_size) == ("steps", 50, 3)
+    assert make_grpo_args(TrainConfig(bf16=False), tmp_path).eval_strategy == "no"
 
 
 def test_the_paper_defaults_are_pinned():
@@ -413,3 +426,66 @@ def test_rollouts_are_logged_every_n_grpo_steps_and_curves_drawn(built_dataset, 
     assert isinstance(rollouts[0]["advantage"], float)
     plot = Image.open(tmp_path / "run" / "metrics.png")
     assert plot.format == "PNG" and plot.height >= 150 * 3  # reward, kl, sft/loss and four components: 4 rows
+
+
+def test_validation_sample_is_a_fixed_seeded_subset_of_the_split(built_dataset):
+    from remot_train.data import load_trl_dataset
+    from remot_train.train import load_validation_dataset
+
+    assert load_validation_dataset(TrainConfig(bf16=False), built_dataset) is None  # eval_steps 0: no validation
+    val_ids = set(load_trl_dataset(built_dataset, split="test")["triplet_id"])  # the small build has no val split
+    assert len(val_ids) > 3
+    config = TrainConfig(bf16=False, eval_steps=10, eval_max_triplets=3, eval_split="test")
+    sample = load_validation_dataset(config, built_dataset)["triplet_id"]
+    assert len(sample) == 3 and set(sample) <= val_ids
+    assert load_validation_dataset(config, built_dataset)["triplet_id"] == sample  # the same every validation
+    other = load_validation_dataset(config.model_copy(update={"seed": 1}), built_dataset)["triplet_id"]
+    assert other != sample
+    with pytest.raises(FileNotFoundError, match="no Parquet files for split 'val'"):
+        load_validation_dataset(config.model_copy(update={"eval_split": "val"}), built_dataset)
+
+
+def test_validation_logs_val_rewards_and_final_is_the_best_checkpoint(built_dataset, tiny_model_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    config = TrainConfig(
+        **{**TINY, "save_steps": 1},
+        schedule="alternating",  # SFT steps move the weights whatever the rewards
+        k_sft=1,
+        k_grpo=1,
+        max_steps=4,
+        save_total_limit=2,
+        eval_steps=1,
+        eval_max_triplets=6,
+        eval_split="test",
+        best_metric="reward",
+        final_model="best",
+        report_to=("tensorboard",),
+    )
+    result = run_training(config, data_dir=built_dataset, model_dir=tiny_model_dir, out_dir=run_dir)
+    validations = [r for r in _log(run_dir) if "eval_reward" in r]
+    assert [r["step"] for r in validations] == [1, 2, 3, 4]
+    assert {"eval_rewards/accuracy_reward/mean", "eval_rewards/format_reward/mean"} <= set(validations[0])
+    best = max(validations, key=lambda r: (r["eval_reward"], -r["step"]))  # the first of equal bests
+    assert result["best_checkpoint"].endswith(f"checkpoint-{best['step']}")
+    assert result["best_metric"] == pytest.approx(best["eval_reward"])
+    # save_total_limit 2 keeps the newest checkpoint and the best, whichever step it was
+    kept = {p.name for p in run_dir.glob("checkpoint-*")}
+    assert len(kept) == 2 and {f"checkpoint-{best['step']}", "checkpoint-4"} <= kept
+    final, best_weights = _weights(run_dir / "final"), _weights(run_dir / f"checkpoint-{best['step']}")
+    assert all(torch.equal(final[k], best_weights[k]) for k in final)
+    if best["step"] != 4:  # final/ is the best model, not the last one
+        last = _weights(run_dir / "checkpoint-4")
+        assert any(not torch.equal(final[k], last[k]) for k in final)
+    # --report-to tensorboard: the train extra ships it; training and validation curves land in event files
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = {p.parent for p in run_dir.rglob("events.out.tfevents.*")}
+    tags = EventAccumulator(str(events)).Reload().Tags()["scalars"]
+    assert {"train/reward", "eval/reward", "eval/rewards/accuracy_reward/mean"} <= set(tags)
+
+
+def test_attn_implementation_reaches_the_model(tiny_model_dir):
+    from remot_train.modeling import load_model
+
+    assert load_model(tiny_model_dir, attn_implementation="eager").config._attn_implementation == "eager"
+    assert load_model(tiny_model_dir).config._attn_implementation == "sdpa"
