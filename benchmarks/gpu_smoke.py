@@ -147,11 +147,10 @@ def run_variant(name: str, args: GRPOConfig, config: TrainConfig, model_dir: Pat
 
 def estimated_gib(config: TrainConfig, model_dir: Path) -> float:
     """Return ``remot train --plan``'s estimate for one process of this config."""
-    from remot_train.memory import DEFAULT_GPU_MEMORY_GIB, detected_gpu_memory_gib, estimate_memory, read_model_shape
+    from remot_train.memory import DEFAULT_GPU_MEMORY_GIB, detected_gpu_memory_gib, plan_launch
 
     memory = detected_gpu_memory_gib() or DEFAULT_GPU_MEMORY_GIB
-    shape = read_model_shape(model_dir, config)
-    return estimate_memory(config, shape, strategy="single", num_processes=1, gpu_memory_gib=memory).total_gib
+    return plan_launch(config, model_dir, memory, num_processes=1).total_gib
 
 
 def main() -> None:

@@ -148,27 +148,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         require_split_files(args.data, "train")  # whole-input mistakes stop here, before Prefect starts
     # the flow's defaults where no flag was given
     launch = {key: getattr(args, key) for key in ("num_processes", "accelerate_config") if key in args}
-    from remot_train.memory import DEFAULT_GPU_MEMORY_GIB, check_fits, detected_gpu_memory_gib
+    from remot_train.memory import DEFAULT_GPU_MEMORY_GIB, detected_gpu_memory_gib, plan_launch, require_memory_fits
 
-    gpu_memory = args.gpu_memory_gib if args.gpu_memory_gib is not None else detected_gpu_memory_gib()
-    if args.plan or (gpu_memory is not None and not args.skip_memory_check):
-        plan = plan_memory(config, args.model, gpu_memory or DEFAULT_GPU_MEMORY_GIB, **launch)
-        if args.plan:
-            print(plan.render(gpu_memory))
-            return 0
-        check_fits(plan, gpu_memory)
-    result = train(args.data, args.model, args.out, config=config, **launch)
+    if args.plan:
+        gpu_memory = args.gpu_memory_gib if args.gpu_memory_gib is not None else detected_gpu_memory_gib()
+        print(plan_launch(config, args.model, gpu_memory or DEFAULT_GPU_MEMORY_GIB, **launch).render(gpu_memory))
+        return 0
+    if not args.skip_memory_check:  # before Prefect starts; the flow then skips its own run of the same gate
+        require_memory_fits(config, args.model, gpu_memory_gib=args.gpu_memory_gib, **launch)
+    result = train(args.data, args.model, args.out, config=config, skip_memory_check=True, **launch)
     print(json.dumps(result, default=str))
     return 0
-
-
-def plan_memory(config, model_dir: Path, gpu_memory_gib: float, *, num_processes=None, accelerate_config=None):
-    """Return the run's memory plan per GPU (``remot_train.memory``) for its launch flags."""
-    from remot_train.memory import estimate_memory, read_launch, read_model_shape
-
-    strategy, processes = read_launch(accelerate_config, num_processes)
-    shape = read_model_shape(model_dir, config)
-    return estimate_memory(config, shape, strategy=strategy, num_processes=processes, gpu_memory_gib=gpu_memory_gib)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -84,9 +84,30 @@ def train(
         Path | None,
         Field(description="accelerate config file for multi-GPU runs (configs/accelerate/: DDP, DeepSpeed ZeRO-2/3)"),
     ] = None,
+    gpu_memory_gib: Annotated[
+        float | None,
+        Field(gt=0, description="memory of each GPU; a run whose estimate exceeds it is refused (default: read it)"),
+    ] = None,
+    skip_memory_check: Annotated[bool, Field(description="launch even if the memory estimate does not fit")] = False,
 ) -> dict[str, Any]:
-    """Train on ``data_dir`` from the local model ``model_dir`` into the run directory ``out_dir`` (resumes)."""
+    """Train on ``data_dir`` from the local model ``model_dir`` into the run directory ``out_dir`` (resumes).
+
+    A launch whose estimated memory per GPU (``remot_train.memory``) exceeds the GPU's is refused before anything
+    loads, as ``remot train`` refuses it.
+    """
     config = config or TrainConfig()
+    if not skip_memory_check:
+        from remot_train.memory import require_memory_fits
+
+        plan = require_memory_fits(
+            config,
+            model_dir,
+            gpu_memory_gib=gpu_memory_gib,
+            num_processes=num_processes,
+            accelerate_config=accelerate_config,
+        )
+        if plan is not None:
+            get_run_logger().info("memory per GPU: about %.1f GiB (%s)", plan.total_gib, plan.strategy)
     if num_processes > 1:
         result = train_with_accelerate(config, data_dir, model_dir, out_dir, num_processes, accelerate_config)
     else:

@@ -176,6 +176,47 @@ def check_fits(plan: MemoryPlan, gpu_memory_gib: float) -> None:
     )
 
 
+def plan_launch(
+    config: TrainConfig,
+    model_dir: Path,
+    gpu_memory_gib: float,
+    *,
+    num_processes: int | None = None,
+    accelerate_config: Path | None = None,
+) -> MemoryPlan:
+    """Return the memory plan per GPU of a run launched with these flags (the model's shape read from its folder)."""
+    strategy, processes = read_launch(accelerate_config, num_processes)
+    shape = read_model_shape(model_dir, config)
+    return estimate_memory(config, shape, strategy=strategy, num_processes=processes, gpu_memory_gib=gpu_memory_gib)
+
+
+def require_memory_fits(
+    config: TrainConfig,
+    model_dir: Path,
+    *,
+    gpu_memory_gib: float | None = None,
+    num_processes: int | None = None,
+    accelerate_config: Path | None = None,
+) -> MemoryPlan | None:
+    """Refuse a launch whose estimate exceeds each GPU's memory (given, else read from this machine's GPU).
+
+    The one gate: ``remot train`` runs it before Prefect starts, the ``train`` flow (deployments on GPU workers)
+    before it loads anything. Without a GPU and without ``gpu_memory_gib`` there is nothing to check.
+
+    Returns:
+        The plan that was checked, or None when there was no GPU memory to check against.
+
+    Raises:
+        ValueError: From ``check_fits``, naming the estimate, the memory and what lowers the estimate.
+    """
+    memory = gpu_memory_gib if gpu_memory_gib is not None else detected_gpu_memory_gib()
+    if memory is None:
+        return None
+    plan = plan_launch(config, model_dir, memory, num_processes=num_processes, accelerate_config=accelerate_config)
+    check_fits(plan, memory)
+    return plan
+
+
 def memory_plan_json(plan: MemoryPlan) -> str:
     """Return the plan as JSON (components and total, GiB)."""
     return json.dumps({"strategy": plan.strategy, "num_processes": plan.num_processes, **plan.components_gib,

@@ -47,6 +47,20 @@ def test_train_then_evaluate_flows_on_the_tiny_model(prefect_harness, built_data
     assert "items" not in metrics
 
 
+def test_the_train_flow_refuses_a_launch_that_cannot_fit_before_loading_anything(
+    prefect_harness, built_dataset, tiny_model_dir, tmp_path
+):
+    # a deployment run on a GPU worker gets the same gate as `remot train` (here the GPU's memory is given)
+    config = load_train_config(REPO / "configs/train/cpu_tiny.yaml", max_steps=1)
+    with pytest.raises(ValueError, match=r"needs about .* GiB per GPU .*more than the 0\.5 GiB given"):
+        train(built_dataset, tiny_model_dir, tmp_path / "run", config=config, gpu_memory_gib=0.5)
+    assert not (tmp_path / "run").exists()
+    result = train(
+        built_dataset, tiny_model_dir, tmp_path / "run", config=config, gpu_memory_gib=0.5, skip_memory_check=True
+    )
+    assert result["global_step"] == 1
+
+
 def test_cli_score_needs_no_model(tmp_path, capsys):
     release = REPO / "tests" / "data" / "remot_release" / "agibot_sample.jsonl"
     first = json.loads(release.read_text().splitlines()[0])
