@@ -39,8 +39,20 @@ def require_split_files(data_dir: Path, split: str) -> list[str]:
     return files
 
 
+def release_files(folder: Path, splits: Iterable[str] = ("test",)) -> list[Path]:
+    """Return the ReMoT JSONLs of a release folder: ``<task>/<split>.jsonl`` under it or under its ``data/``.
+
+    The release ships ``data/agibot/test.jsonl``, ``data/scannet/test.jsonl``, ``data/generaldata/test.jsonl``: the
+    release root or its ``data/`` folder is one reference whose files are scored as Table 1's tasks.
+    """
+    folder = Path(folder)
+    return sorted({p for split in splits for base in (folder, folder / "data") for p in base.glob(f"*/{split}.jsonl")})
+
+
 def require_reference(path: Path, splits: Iterable[str] = ("test",)) -> Path:
-    """Return ``path`` if it can be a reference: a ReMoT JSONL file, or a dataset directory with one of ``splits``.
+    """Return ``path`` if it can be a reference: a ReMoT JSONL, a release folder of them, or a dataset directory.
+
+    A dataset directory must hold one of ``splits``; a release folder ``<task>/<split>.jsonl`` (``release_files``).
 
     Raises:
         FileNotFoundError: Naming the path otherwise (and the splits a dataset directory lacks).
@@ -49,10 +61,13 @@ def require_reference(path: Path, splits: Iterable[str] = ("test",)) -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
-        raise FileNotFoundError(f"{path}: reference must be a remot dataset directory or a ReMoT JSONL file")
-    layout = load_layout()
-    if not any(layout.split_files(path, split) for split in splits):
         raise FileNotFoundError(
-            f"{path}: no triplets in splits {list(splits)} (expected {layout.triplet_glob.format(split='<split>')})"
+            f"{path}: reference must be a remot dataset directory, a ReMoT JSONL file or a release folder of them"
+        )
+    layout = load_layout()
+    if not any(layout.split_files(path, split) for split in splits) and not release_files(path, splits):
+        raise FileNotFoundError(
+            f"{path}: no triplets in splits {list(splits)} (expected {layout.triplet_glob.format(split='<split>')} "
+            "or, for a release folder, <task>/<split>.jsonl)"
         )
     return path

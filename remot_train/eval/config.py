@@ -32,7 +32,11 @@ class ReferenceConfig(BaseModel):
     image_root: Path | None = Field(
         None, description="Folder that a JSONL's relative (or foreign absolute) image paths are resolved against"
     )
-    task: str | None = Field(None, description="Task name when the data does not tell it")
+    task: str | None = Field(
+        None,
+        description="Task name of every item (default: what the release's image paths tell, else the JSONL's "
+        "folder; score: else the predictions' folder)",
+    )
     strict: bool = Field(
         False, description="Fail when predictions miss reference ids, repeat ids or hold ids the reference lacks"
     )

@@ -219,7 +219,8 @@ def score_files(predictions: Path, reference: Path, out_dir: Path, config: Refer
         Path(reference),
         image_root=config.image_root,
         splits=config.splits,
-        task=config.task or predictions_path.resolve().parent.name,
+        task=config.task,
+        default_task=predictions_path.resolve().parent.name,
     )
     rows = read_prediction_rows(predictions_path)
     predicted = {p.id for p in rows}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from remot_train.preflight import require_reference
+from remot_train.preflight import release_files, require_reference
 from schemas import IMAGE_COLUMNS, load_layout
 
 AGIBOT_FAMILIES = ("grab_release", "lift_lower", "move_lr", "move_complex")
@@ -121,14 +121,17 @@ def resolve_image_path(path: str, root: Path) -> str:
     return path
 
 
-def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str | None = None) -> list[ReferenceItem]:
+def load_release_jsonl(
+    path: Path, *, image_root: Path | None = None, task: str | None = None, default_task: str | None = None
+) -> list[ReferenceItem]:
     """Load a ReMoT-format JSONL (the release's or our export's).
 
     Args:
         path: The JSONL file.
         image_root: Folder that image paths are resolved against (default: the JSONL's folder); absolute paths
             that do not exist here are found under it by their trailing components.
-        task: Task name when the paths do not tell (default: the JSONL's parent folder name).
+        task: Task name of every item (overrides what the image paths tell).
+        default_task: Task name when the paths do not tell (default: the JSONL's parent folder name).
 
     Raises:
         ValueError: Naming the line that is not a valid item.
@@ -158,7 +161,7 @@ def load_release_jsonl(path: Path, *, image_root: Path | None = None, task: str 
         items.append(
             ReferenceItem(
                 id=item_id,
-                task=task or path_task or path.parent.name,
+                task=task or path_task or default_task or path.parent.name,
                 family=family,
                 gt_answer=gt,
                 prompt=prompt,
@@ -202,13 +205,36 @@ def load_dataset_dir(root: Path, *, splits: Iterable[str] = ("test",)) -> list[R
 
 
 def load_reference(
-    path: Path, *, image_root: Path | None = None, splits: Iterable[str] = ("test",), task: str | None = None
+    path: Path,
+    *,
+    image_root: Path | None = None,
+    splits: Iterable[str] = ("test",),
+    task: str | None = None,
+    default_task: str | None = None,
 ) -> list[ReferenceItem]:
-    """Load a reference: a dataset directory or a ReMoT-format JSONL file."""
+    """Load a reference: a dataset directory, a ReMoT-format JSONL file, or a release folder of them.
+
+    A release folder (``data/<task>/test.jsonl`` for agibot, scannet, generaldata) is one reference: each file is
+    a task (its folder's name), so one run gives every Table 1 column and the "Avg. Ov/Par" over the files. Image
+    paths resolve against ``image_root`` (default: the folder). ``task`` names every item's task; ``default_task``
+    only those of a single JSONL whose paths do not tell (a release folder's files are named by their folders).
+
+    Raises:
+        ValueError: If one id appears in two files of a release folder (a prediction could not tell them apart).
+    """
     path = Path(path)
+    if path.is_dir() and not any(load_layout().split_files(path, split) for split in splits):
+        files = release_files(require_reference(path, splits), splits)
+        items, seen = [], {}
+        for file in files:
+            for item in load_release_jsonl(file, image_root=image_root or path, task=task):
+                if seen.setdefault(item.id, file) != file:
+                    raise ValueError(f"{file}: id {item.id!r} is also in {seen[item.id]}; ids must be unique")
+                items.append(item)
+        return items
     if path.is_dir():
         return load_dataset_dir(path, splits=splits)  # which checks its splits
-    return load_release_jsonl(require_reference(path), image_root=image_root, task=task)
+    return load_release_jsonl(require_reference(path), image_root=image_root, task=task, default_task=default_task)
 
 
 def prediction_files(path: Path) -> list[Path]:

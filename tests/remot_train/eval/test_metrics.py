@@ -261,3 +261,32 @@ def test_scoring_follows_the_official_rules_for_files_from_other_tooling(tmp_pat
     assert metrics["by_family"]["grab_release"]["n"] == 3
     assert metrics["by_family"]["grab_release"]["exact_match"] == pytest.approx(2 / 3)
     assert metrics["avg_response_words"] == pytest.approx((4 + 1) / 2)
+
+
+def test_a_release_folder_is_one_reference_scored_per_file_and_averaged(tmp_path):
+    # the release's layout: data/<task>/test.jsonl; one run gives every Table 1 column and Avg. Ov/Par
+    release = tmp_path / "remot_release"
+    for task in ("agibot", "scannet"):
+        (release / "data" / task).mkdir(parents=True)
+        (release / "data" / task / "test.jsonl").write_text((RELEASE / f"{task}_sample.jsonl").read_text())
+    items = {
+        task: [json.loads(line) for line in (RELEASE / f"{task}_sample.jsonl").read_text().splitlines()]
+        for task in ("agibot", "scannet")
+    }
+    right = [{"id": i["id"], "pred_answer": i["solution"][8:-9]} for i in items["agibot"]]
+    right.append({"id": items["scannet"][0]["id"], "pred_answer": "A" * 12})  # wrong somewhere
+    preds = _write(tmp_path / "all" / "predictions.jsonl", right)
+    metrics = score_files(preds, release, tmp_path / "out", ReferenceConfig())
+    assert set(metrics["by_task"]) == {"agibot", "scannet"}
+    scannet_ov = metrics["by_task"]["scannet"]["ov"]
+    assert metrics["by_task"]["agibot"]["ov"] == 1.0 and scannet_ov < 1.0
+    assert metrics["overall"]["ov"] == pytest.approx((1.0 + scannet_ov) / 2)  # unweighted over files
+    assert {"Camera", "Gripper-Move"} <= set(metrics["table1"])
+    assert score_files(preds, release / "data", tmp_path / "out2", ReferenceConfig())["overall"] == metrics["overall"]
+    # an id in two files could not be told apart by a prediction: refused, naming both files
+    (release / "data" / "copy").mkdir()
+    (release / "data" / "copy" / "test.jsonl").write_text((RELEASE / "agibot_sample.jsonl").read_text())
+    with pytest.raises(ValueError, match=r"copy/test\.jsonl: id 'idx_resize_4_test_0' is also in .*agibot/test\.jsonl"):
+        score_files(preds, release, tmp_path / "out3", ReferenceConfig())
+    with pytest.raises(FileNotFoundError, match="<task>/<split>.jsonl"):
+        score_files(preds, tmp_path / "all", tmp_path / "out4", ReferenceConfig())
