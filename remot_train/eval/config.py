@@ -48,7 +48,9 @@ class EvalConfig(ReferenceConfig):
     max_new_tokens: int = Field(
         10000, ge=1, description="Tokens generated per item (the official runner's 10000: a Thinking model thinks long)"
     )
-    batch_size: int = Field(4, ge=1, description="Items per generation batch")
+    batch_size: int = Field(
+        4, ge=1, description="Items per generation batch (greedy; sampling generates one item per call, as official)"
+    )
     controls: tuple[ControlKind, ...] = Field(
         ("reversed", "shuffled"),
         description="Temporal controls: the items again with images reordered and the truth transformed (or none)",
@@ -61,7 +63,12 @@ class EvalConfig(ReferenceConfig):
         "generation_config; Qwen advises against greedy decoding for Thinking models); every report names it",
     )
     repeats: int = Field(1, ge=1, description="Generations per item (sample); every one is scored, as the official")
-    seed: int = Field(0, ge=0, description="Seed of sampling; repeat k of a run uses seed + k")
+    seed: int = Field(
+        0,
+        ge=0,
+        description="Seed of sampling: each generation is seeded by (seed, repeat, item id), so the samples do not "
+        "depend on the process count, batching or a resume",
+    )
     attn_implementation: str | None = Field(
         None, description="Attention kernel (sdpa, eager, flash_attention_2, ...; unset: transformers' choice)"
     )

@@ -7,6 +7,7 @@ Runs without Prefect: ``python -m remot_train.eval.evaluate {eval,score} ...``; 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import logging
@@ -130,17 +131,20 @@ def run_evaluation(model_dir: Path, data: Path, out_dir: Path, config: EvalConfi
         )
         model.eval()
         part = _part_path(predictions_path, state.process_index) if state.num_processes > 1 else predictions_path
+        sample = config.decoding == "sample"
         with part.open("a", encoding="utf-8") as handle:
             for repeat in sorted({k for _, k in mine}):
-                torch.manual_seed(config.seed + repeat)
                 batch = [i for i, k in mine if k == repeat]
+                if sample:  # one item per call, seeded by the item: the same sample on any count of processes
+                    for item in batch:
+                        torch.manual_seed(sample_seed(config.seed, repeat, item.id))
+                        for _, response in generate_responses(
+                            model, processor, [item], max_new_tokens=config.max_new_tokens, batch_size=1, sample=True
+                        ):
+                            write_prediction(handle, _prediction(item, response))
+                    continue
                 for item, response in generate_responses(
-                    model,
-                    processor,
-                    batch,
-                    max_new_tokens=config.max_new_tokens,
-                    batch_size=config.batch_size,
-                    sample=config.decoding == "sample",
+                    model, processor, batch, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size
                 ):
                     write_prediction(handle, _prediction(item, response))
     state.wait_for_everyone()
@@ -153,6 +157,20 @@ def run_evaluation(model_dir: Path, data: Path, out_dir: Path, config: EvalConfi
     metrics["protocol"] = describe_protocol(config, Path(model_dir), state.num_processes)
     write_reports(metrics, out_dir, title=f"remot evaluation of {Path(model_dir).name}")
     return metrics
+
+
+def sample_seed(seed: int, repeat: int, item_id: str) -> int:
+    """Return the torch seed of one sampled generation: the run's seed, the repeat and the item's id.
+
+    Seeding each item (not each batch or process) makes a sampled evaluation independent of how many processes
+    share it, of batching and of where a resumed run restarts.
+
+    Example:
+        >>> sample_seed(0, 0, "a") == sample_seed(0, 0, "a") != sample_seed(0, 1, "a")
+        True
+    """
+    digest = hashlib.sha256(f"{seed}:{repeat}:{item_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 2**63
 
 
 def _prediction(item: ReferenceItem, response: str) -> Prediction:

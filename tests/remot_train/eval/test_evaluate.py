@@ -121,10 +121,16 @@ def test_two_process_evaluation_splits_items_and_scores_once(built_dataset, tiny
 
     out = tmp_path / "eval"
     args = ["remot_train.eval.evaluate", "eval", "--model", str(tiny_model_dir), "--data", str(built_dataset)]
-    result = run_torchrun([*args, "--out", str(out), "--limit", "5", "--max-new-tokens", "3", "--controls", ""])
+    flags = ["--limit", "5", "--max-new-tokens", "3", "--controls", "", "--decoding", "sample", "--seed", "4"]
+    result = run_torchrun([*args, "--out", str(out), *flags])
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == sorted(i.id for i in load_dataset_dir(built_dataset)[:5])  # each once
     assert not list(out.glob("predictions.jsonl.rank*"))  # the parts were joined
     assert json.loads((out / "metrics.json").read_text())["protocol"]["processes"] == 2
     assert result.stdout.count("items predicted") == 1  # one report, from the main process
+    # each generation is seeded by its item: one process with another batch size samples the same answers
+    config = EvalConfig(limit=5, max_new_tokens=3, controls=(), decoding="sample", seed=4, batch_size=3)
+    run_evaluation(tiny_model_dir, built_dataset, tmp_path / "one", config)
+    alone = [json.loads(line) for line in (tmp_path / "one" / "predictions.jsonl").read_text().splitlines()]
+    assert {r["id"]: r["model_response"] for r in alone} == {r["id"]: r["model_response"] for r in rows}
