@@ -15,10 +15,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from remot_train.cli_args import add_config_arguments, read_config_file, validate_config
-from remot_train.rewards import AccuracyMode
+from remot_train.rewards import AccuracyMode, RewardName
 
 Schedule = Literal["grpo", "sft", "sft_then_grpo", "alternating"]
-RewardName = Literal["format", "accuracy", "think_length", "consistency"]
 SplitName = Literal["train", "val", "test"]
 
 

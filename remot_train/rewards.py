@@ -30,6 +30,7 @@ FORMAT_RE = re.compile(
     rf"^\s*(?:<think>)?({_NO_TAG})</think>\s*<answer>\s*([A-Ea-e]+)\s*</answer>\s*$", re.DOTALL | re.IGNORECASE
 )
 AccuracyMode = Literal["exact", "per_char"]
+RewardName = Literal["format", "accuracy", "think_length", "consistency"]  # the components build_reward_functions makes
 
 
 def completion_text(completion: Any) -> str:
@@ -231,12 +232,13 @@ def build_reward_functions(
     Raises:
         ValueError: For an unknown component name; the message lists the choices.
     """
-    registry: dict[str, Callable[..., list[float | None]]] = {
+    registry: dict[RewardName, Callable[..., list[float | None]]] = {
         "format": format_reward,
         "accuracy": AccuracyReward(accuracy_mode),
         "think_length": ThinkLengthReward(think_target_words),
         "consistency": consistency_reward,
     }
+    assert set(registry) == set(get_args(RewardName)), "RewardName and the registry name the same components"
     funcs, values = [], []
     for name, weight in weights.items():
         if name not in registry:

@@ -104,45 +104,63 @@ def prompt_tokens(processor, row: dict) -> int:
     return n_text - len(row["images"]) + n_images
 
 
+# TrainConfig fields handed to TRL's GRPOConfig as they are (ours -> theirs). Every other TrainConfig field is
+# derived into GRPOConfig below or read by remot itself; a test fails for a field that is neither.
+FORWARDED_TO_TRL = {
+    name: name
+    for name in (
+        "num_generations",
+        "beta",
+        "loss_type",
+        "scale_rewards",
+        "epsilon",
+        "num_iterations",
+        "importance_sampling_level",
+        "mask_truncated_completions",
+        "max_completion_length",
+        "temperature",
+        "top_p",
+        "repetition_penalty",
+        "multi_objective_aggregation",
+        "lr_scheduler_type",
+        "num_train_epochs",
+        "max_steps",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "bf16",
+        "use_cpu",
+        "seed",
+        "logging_steps",
+        "save_steps",
+        "save_total_limit",
+        "use_bias_correction_kl",
+        "use_vllm",
+        "vllm_mode",
+        "vllm_gpu_memory_utilization",
+        "vllm_tensor_parallel_size",
+        "vllm_server_base_url",
+        "vllm_enable_sleep_mode",
+    )
+} | {
+    "warmup_ratio": "warmup_steps",  # a float in [0, 1) is a ratio in transformers 5
+    "gradient_checkpointing": "activation_checkpointing",
+}
+
+
 def make_grpo_args(config: TrainConfig, out_dir: Path, *, generation_config=None) -> GRPOConfig:
     """Return TRL's GRPOConfig with every setting we rely on passed explicitly.
 
-    ``top_k`` None takes the checkpoint's ``generation_config`` value (Qwen3-VL Thinking: 20), where TRL would
-    override it with 0 (no top-k).
+    ``FORWARDED_TO_TRL`` fields go as they are; the rest are derived here. ``top_k`` None takes the checkpoint's
+    ``generation_config`` value (Qwen3-VL Thinking: 20), where TRL would override it with 0 (no top-k).
     """
     top_k = config.top_k
     if top_k is None:
         top_k = int(getattr(generation_config, "top_k", None) or 0)
     return GRPOConfig(
         output_dir=str(out_dir),
-        num_generations=config.num_generations,
-        beta=config.beta,
-        loss_type=config.loss_type,
-        scale_rewards=config.scale_rewards,
-        epsilon=config.epsilon,
-        num_iterations=config.num_iterations,
-        importance_sampling_level=config.importance_sampling_level,
-        mask_truncated_completions=config.mask_truncated_completions,
-        max_completion_length=config.max_completion_length,
-        temperature=config.temperature,
-        top_p=config.top_p,
+        **{theirs: getattr(config, ours) for ours, theirs in FORWARDED_TO_TRL.items()},
         top_k=top_k,
-        repetition_penalty=config.repetition_penalty,
-        multi_objective_aggregation=config.multi_objective_aggregation,
         learning_rate=config.effective_learning_rate,
-        lr_scheduler_type=config.lr_scheduler_type,
-        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        activation_checkpointing=config.gradient_checkpointing,
-        bf16=config.bf16,
-        use_cpu=config.use_cpu,
-        seed=config.seed,
-        logging_steps=config.logging_steps,
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
         eval_strategy="steps" if config.eval_steps else "no",
         eval_steps=config.eval_steps or None,
         per_device_eval_batch_size=config.num_generations,  # one prompt's group per device: valid for any count
@@ -150,19 +168,12 @@ def make_grpo_args(config: TrainConfig, out_dir: Path, *, generation_config=None
         greater_is_better=True,
         load_best_model_at_end=config.final_model == "best",
         report_to=list(config.report_to) or "none",
+        vllm_max_model_length=config.vllm_model_length,
         remove_unused_columns=False,
-        reward_weights=None,  # set by run_training from the config's named weights
+        reward_weights=None,  # set by make_trainer from the config's named weights
         log_completions=False,  # remot writes rollouts itself (RemotGRPOTrainer.log): TRL's needs rich and prints
         disable_dropout=True,
-        use_bias_correction_kl=config.use_bias_correction_kl,
         shuffle_dataset=True,
-        use_vllm=config.use_vllm,
-        vllm_mode=config.vllm_mode,
-        vllm_gpu_memory_utilization=config.vllm_gpu_memory_utilization,
-        vllm_tensor_parallel_size=config.vllm_tensor_parallel_size,
-        vllm_server_base_url=config.vllm_server_base_url,
-        vllm_max_model_length=config.vllm_model_length,
-        vllm_enable_sleep_mode=config.vllm_enable_sleep_mode,
     )
 
 

@@ -212,7 +212,8 @@ def process_clip(
         stage = "frames"
         rows, frame_rejects = make_rows(clip, candidates, preset, config, split=clip_input.split)
         return rows, [*clip.dropped, *rejects, *frame_rejects]
-    except Exception as err:  # the per-clip boundary: every failure becomes a rejects row
+    except Exception as err:  # the per-clip boundary: a bad clip's error (RemotError, ValueError, OSError) becomes a
+        # rejects row unless on_bad_clip is raise; anything else is a bug and stops the build
         if config.on_bad_clip == "raise" or not isinstance(err, (RemotError, ValueError, OSError)):
             raise
         logger.warning("rejecting clip %s at stage %s: %s", clip_input.clip_id, stage, err)

@@ -489,3 +489,24 @@ def test_attn_implementation_reaches_the_model(tiny_model_dir):
 
     assert load_model(tiny_model_dir, attn_implementation="eager").config._attn_implementation == "eager"
     assert load_model(tiny_model_dir).config._attn_implementation == "sdpa"
+
+
+def test_every_train_config_field_is_forwarded_to_trl_or_read_by_remot():
+    # a field that reaches neither TRL nor remot's own code would be a flag that silently does nothing
+    import re
+
+    from remot_train.train import FORWARDED_TO_TRL, make_grpo_args
+
+    config = TrainConfig(bf16=False)
+    args = make_grpo_args(config, Path("/tmp/unused"))
+    for ours, theirs in FORWARDED_TO_TRL.items():
+        assert getattr(args, theirs) == getattr(config, ours), ours
+    root = Path(__file__).resolve().parents[2]
+    sources = {
+        p: p.read_text(encoding="utf-8") for folder in ("remot_train", "flows") for p in (root / folder).rglob("*.py")
+    }
+    for name in TrainConfig.model_fields:
+        if name in FORWARDED_TO_TRL:
+            continue
+        readers = [p.name for p, text in sources.items() if re.search(rf"\.{name}\b", text)]
+        assert readers, f"TrainConfig.{name} is neither in FORWARDED_TO_TRL nor read anywhere (config.{name})"
