@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from remot_data.build import BuildConfig
 from remot_data.demo.lerobot import DemoLeRobotConfig, write_demo_lerobot
+from remot_data.pipeline import BuildConfig
 
 DEFAULT_PRESET = BuildConfig().preset
 
@@ -56,7 +56,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from remot_data.build import BuildConfig, SourceInput
+from remot_data.pipeline import BuildConfig, SourceInput
 inputs = [SourceInput(source='lerobot', path=Path(ROOT), lerobot_mapping='remot_demo')]
 config = BuildConfig(preset=PRESET)
 marks = {}
@@ -75,7 +75,7 @@ if MODE == 'flow':
     from flows.build_dataset import build_dataset as flow
     manifest = flow(inputs, Path(OUT), config)
 else:
-    from remot_data.build import build_dataset
+    from remot_data.pipeline import build_dataset
     if MODE == 'library':
         mapper = map
     else:  # library_threads: the batches on one thread per CPU, as the flow's task runner runs them

@@ -20,8 +20,8 @@ from _corpus import DEFAULT_PRESET, build_in_child, lerobot_corpus, run_measured
 DECODE_NEEDED = """
 import time
 from pathlib import Path
-from remot_data.build import BuildConfig, SourceInput, find_candidates, plan_build
-from remot_data.build.plan import reader_for
+from remot_data.pipeline import BuildConfig, SourceInput, find_candidates, plan_build
+from remot_data.pipeline.plan import reader_for
 from remot_data.frames import frames_needed, load_clip_frames
 from remot_data.rules.registry import load_rule_preset
 config = BuildConfig(preset=PRESET)

@@ -23,10 +23,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from flows.build_dataset import build_dataset, make_task_runner
-from remot_data.build import BuildConfig, SourceInput
 from remot_data.demo.mot import DemoMotConfig, write_demo_mot
 from remot_data.demo.scannet import DemoScanNetConfig, write_demo_scannet
 from remot_data.frames import FrameConfig
+from remot_data.pipeline import BuildConfig, SourceInput
 from remot_data.table import read_triplets
 
 

@@ -14,9 +14,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from tqdm import tqdm
 
-from remot_data.build import BatchMapper, BuildConfig, ClipInput, SourceInput, format_summary
-from remot_data.build import build_dataset as run_build
 from remot_data.errors import RemotError
+from remot_data.pipeline import BatchMapper, BuildConfig, ClipInput, SourceInput, format_summary
+from remot_data.pipeline import build_dataset as run_build
 
 
 def retry_io_only(task, task_run, state) -> bool:

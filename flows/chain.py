@@ -24,7 +24,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.deployments import run_deployment
 
 from flows.build_dataset import build_dataset
-from remot_data.build import BuildConfig, SourceInput
+from remot_data.pipeline import BuildConfig, SourceInput
 
 HISTORY_FILE = "results_history.parquet"
 

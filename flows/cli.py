@@ -27,7 +27,7 @@ DEMO_LEROBOT_MAPPING = "remot_demo"  # shipped in remot_data/robots/
 def run_build(inputs: list, out_dir: Path, config, args: argparse.Namespace | None = None) -> dict:
     """Run the build flow (on the runner ``args`` name: threads by default, or Dask) and print its summary."""
     from flows.build_dataset import build_dataset, make_task_runner
-    from remot_data.build import format_summary, preflight
+    from remot_data.pipeline import format_summary, preflight
 
     preflight(inputs, out_dir, config)  # whole-input mistakes stop here, before Prefect starts
     start = time.perf_counter()
@@ -44,7 +44,7 @@ def run_build(inputs: list, out_dir: Path, config, args: argparse.Namespace | No
 
 def cmd_build(args: argparse.Namespace) -> int:
     """``remot build``: build a dataset from one or more source directories."""
-    from remot_data.build import BuildConfig, SourceInput
+    from remot_data.pipeline import BuildConfig, SourceInput
 
     if len(args.source) != len(args.input):
         raise ValueError(
@@ -79,8 +79,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``remot demo``: write the demo corpus if absent (ScanNet scenes + a LeRobot robot dataset), then build."""
-    from remot_data.build import BuildConfig, SourceInput
     from remot_data.demo.corpus import write_demo_corpus
+    from remot_data.pipeline import BuildConfig, SourceInput
     from schemas import load_layout
 
     config = config_from_args(BuildConfig, args, base={"license": DEMO_LICENSE})
@@ -98,8 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """``remot inspect``: read a source without building and report what a build would get from it (no Prefect)."""
-    from remot_data.build import SourceInput
     from remot_data.inspection import format_report, inspect_source
+    from remot_data.pipeline import SourceInput
     from remot_data.rules.registry import load_rule_preset
 
     item = SourceInput(
@@ -186,7 +186,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     """Return the ``remot`` argument parser."""
-    from remot_data.build import BuildConfig, ReaderName
+    from remot_data.pipeline import BuildConfig, ReaderName
     from remot_data.sources.registry import SOURCE_ALIASES
     from remot_train.config import make_train_parser
     from remot_train.eval.config import make_parser as make_eval_parser

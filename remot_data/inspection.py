@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from remot_data.build.config import SourceInput
-from remot_data.build.plan import reader_for
-from remot_data.build.rows import find_candidates
 from remot_data.errors import READ_ERRORS
+from remot_data.pipeline.config import SourceInput
+from remot_data.pipeline.plan import reader_for
+from remot_data.pipeline.rows import find_candidates
 from remot_data.rules.registry import RulePreset
 
 

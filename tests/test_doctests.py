@@ -14,7 +14,7 @@ MODULES = [
     "remot_data.rules.retrieval",
     "remot_data.rules.mirror",
     "remot_data.card",
-    "remot_data.build.plan",
+    "remot_data.pipeline.plan",
     "remot_data.sources.paths",
     "remot_train.labels",
     "remot_train.rewards",

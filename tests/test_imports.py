@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-DATA_MODULES = ["remot_data.build", "remot_data.export", "remot_data.validation", "remot_data.demo.scannet"]
+DATA_MODULES = ["remot_data.pipeline", "remot_data.export", "remot_data.validation", "remot_data.demo.scannet"]
 
 
 @pytest.mark.parametrize("module", DATA_MODULES)

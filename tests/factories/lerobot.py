@@ -45,7 +45,7 @@ def demo_lerobot_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def built_robot_dataset(demo_lerobot_root, tmp_path_factory) -> Path:
     """A dataset directory built (without Prefect) from the small LeRobot demo dataset."""
-    from remot_data.build import SourceInput, build_dataset
+    from remot_data.pipeline import SourceInput, build_dataset
     from tests.factories.scannet import SMALL_BUILD
 
     out = tmp_path_factory.mktemp("built_robot") / "dataset"

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from remot_data.build import SourceInput, build_dataset
 from remot_data.demo.mot import DemoMotConfig, write_demo_mot
 from remot_data.frames import FrameConfig
+from remot_data.pipeline import SourceInput, build_dataset
 from tests.factories.scannet import SMALL_BUILD
 
 SMALL_MOT = DemoMotConfig(n_sequences=3, n_frames=90, width=240, height=180)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remot_data.build import BuildConfig, SourceInput, build_dataset
 from remot_data.demo.scannet import DemoScanNetConfig, make_panorama, render_view, write_demo_scannet
 from remot_data.frames import FrameConfig
 from remot_data.motion.camera import look_at_pose
+from remot_data.pipeline import BuildConfig, SourceInput, build_dataset
 from remot_data.records import Clip, FrameRef
 from remot_data.sources.scannet import write_scannet_pose
 

@@ -8,8 +8,8 @@ import yaml
 
 from flows.build_dataset import build_dataset
 from flows.cli import main
-from remot_data.build import BuildConfig, SourceInput
 from remot_data.frames import FrameConfig
+from remot_data.pipeline import BuildConfig, SourceInput
 from remot_data.table import read_triplets
 from tests.factories.scannet import SMALL_BUILD
 

@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 
-from remot_data.build import BuildConfig, SourceInput, build_dataset
 from remot_data.demo.corpus import write_demo_corpus
 from remot_data.errors import ContractError, OutputError
 from remot_data.outputs import check_output_path, claim_output, output_lock, recover_output, versions_of
+from remot_data.pipeline import BuildConfig, SourceInput, build_dataset
 from remot_data.table import read_triplets
 from tests.factories.scannet import SMALL_BUILD
 
@@ -74,7 +74,7 @@ def test_rebuilds_add_versions_and_switch_latest_keeping_n(two_scenes, tmp_path)
 
 
 def test_a_crash_during_publish_leaves_the_previous_version_and_is_cleaned_next_time(two_scenes, tmp_path, monkeypatch):
-    import remot_data.build.publish as publish
+    import remot_data.pipeline.publish as publish
 
     out = tmp_path / "out"
     good = build_dataset(_inputs(two_scenes), out, SMALL_BUILD)
@@ -185,7 +185,7 @@ def test_outputs_of_remot_0_1_are_adopted_not_refused(two_scenes, tmp_path):
 
 
 def test_a_manifest_that_breaks_its_schema_is_not_published(two_scenes, tmp_path, monkeypatch):
-    import remot_data.build.publish as publish
+    import remot_data.pipeline.publish as publish
 
     real = publish.summarise
     monkeypatch.setattr(publish, "summarise", lambda *a: {**real(*a), "counts": {"triplets": "many"}})

@@ -50,7 +50,7 @@ def test_the_training_loader_reads_every_part_of_a_split(built_dataset, tmp_path
 
 
 def test_rows_are_fetched_from_the_part_that_holds_them(built_dataset, tmp_path):
-    from remot_data.build.publish import _rows_at
+    from remot_data.pipeline.publish import _rows_at
     from remot_data.table import write_parquet
 
     table = read_triplets(built_dataset)

@@ -1,8 +1,8 @@
 import pyarrow as pa
 import pytest
 
-from remot_data.build.config import BuildConfig
 from remot_data.errors import ContractError
+from remot_data.pipeline.config import BuildConfig
 from remot_data.rules.registry import load_rule_preset
 from remot_data.table import cast_to_contract, read_triplets
 from remot_data.validation import check_contract, find_violations

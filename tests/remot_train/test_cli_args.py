@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from remot_data.build import BuildConfig
+from remot_data.pipeline import BuildConfig
 from remot_train.cli_args import ConfigError, add_config_arguments, config_from_args, iter_cli_fields
 
 

@@ -44,7 +44,7 @@ def test_every_closed_choice_in_code_is_the_contracts():
     from typing import get_args
 
     from remot_data import records
-    from remot_data.build import ReaderName
+    from remot_data.pipeline import ReaderName
     from remot_train.config import SplitName as TrainSplit
     from schemas import allowed_values
 
@@ -115,8 +115,8 @@ def test_layout_ids_round_trip_and_hidden_siblings(tmp_path):
 def test_published_manifest_fits_its_schema(built_dataset):
     import jsonschema
 
-    from remot_data.build.publish import check_manifest
     from remot_data.errors import ContractError
+    from remot_data.pipeline.publish import check_manifest
     from schemas import load_manifest_schema
 
     manifest = json.loads((built_dataset / "latest" / "manifest.json").read_text())
@@ -129,7 +129,7 @@ def test_published_manifest_fits_its_schema(built_dataset):
 
 
 def test_manifest_config_is_the_build_config(built_dataset):
-    from remot_data.build import BuildConfig
+    from remot_data.pipeline import BuildConfig
 
     manifest = json.loads((built_dataset / "latest" / "manifest.json").read_text())
     assert BuildConfig.model_validate(manifest["config"]).model_dump(mode="json") == manifest["config"]

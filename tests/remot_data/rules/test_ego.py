@@ -86,7 +86,7 @@ def test_ego_rules_need_the_cars_poses():
 
 
 def test_a_clip_no_rule_of_the_preset_reads_is_one_reject_naming_why():
-    from remot_data.build.rows import find_candidates
+    from remot_data.pipeline.rows import find_candidates
 
     drive = _drive(_straight(np.full(20, 3.0)), np.zeros(20))  # a driving log: ego tracks only
     for old in ("v1", "v2"):

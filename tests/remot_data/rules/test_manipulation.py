@@ -84,7 +84,7 @@ def test_gripper_retrieval_needs_an_anchor_between_open_and_closed():
 
 def test_balanced_directions_swap_images_2_and_3_for_about_half_the_retrieval_triplets(demo_lerobot_root):
     # without it the stated 1->2 direction follows each clip's dominant motion (the demo robot lifts far more often)
-    from remot_data.build.rows import find_candidates
+    from remot_data.pipeline.rows import find_candidates
     from remot_data.rules.registry import load_rule_preset
     from remot_data.sources.lerobot import read_lerobot_episode
     from tests.factories.lerobot import DEMO_MAPPING

@@ -2,7 +2,7 @@
 
 import pytest
 
-from remot_data.build.config import BuildConfig
+from remot_data.pipeline.config import BuildConfig
 from remot_data.rules.registry import PRESET_DIR, load_rule_preset
 
 

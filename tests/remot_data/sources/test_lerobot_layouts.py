@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 from numpy.testing import assert_allclose
 
-from remot_data.build import BuildConfig, SourceInput, build_dataset
 from remot_data.demo.lerobot import STATE_NAMES, VIDEO_KEY, make_episode_state, render_robot
 from remot_data.errors import SourceFormatError
 from remot_data.frames import FrameConfig, encode_video
+from remot_data.pipeline import BuildConfig, SourceInput, build_dataset
 from remot_data.sources.lerobot import check_lerobot_dataset, list_lerobot_episodes, read_lerobot_episode
 from remot_data.sources.lerobot_mapping import LeRobotMapping
 from tests.factories.lerobot import DEMO_MAPPING, SMALL_LEROBOT

@@ -9,10 +9,10 @@ import hashlib
 import logging
 from typing import Any
 
-from remot_data.build.config import BuildConfig, ClipInput
-from remot_data.build.plan import reader_for
 from remot_data.errors import RemotError
 from remot_data.frames import render_images
+from remot_data.pipeline.config import BuildConfig, ClipInput
+from remot_data.pipeline.plan import reader_for
 from remot_data.questions.render import derive_seed, render_question
 from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandidate
 from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets

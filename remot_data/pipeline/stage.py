@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from remot_data.build.config import BuildConfig, ClipInput
-from remot_data.build.rows import process_clip
+from remot_data.pipeline.config import BuildConfig, ClipInput
+from remot_data.pipeline.rows import process_clip
 from remot_data.rules.registry import RulePreset, load_rule_preset
 from remot_data.table import rejects_to_table, rows_to_table, write_parquet
 from schemas import schema_version

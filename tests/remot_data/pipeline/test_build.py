@@ -5,7 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from remot_data.build import (
+from remot_data.errors import ContractError
+from remot_data.pipeline import (
     BuildConfig,
     SourceInput,
     assign_split,
@@ -14,7 +15,6 @@ from remot_data.build import (
     process_batch,
     staging_dir_for,
 )
-from remot_data.errors import ContractError
 from remot_data.table import read_triplets
 from tests.factories.scannet import SMALL_BUILD, SMALL_DEMO
 
@@ -110,7 +110,7 @@ def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
 
 
 def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
-    import remot_data.build.stage as stage
+    import remot_data.pipeline.stage as stage
 
     inputs = plan_clips(_scannet(demo_scannet_root), SMALL_BUILD)[:3]
     staging = tmp_path / "staging"
@@ -131,7 +131,7 @@ def test_rerun_reuses_staged_clips(demo_scannet_root, tmp_path, monkeypatch):
 def test_failed_validation_publishes_nothing_and_keeps_the_old_dataset(demo_scannet_root, tmp_path, monkeypatch):
     import shutil
 
-    import remot_data.build.rows as rows
+    import remot_data.pipeline.rows as rows
 
     scene = sorted(demo_scannet_root.iterdir())[0]
     shutil.copytree(scene, tmp_path / "corpus" / scene.name)
@@ -259,8 +259,8 @@ def test_rescans_of_one_room_share_a_split_and_fixed_splits_win(demo_scannet_roo
 
 
 def test_batches_default_to_a_few_per_cpu_and_follow_an_explicit_size(demo_scannet_root, tmp_path, monkeypatch):
-    from remot_data.build import plan as plan_module
-    from remot_data.build import plan_build
+    from remot_data.pipeline import plan as plan_module
+    from remot_data.pipeline import plan_build
 
     monkeypatch.setattr(plan_module.os, "cpu_count", lambda: 1)  # 4 batches for this machine of one CPU
     config = SMALL_BUILD.model_copy(update={"batch_size": None})

@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from remot_data.build import BuildConfig, SourceInput, build_dataset
 from remot_data.demo.lerobot import render_robot
 from remot_data.frames import FrameConfig
+from remot_data.pipeline import BuildConfig, SourceInput, build_dataset
 from remot_data.table import read_triplets
 from tests.factories.lerobot import DEMO_MAPPING
 from tests.factories.scannet import SMALL_BUILD
@@ -197,7 +197,7 @@ def test_joint_space_twin_gives_the_same_triplets(tmp_path):
     assert built["joints"] == built["ee"] == built["deg"] == built["range"]
 
 
-REAL_G1 = Path(__file__).resolve().parents[1] / "data" / "lerobot_g1"
+REAL_G1 = Path(__file__).resolve().parents[2] / "data" / "lerobot_g1"
 
 
 def test_real_g1_dataset_builds_from_joint_space(tmp_path):

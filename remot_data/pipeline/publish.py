@@ -23,12 +23,12 @@ import pyarrow as pa
 
 import remot_data
 from remot_data.audit import AuditItem, audit_items, check_audit, items_from_table
-from remot_data.build.plan import BuildPlan
-from remot_data.build.stage import staged_paths
 from remot_data.card import write_dataset_card
 from remot_data.contact_sheet import pick_examples, write_contact_sheet
 from remot_data.errors import ContractError
 from remot_data.outputs import latest_version, new_version_id, publish_version
+from remot_data.pipeline.plan import BuildPlan
+from remot_data.pipeline.stage import staged_paths
 from remot_data.rules.registry import RulePreset, load_rule_preset
 from remot_data.table import read_parquet, write_json, write_parquet, write_triplet_splits
 from remot_data.validation import make_validation_frame, validate_frame

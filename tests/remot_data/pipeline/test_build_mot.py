@@ -52,8 +52,8 @@ def test_pixels_of_a_marked_object_triplet_show_the_labelled_motion(built_mot_da
 
 
 def test_a_nuscenes_drive_builds_object_triplets_with_its_version_recorded(tmp_path):
-    from remot_data.build import SourceInput, build_dataset
     from remot_data.demo.nuscenes import DemoNuScenesConfig, write_demo_nuscenes
+    from remot_data.pipeline import SourceInput, build_dataset
     from tests.factories.scannet import SMALL_BUILD
 
     root = write_demo_nuscenes(tmp_path / "nuscenes", DemoNuScenesConfig(n_scenes=3))

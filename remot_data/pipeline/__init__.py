@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from remot_data.build.config import BuildConfig, ClipInput, OnBadClip, ReaderName, SourceInput
-from remot_data.build.plan import BuildPlan, assign_split, plan_build, plan_clips, preflight, staging_dir_for
-from remot_data.build.publish import format_summary, publish_dataset
-from remot_data.build.rows import find_candidates, make_rows, process_clip
-from remot_data.build.stage import process_batch
 from remot_data.outputs import claim_output, output_lock, recover_output
+from remot_data.pipeline.config import BuildConfig, ClipInput, OnBadClip, ReaderName, SourceInput
+from remot_data.pipeline.plan import BuildPlan, assign_split, plan_build, plan_clips, preflight, staging_dir_for
+from remot_data.pipeline.publish import format_summary, publish_dataset
+from remot_data.pipeline.rows import find_candidates, make_rows, process_clip
+from remot_data.pipeline.stage import process_batch
 
 __all__ = [
     "BatchMapper",

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
-from remot_data.build.config import BuildConfig, ClipInput, SourceInput
 from remot_data.errors import READ_ERRORS, SourceFormatError
 from remot_data.frames import check_ffmpeg
 from remot_data.outputs import check_output_path
+from remot_data.pipeline.config import BuildConfig, ClipInput, SourceInput
 from remot_data.records import SplitName
 from remot_data.rules.registry import load_rule_preset
 from remot_data.sources.base import SourceReader
