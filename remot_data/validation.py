@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from remot_data.errors import ContractError
+from remot_data.rules.families import FAMILIES
 from remot_data.rules.registry import RulePreset
 from schemas import IMAGE_COLUMNS, load_columns, load_vocabulary, schema_version
 
@@ -70,19 +71,8 @@ def _answer_matches_labels(row: dict[str, Any]) -> bool:
 
 
 # An independent reading of labels from values, for the gate: it shares nothing with the renderer that wrote them
-# (questions/render.py) but the contract's vocabulary. Attribute -> (vocabulary axis, sign of the axis per +1).
-ATTRIBUTE_AXES = {
-    "pan_right_deg": ("h", 1),
-    "tilt_up_deg": ("v", 1),
-    "left_m": ("h", -1),
-    "up_m": ("v", 1),
-    "gripper_closing": ("g", 1),
-    "count_change": ("n", 1),
-    "right_frac": ("h", 1),
-    "log_speed_ratio": ("s", 1),
-    "turn_right_deg": ("h", 1),
-    "forward_m": ("f", 1),
-}
+# (questions/render.py) but the facts both read: the contract's vocabulary (the words, and each attribute's axis and
+# sign, taken here from the row's own attribute_names) and the family table's dead-bands and windows.
 
 
 def _word(family: str, signs: dict[str, int]) -> str | None:
@@ -99,41 +89,29 @@ def expected_labels(row: dict[str, Any], preset: RulePreset) -> list[str]:
     family, names = row["family"], list(row["attribute_names"])
     pairs = [row["values_12"], row["values_13"], row["values_23"]]
     no_change = VOCABULARY.no_change(family)
+    dead_band = FAMILIES[family].dead_band_of(preset)
     labels: list[str] = []
-    if family == "camera_rotation":
-        dead_band = preset.camera_rotation.dead_band_deg
+    if FAMILIES[family].template == "camera":  # two questions (direction, angle) per attribute
         angle_label = VOCABULARY.families[family]["angle_label"]
         for values in pairs:
             for name, value in zip(names, values, strict=True):
                 if abs(value) < dead_band:
                     labels += [no_change, no_change]
                     continue
-                axis, sign = ATTRIBUTE_AXES[name]
+                ((axis, sign),) = VOCABULARY.attributes[name].items()
                 labels += [
                     _word(family, {axis: sign * int(np.sign(value))}),
                     angle_label.format(angle=int(abs(value) + 0.5)),
                 ]
         return labels
-    m = preset.manipulation
-    dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
-    if family == "object_count":
-        dead_band = 0.5  # whole objects: any change of one or more is a change
-    elif family in ("object_move_lr", "object_speed", "ego_speed"):
-        if preset.objects is None:
-            raise KeyError(f"preset {preset.name} has no objects section for {family}")
-        dead_band = (
-            preset.objects.dead_band_shift if family == "object_move_lr" else np.log(preset.objects.speed_same_ratio)
-        )
-    elif family in ("ego_turn", "ego_forward"):
-        if preset.ego is None:
-            raise KeyError(f"preset {preset.name} has no ego section for {family}")
-        dead_band = preset.ego.turn_dead_band_deg if family == "ego_turn" else preset.ego.forward_dead_band_m
     for values in pairs:
         if any(abs(v) < dead_band for v in values):
             labels.append(no_change)
             continue
         signs = {
-            ATTRIBUTE_AXES[n][0]: ATTRIBUTE_AXES[n][1] * int(np.sign(v)) for n, v in zip(names, values, strict=True)
+            axis: sign * int(np.sign(v))
+            for n, v in zip(names, values, strict=True)
+            for axis, sign in VOCABULARY.attributes[n].items()
         }
         labels.append(_word(family, signs) or no_change)
     return labels
@@ -152,27 +130,12 @@ def _offers_no_change(row: dict[str, Any]) -> bool:
 
 
 def family_window(family: str, preset: RulePreset) -> tuple[float, float]:
-    """Return the (min, max) window of a family's 1->2 and 1->3 magnitudes, in the attribute's units."""
-    if family == "camera_rotation":
-        return preset.camera_rotation.min_deg, preset.camera_rotation.max_deg
-    if family == "grab_release":
-        return preset.manipulation.gripper_min_delta, 1.0
-    if family in ("ego_turn", "ego_forward"):
-        if preset.ego is None:
-            raise KeyError(f"preset {preset.name} has no ego section for {family}")
-        if family == "ego_turn":
-            return preset.ego.turn_min_deg, preset.ego.turn_max_deg
-        return preset.ego.forward_min_m, preset.ego.forward_max_m
-    if family in ("object_count", "object_move_lr", "object_speed", "ego_speed"):
-        objects = preset.objects
-        if objects is None:
-            raise KeyError(f"preset {preset.name} has no objects section for {family}")
-        if family == "object_count":
-            return float(objects.count_min_change), float(objects.count_max_change)
-        if family in ("object_speed", "ego_speed"):
-            return float(np.log(objects.speed_min_ratio)), float(np.log(objects.speed_max_ratio))
-        return objects.min_shift, objects.max_shift
-    return preset.manipulation.min_delta_m, preset.manipulation.max_delta_m
+    """Return the (min, max) window of a family's 1->2 and 1->3 magnitudes, in the attribute's units.
+
+    Raises:
+        KeyError: For a family the table does not hold, or one whose preset section the preset lacks.
+    """
+    return FAMILIES[family].window_of(preset)
 
 
 def _magnitude_in_window(row: dict[str, Any], preset: RulePreset) -> bool:

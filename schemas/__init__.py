@@ -299,6 +299,7 @@ class Vocabulary:
         no_change_labels: The words meaning no motion.
         families: Family -> ``{"no_change": word, "directions": {group: [words]}, ...}``.
         axes: Axis letter -> what + means on it (``h``, ``v``, ``g``, ``n``).
+        attributes: Signed attribute (``attribute_names``) -> ``{axis: sign}`` of a + value.
     """
 
     letters: str
@@ -306,6 +307,7 @@ class Vocabulary:
     no_change_labels: tuple[str, ...]
     families: dict[str, dict[str, Any]]
     axes: dict[str, str]
+    attributes: dict[str, dict[str, int]]
 
     def opposite(self, label: str) -> str:
         """Return the word of the reversed motion (every sign negated); other labels (angles, no change) stay.
@@ -339,6 +341,7 @@ def load_vocabulary() -> Vocabulary:
         no_change_labels=tuple(doc["no_change_labels"]),
         families=doc["families"],
         axes=dict(doc["axes"]),
+        attributes={name: dict(signs) for name, signs in doc["attributes"].items()},
     )
 
 

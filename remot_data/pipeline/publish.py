@@ -29,6 +29,7 @@ from remot_data.errors import ContractError
 from remot_data.outputs import latest_version, new_version_id, publish_version
 from remot_data.pipeline.plan import BuildPlan
 from remot_data.pipeline.stage import staged_paths
+from remot_data.rules.families import FAMILIES
 from remot_data.rules.registry import RulePreset, load_rule_preset
 from remot_data.table import read_parquet, write_json, write_parquet, write_triplet_splits
 from remot_data.validation import make_validation_frame, validate_frame
@@ -62,7 +63,8 @@ def summarise(table: pa.Table, rejects: pa.Table) -> dict[str, Any]:
     rows = table.select(["split", "family", "source", "labels", "negative_method"]).to_pylist()
     # The label of a triplet is its 1->2 direction: (horizontal, vertical) for the camera family.
     labels = [
-        f"{r['labels'][0]}/{r['labels'][2]}" if r["family"] == "camera_rotation" else r["labels"][0] for r in rows
+        f"{r['labels'][0]}/{r['labels'][2]}" if FAMILIES[r["family"]].template == "camera" else r["labels"][0]
+        for r in rows
     ]
     return {
         "counts": {

@@ -15,17 +15,11 @@ from remot_data.pipeline.config import BuildConfig, ClipInput
 from remot_data.pipeline.plan import reader_for
 from remot_data.questions.render import derive_seed, render_question
 from remot_data.records import Clip, ImageSpec, Reject, SplitName, TripletCandidate
-from remot_data.rules.direction import find_arm_direction_triplets, find_camera_rotation_triplets
-from remot_data.rules.ego import find_ego_triplets, has_ego_motion
+from remot_data.rules.ego import has_ego_motion
+from remot_data.rules.families import FAMILIES, RULES
 from remot_data.rules.mirror import mirror_candidate
-from remot_data.rules.objects import (
-    find_count_triplets,
-    find_object_direction_triplets,
-    find_object_speed_triplets,
-)
 from remot_data.rules.registry import RulePreset
 from remot_data.rules.retrieval import swap_positive_negative
-from remot_data.rules.state import find_gripper_triplets
 from schemas import IMAGE_COLUMNS, schema_version
 
 logger = logging.getLogger(__name__)
@@ -50,41 +44,19 @@ def image_file_name(clip: Clip, spec: ImageSpec) -> str:
 
 
 def find_candidates(clip: Clip, preset: RulePreset) -> tuple[list[TripletCandidate], list[Reject]]:
-    """Run every rule that applies to the clip's annotations (plus mirrored copies where the preset asks)."""
+    """Run every rule that applies to the clip, plus mirrored copies of the families the preset mirrors.
+
+    The rules and their order are ``rules/families.py``'s ``RULES``; which families are mirrored, its ``FAMILIES``.
+    """
     candidates: list[TripletCandidate] = []
     rejects: list[Reject] = []
     applied = False  # whether any rule ran on the clip
-    if clip.T_world_cam is not None:
+    for rule in RULES:
+        if not rule.applies(clip, preset):
+            continue
         applied = True
-        found, dropped = find_camera_rotation_triplets(clip, preset.camera_rotation)
-        candidates += found
-        rejects += dropped
-    if any(name.endswith(".ee_xyz_m") or name.endswith(".gripper_closed") for name in clip.tracks):
-        applied = True
-        manipulation: list[TripletCandidate] = []
-        for rule in (find_arm_direction_triplets, find_gripper_triplets):
-            found, dropped = rule(clip, preset.manipulation)
-            manipulation += found
-            rejects += dropped
-        if preset.manipulation.mirror:
-            manipulation += [mirror_candidate(c) for c in manipulation]
-        candidates += manipulation
-    if clip.objects is not None and preset.objects is not None:
-        applied = True
-        found, dropped = find_count_triplets(clip, preset.objects)
-        candidates += found
-        rejects += dropped
-        found, dropped = find_object_direction_triplets(clip, preset.objects)
-        candidates += found + ([mirror_candidate(c) for c in found] if preset.objects.mirror else [])
-        rejects += dropped
-        found, dropped = find_object_speed_triplets(clip, preset.objects)  # a mirror changes no speed: not mirrored
-        candidates += found
-        rejects += dropped
-    if has_ego_motion(clip) and preset.ego is not None and preset.objects is not None:
-        applied = True
-        found, dropped = find_ego_triplets(clip, preset.ego, preset.objects)
-        turns = [c for c in found if c.family == "ego_turn"]
-        candidates += found + ([mirror_candidate(c) for c in turns] if preset.ego.mirror else [])
+        found, dropped = rule.find(clip, preset)
+        candidates += found + [mirror_candidate(c) for c in found if FAMILIES[c.family].is_mirrored(preset)]
         rejects += dropped
     if preset.questions.balance_directions:
         candidates = [balanced(clip, c) for c in candidates]

@@ -13,19 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from remot_data.questions.templates import (
-    AGIBOT_DIRECTIONS,
     CAMERA_DIRECTIONS,
     DEGREES,
     LETTERS,
     NO_ROTATION,
-    OBJECT_DIRECTIONS,
     PAIRS,
     format_agibot_prompt,
     format_camera_prompt,
     format_object_prompt,
 )
 from remot_data.records import TripletCandidate
-from remot_data.rules.objects import COUNT_DEAD_BAND
+from remot_data.rules.families import FAMILIES
+from remot_data.rules.families import family as family_entry
 from remot_data.rules.registry import QuestionConfig, RulePreset
 from schemas import load_vocabulary
 
@@ -163,30 +162,17 @@ def _angle_options(label: str, rng: np.random.Generator, preset: RulePreset) -> 
     return [NO_ROTATION] + [DEGREES.format(angle=t) for t in numbers]
 
 
-# Vocabulary axis (schemas/vocabulary.yaml) and its sign for each signed value of a robot-arm family, in value order:
-# left_m is + to the robot's (and image's) left while the horizontal axis is + to the right.
-AGIBOT_VALUE_AXES: dict[str, tuple[tuple[str, int], ...]] = {
-    "move_lr": (("h", -1),),
-    "lift_lower": (("v", 1),),
-    "move_complex": (("h", -1), ("v", 1)),
-    "grab_release": (("g", 1),),
-    "object_count": (("n", 1),),
-    "object_move_lr": (("h", 1),),
-    "object_speed": (("s", 1),),
-    "ego_turn": (("h", 1),),
-    "ego_forward": (("f", 1),),
-    "ego_speed": (("s", 1),),
-}
-# Words offered per three-question family, besides its "no change" word (always offered).
-FAMILY_DIRECTIONS = {**AGIBOT_DIRECTIONS, **OBJECT_DIRECTIONS}
+def family_words(family: str) -> tuple[str, ...]:
+    """Return the direction words a three-question family offers besides its "no change" word, in vocabulary order."""
+    return tuple(next(iter(VOCABULARY.families[family]["directions"].values())))
 
 
 def agibot_label(family: str, values: tuple[float, ...], *, dead_band: float) -> str:
-    """Return the option text for one pair of a robot-arm family from its signed values.
+    """Return the option text for one pair of a three-question family from its signed values.
 
-    ``move_lr``: (left_m,); ``lift_lower``: (up_m,); ``move_complex``: (left_m, up_m); ``grab_release``:
-    (gripper_closing,). A value inside the dead-band on any asked axis reads "No movement"; otherwise the label is
-    the family's word whose axis signs (``schemas/vocabulary.yaml``) match the values'.
+    The family's attributes (``rules/families.py``; ``move_complex``: left_m, up_m) give each value its axis and
+    sign (``schemas/vocabulary.yaml`` ``attributes``). A value inside the dead-band on any asked axis reads "no
+    change"; otherwise the label is the family's word whose axis signs match the values'.
 
     Example:
         >>> agibot_label("move_complex", (0.1, -0.2), dead_band=0.01)
@@ -195,11 +181,14 @@ def agibot_label(family: str, values: tuple[float, ...], *, dead_band: float) ->
         'Opened'
 
     """
-    axes = AGIBOT_VALUE_AXES[family]
-    if any(abs(v) < dead_band for v in values[: len(axes)]):
+    attributes = FAMILIES[family].attributes
+    if any(abs(v) < dead_band for v in values[: len(attributes)]):
         return VOCABULARY.no_change(family)
-    signs = {axis: flip * (1 if v > 0 else -1) for (axis, flip), v in zip(axes, values, strict=False)}
-    return next(word for word in FAMILY_DIRECTIONS[family] if VOCABULARY.directions[word] == signs)
+    signs: dict[str, int] = {}
+    for name, value in zip(attributes, values, strict=False):
+        for axis, flip in VOCABULARY.attributes[name].items():
+            signs[axis] = flip * (1 if value > 0 else -1)
+    return next(word for word in family_words(family) if VOCABULARY.directions[word] == signs)
 
 
 def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: RulePreset) -> list[str]:
@@ -208,32 +197,19 @@ def family_labels(family: str, values: tuple[tuple[float, ...], ...], preset: Ru
     Args:
         family: Question family.
         values: ``(values_12, values_13, values_23)``.
-        preset: Gives each family's dead-band.
+        preset: Gives the family's dead-band (``rules/families.py``).
 
     Raises:
-        ValueError: For a family without a template.
+        ValueError: For a family the table does not hold, or one whose preset section the preset lacks.
     """
-    if family == "camera_rotation":
-        return [item[4] for item in camera_labels(values, dead_band_deg=preset.camera_rotation.dead_band_deg)]
-    if family in AGIBOT_DIRECTIONS:
-        m = preset.manipulation
-        dead_band = m.gripper_dead_band if family == "grab_release" else m.dead_band_m
-        return [agibot_label(family, v, dead_band=dead_band) for v in values]
-    if family in OBJECT_DIRECTIONS and preset.objects is not None:
-        dead_bands = {
-            "object_count": COUNT_DEAD_BAND,
-            "object_move_lr": preset.objects.dead_band_shift,
-            "object_speed": math.log(preset.objects.speed_same_ratio),
-            "ego_speed": math.log(preset.objects.speed_same_ratio),
-        }
-        if preset.ego is not None:
-            dead_bands |= {"ego_turn": preset.ego.turn_dead_band_deg, "ego_forward": preset.ego.forward_dead_band_m}
-        if family in dead_bands:
-            return [agibot_label(family, v, dead_band=dead_bands[family]) for v in values]
-    raise ValueError(
-        f"no question template for family {family!r} under preset {preset.name}; expected camera_rotation, "
-        f"{list(AGIBOT_DIRECTIONS)} or (presets with objects) {list(OBJECT_DIRECTIONS)}"
-    )
+    try:
+        entry = family_entry(family)
+        dead_band = entry.dead_band_of(preset)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"no question template for family {family!r} under preset {preset.name}: {err}") from None
+    if entry.template == "camera":
+        return [item[4] for item in camera_labels(values, dead_band_deg=dead_band)]
+    return [agibot_label(family, v, dead_band=dead_band) for v in values]
 
 
 def render_question(candidate: TripletCandidate, *, seed: int, preset: RulePreset) -> Question:
@@ -264,8 +240,9 @@ def render_question(candidate: TripletCandidate, *, seed: int, preset: RulePrese
     values = (candidate.values_12, candidate.values_13, candidate.values_23)
     labels = family_labels(candidate.family, values, preset)
     rng = np.random.default_rng(seed)
-    if candidate.family == "camera_rotation":
-        items = camera_labels(values, dead_band_deg=preset.camera_rotation.dead_band_deg)
+    template = FAMILIES[candidate.family].template
+    if template == "camera":
+        items = camera_labels(values, dead_band_deg=FAMILIES[candidate.family].dead_band_of(preset))
         questions, options_all = [], []
         for axis, kind, a, b, label in items:
             if kind == "direction":
@@ -277,9 +254,9 @@ def render_question(candidate: TripletCandidate, *, seed: int, preset: RulePrese
             options_all.append(options)
         prompt = format_camera_prompt(questions)
     else:
-        base = [*FAMILY_DIRECTIONS[candidate.family], VOCABULARY.no_change(candidate.family)]
+        base = [*family_words(candidate.family), VOCABULARY.no_change(candidate.family)]
         options_all = [[base[i] for i in rng.permutation(len(base))] for _ in PAIRS]
-        if candidate.family in OBJECT_DIRECTIONS:
+        if template == "object":
             ghost_s = preset.objects.ghost_s if preset.objects is not None else 0.0
             prompt = format_object_prompt(candidate.family, candidate.subject, options_all, ghost_s=ghost_s)
         else:

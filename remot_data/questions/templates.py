@@ -83,12 +83,9 @@ AGIBOT_CLOSING = {
     5: "Answer all three questions above in order. Only return the correct option A, B, C, D,or E for each of the "
     "three questions in order inside <answer></answer>, e.g., <answer>BEA</answer>",
 }
+
+
 # Option sets per family, besides "No movement" (always offered).
-AGIBOT_DIRECTIONS = {
-    family: tuple(next(iter(_VOCABULARY.families[family]["directions"].values()))) for family in AGIBOT_QUESTIONS
-}
-
-
 def format_agibot_prompt(family: str, arm: str, options: list[list[str]]) -> str:
     """Assemble an AgiBot-family prompt exactly as the release writes it (one question per pair 1->2, 1->3, 2->3).
 
@@ -137,9 +134,6 @@ OBJECT_QUESTIONS = {
     "{b}? {options}.",
     "ego_speed": "Please select from the following options how the car's speed changes from Image {a} to Image {b}? "
     "{options}.",
-}
-OBJECT_DIRECTIONS = {
-    family: tuple(next(iter(_VOCABULARY.families[family]["directions"].values()))) for family in OBJECT_QUESTIONS
 }
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from remot_data.records import TripletCandidate
+from schemas import load_vocabulary
 
-# Attributes whose sign is a left/right direction: mirroring negates them.
-LATERAL_ATTRIBUTES = frozenset({"left_m", "pan_right_deg", "right_frac", "turn_right_deg"})
+# Attributes whose sign is a left/right direction (on the vocabulary's horizontal axis): mirroring negates them.
+LATERAL_ATTRIBUTES = frozenset(name for name, axes in load_vocabulary().attributes.items() if "h" in axes)
 SWAPPED_SUBJECT = {"left": "right", "right": "left"}
 
 
