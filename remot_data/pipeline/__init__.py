@@ -66,6 +66,6 @@ def build_dataset(
     with output_lock(plan.out_dir):
         recover_output(plan.out_dir)
         plan.staging_dir.mkdir(exist_ok=True)
-        run_batch = functools.partial(process_batch, config=config, staging_dir=plan.staging_dir)
+        run_batch = functools.partial(process_batch, config=config, staging_dir=plan.staging_dir, preset=plan.preset)
         keys = [key for batch_keys in map_batches(run_batch, plan.batches) for key in batch_keys]
         return publish_dataset(plan, keys)

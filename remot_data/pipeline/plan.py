@@ -17,7 +17,7 @@ from remot_data.frames import check_ffmpeg
 from remot_data.outputs import check_output_path
 from remot_data.pipeline.config import BuildConfig, ClipInput, SourceInput
 from remot_data.records import SplitName
-from remot_data.rules.registry import load_rule_preset
+from remot_data.rules.registry import RulePreset, load_rule_preset
 from remot_data.sources.base import SourceReader
 from remot_data.sources.registry import get_reader
 from remot_data.sources.scannet import SCENE_ID_RE
@@ -162,6 +162,7 @@ class BuildPlan:
         staging_dir: Hidden sibling holding finished clips' parts (what a rerun resumes from).
         config: The build config.
         clips: Every planned clip, in input order.
+        preset: The rule preset ``config.preset`` names, loaded once for the whole build.
     """
 
     inputs: tuple[SourceInput, ...]
@@ -169,6 +170,7 @@ class BuildPlan:
     staging_dir: Path
     config: BuildConfig
     clips: tuple[ClipInput, ...]
+    preset: RulePreset
 
     @property
     def batches(self) -> list[list[ClipInput]]:
@@ -196,8 +198,11 @@ def auto_batch_size(n_clips: int, cpus: int | None = None) -> int:
     return max(1, min(MAX_AUTO_BATCH, math.ceil(n_clips / (TASKS_PER_CPU * cpus))))
 
 
-def preflight(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> None:
+def preflight(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> RulePreset:
     """Run every check that concerns the whole build before any work: output, preset, split files, ffmpeg, inputs.
+
+    Returns:
+        The build's rule preset (loaded and validated here, once).
 
     Raises:
         OutputError: If ``out_dir`` is an input, inside or above one, or not a remot dataset.
@@ -206,12 +211,13 @@ def preflight(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> 
         SourceFormatError: If an input does not fit its source options, or a split or exclusion file is unreadable.
     """
     check_output_path(out_dir, kind="dataset", inputs=[i.path for i in inputs])
-    load_rule_preset(config.preset)
+    preset = load_rule_preset(config.preset)
     split_rules(config)  # the split file and exclusion files read and parsed
     if any(i.source == "lerobot" for i in inputs):
         check_ffmpeg(config.frames.ffmpeg_path)
     for item in inputs:
         reader_for(item).check_input(Path(item.path))
+    return preset
 
 
 def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) -> BuildPlan:
@@ -222,7 +228,7 @@ def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) ->
         SourceFormatError: If an input does not fit its source options.
         ValueError: If there are no clips, or two inputs share a clip id.
     """
-    preflight(inputs, out_dir, config)
+    preset = preflight(inputs, out_dir, config)
     clips = plan_clips(inputs, config)
     if not clips:
         roots = ", ".join(f"{i.source} {i.path}" for i in inputs)
@@ -233,4 +239,5 @@ def plan_build(inputs: list[SourceInput], out_dir: Path, config: BuildConfig) ->
         staging_dir=staging_dir_for(out_dir),
         config=config,
         clips=tuple(clips),
+        preset=preset,
     )

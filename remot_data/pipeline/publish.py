@@ -30,7 +30,7 @@ from remot_data.outputs import latest_version, new_version_id, publish_version
 from remot_data.pipeline.plan import BuildPlan
 from remot_data.pipeline.stage import staged_paths
 from remot_data.rules.families import FAMILIES
-from remot_data.rules.registry import RulePreset, load_rule_preset
+from remot_data.rules.registry import RulePreset
 from remot_data.table import read_parquet, write_json, write_parquet, write_triplet_splits
 from remot_data.validation import make_validation_frame, validate_frame
 from schemas import IMAGE_COLUMNS, load_layout, load_manifest_schema, load_schema, schema_version
@@ -218,7 +218,7 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
         ContractError: If the table fails the suite or the manifest its schema.
     """
     layout, config = load_layout(), plan.config
-    preset = load_rule_preset(config.preset)
+    preset = plan.preset
     staged = [staged_paths(plan.staging_dir, k) for k in keys]
     parts = [part for part, _ in staged]
     rejects = pa.concat_tables([read_parquet(r, "rejects") for _, r in staged])

@@ -56,13 +56,21 @@ def staged_part_is_readable(*paths: Path) -> bool:
     return True
 
 
-def process_batch(clip_inputs: list[ClipInput], config: BuildConfig, staging_dir: Path) -> list[str]:
+def process_batch(
+    clip_inputs: list[ClipInput], config: BuildConfig, staging_dir: Path, *, preset: RulePreset | None = None
+) -> list[str]:
     """Process a batch of clips into staged Parquet parts, reusing parts a previous run finished.
+
+    Args:
+        clip_inputs: The batch's clips.
+        config: The build config.
+        staging_dir: Where the parts go.
+        preset: The build's rule preset (the plan's, loaded once); None loads the one ``config.preset`` names.
 
     Returns:
         The part keys, one per clip.
     """
-    preset = load_rule_preset(config.preset)
+    preset = preset if preset is not None else load_rule_preset(config.preset)
     staging_dir = Path(staging_dir)
     keys = []
     for clip_input in clip_inputs:

@@ -224,7 +224,7 @@ def test_whole_input_mistakes_stop_before_any_flow_run(demo_scannet_root, tmp_pa
         ("train --data {ds} --model {missing}", "no config.json; --model must be a local model folder"),
         ("train --data {missing} --model {model}", "no Parquet files for split 'train'"),
         ("eval --data {ds} --model {missing}", "no config.json; --model must be a local model folder"),
-        ("eval --data {missing} --model {model}", "reference must be a remot dataset directory or a ReMoT JSONL"),
+        ("eval --data {missing} --model {model}", "reference must be a remot dataset directory, a ReMoT JSONL"),
         ("eval --data {ds} --model {model} --split val", "no triplets in splits ['val']"),  # the fixture has none
     ],
     ids=["train model", "train data", "eval model", "eval data", "eval split"],
