@@ -114,7 +114,9 @@ def gripper_closedness(
         return np.clip((raw - gripper.open_value) / span, 0.0, 1.0), ""
     feature = mapping.feature_of(gripper)
     column = info.feature_names(feature, Path(root) / INFO_PATH).index(gripper.name)
-    low, high = _value_range(str(Path(root).resolve()), dataset_stamp(root), feature, column)
+    # stats.json lives in meta/; without it the range is read from every data file, which the stamp must then cover
+    folders = ("meta",) if (Path(root) / STATS_PATH).is_file() else ("meta", "data")
+    low, high = _value_range(str(Path(root).resolve()), dataset_stamp(root, folders), feature, column)
     if high - low <= gripper.min_range:  # min_range >= 0: a flat gripper is refused too
         return None, (
             f"{feature}[{gripper.name!r}] ranges over [{low:.6g}, {high:.6g}] in the whole dataset, a span below the "

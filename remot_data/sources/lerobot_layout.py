@@ -199,9 +199,13 @@ def list_lerobot_episodes(root: Path) -> list[str]:
     return [episode_clip_id(index) for index in episode_rows(root)]
 
 
-def dataset_stamp(root: Path) -> tuple[int, ...]:
-    """Return the sizes and modification times of the metadata and data files: a cache key that changes with them."""
-    files = sorted(p for sub in ("meta", "data") for p in (Path(root) / sub).rglob("*") if p.is_file())
+def dataset_stamp(root: Path, subfolders: tuple[str, ...] = ("meta",)) -> tuple[int, ...]:
+    """Return the sizes and modification times of a dataset's files under ``subfolders``: a cache key.
+
+    The episode index depends on ``meta/`` alone, a handful of files: stamping ``data/`` too listed every data file
+    on every clip's call (160 ms per call at 10,000 files, most of an hour of listing on a 10,000-episode build).
+    """
+    files = sorted(p for sub in subfolders for p in (Path(root) / sub).rglob("*") if p.is_file())
     return tuple(v for p in files for v in (p.stat().st_mtime_ns, p.stat().st_size))
 
 

@@ -269,3 +269,22 @@ def test_state_stored_as_text_names_the_file(demo_lerobot_root, tmp_path):
     pq.write_table(table, path)
     with pytest.raises(SourceFormatError, match=r"file-000\.parquet: observation\.state must hold rows of 8 numbers"):
         read_lerobot_episode(root, "episode_000000", DEMO)
+
+
+def test_the_episode_index_is_keyed_on_meta_alone_not_on_every_data_file(demo_lerobot_root, tmp_path):
+    # a 10,000-episode v2.x dataset has 10,000 data files: listing them on every clip's lookup cost 160 ms a call
+    import shutil
+
+    from remot_data.sources.lerobot_layout import dataset_stamp
+
+    root = tmp_path / "ds"
+    shutil.copytree(demo_lerobot_root, root)
+    before = dataset_stamp(root)
+    (root / "data" / "extra.bin").write_bytes(b"x")
+    assert dataset_stamp(root) == before  # data files do not enter the metadata stamp ...
+    with_data = dataset_stamp(root, ("meta", "data"))
+    (root / "data" / "extra.bin").write_bytes(b"xy")
+    assert dataset_stamp(root, ("meta", "data")) != with_data  # the stats-less range scan's key covers data/
+    info = root / "meta" / "info.json"
+    info.write_text(info.read_text() + " ")
+    assert dataset_stamp(root) != before  # ... meta files do
