@@ -25,8 +25,9 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
-from remot_data.errors import FrameExtractionError
+from remot_data.errors import FrameExtractionError, SourceFormatError
 from remot_data.records import Clip, CropBox, ImageSpec
+from remot_data.sources.paths import require_regular_file
 
 STREAM_RE = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5}).*$", re.MULTILINE)
 FPS_RE = re.compile(r"([\d.]+) fps")
@@ -461,10 +462,12 @@ def load_clip_frames(
             by_video.setdefault(frame.video_path, []).append(position)
             continue
         try:
-            with Image.open(frame.image_path) as opened:
+            with Image.open(require_regular_file(frame.image_path)) as opened:
                 if side_needed is not None:
                     opened.draft("RGB", stored_size(opened.size, side_needed[position]))
                 images[position] = opened.convert("RGB")
+        except SourceFormatError as err:  # a FIFO or device in place of a frame: never opened
+            failed[position] = str(err)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
             failed[position] = f"{frame.image_path}: cannot decode frame {frame.frame_index}: {err}"
     for video, video_positions in by_video.items():
@@ -475,6 +478,7 @@ def load_clip_frames(
         max_side = None if side_needed is None else max(side_needed[p] for p in video_positions)
         complaints: dict[int, str] = {}
         try:
+            require_regular_file(video)  # ffmpeg would block on a FIFO
             decoded = decode_video_frames(
                 video,
                 numbers.values(),
@@ -484,7 +488,7 @@ def load_clip_frames(
                 max_side=max_side,
                 failures=complaints,
             )
-        except FrameExtractionError as err:
+        except (FrameExtractionError, SourceFormatError, FileNotFoundError) as err:
             decoded, reason = {}, str(err)
         else:
             reason = f"{video}: video ends before this frame (truncated?)"

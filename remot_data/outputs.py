@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,39 @@ logger = logging.getLogger(__name__)
 
 OutputKind = Literal["dataset", "export", "corpus"]
 TMP_PREFIX = ".tmp-"
+
+
+SAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+MAX_NAME_PART = 64
+
+
+def safe_name(text: str) -> str:
+    """Return ``text`` as one harmless file-name part: a name read from a dataset never forms a path.
+
+    Every character but letters, digits, ``_``, ``.`` and ``-`` becomes ``_`` (separators, NUL, spaces), a leading
+    dot too (no ``..``, no hidden files), and the result is cut to 64 characters. Callers add a hash of the full name
+    wherever two names must not collide.
+
+    Example:
+        >>> safe_name("../../etc/passwd"), safe_name("scene-0061"), safe_name("")
+        ('_._.._etc_passwd', 'scene-0061', '_')
+    """
+    name = SAFE_NAME_CHARS.sub("_", text)[:MAX_NAME_PART]
+    if not name or name.startswith("."):
+        name = "_" + name[1:] if name else "_"
+    return name
+
+
+def require_inside(path: Path, folder: Path) -> Path:
+    """Return ``path`` if it lies inside ``folder`` (after resolving links and ``..``), else refuse to write it.
+
+    Raises:
+        OutputError: Naming both, when the path would land outside the folder.
+    """
+    resolved, base = Path(path).resolve(), Path(folder).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise OutputError(f"{path}: refusing to write outside {folder}")
+    return path
 
 
 def _marker_kind(path: Path) -> str | None:

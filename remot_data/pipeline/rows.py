@@ -11,6 +11,7 @@ from typing import Any
 
 from remot_data.errors import RemotError
 from remot_data.frames import render_images
+from remot_data.outputs import safe_name
 from remot_data.pipeline.config import BuildConfig, ClipInput
 from remot_data.pipeline.plan import reader_for
 from remot_data.questions.render import derive_seed, render_question
@@ -32,8 +33,8 @@ def source_image_key(clip: Clip, spec: ImageSpec) -> str:
 
 
 def image_file_name(clip: Clip, spec: ImageSpec) -> str:
-    """Return the file name of a triplet image: clip, real frame index, and crop/mark/mirror tags."""
-    name = f"{clip.clip_id}_{clip.frames[spec.frame_index].frame_index:06d}"
+    """Return the file name of a triplet image: clip id (``safe_name``: it comes from the data), frame, tags."""
+    name = f"{safe_name(clip.clip_id)}_{clip.frames[spec.frame_index].frame_index:06d}"
     if spec.crop is not None:
         name += "_crop" + hashlib.sha256(source_image_key(clip, spec).encode()).hexdigest()[:6]
     if spec.mark is not None or spec.ghost_frame_index is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from remot_data.outputs import require_inside, safe_name
 from remot_data.pipeline.config import BuildConfig, ClipInput
 from remot_data.pipeline.rows import process_clip
 from remot_data.rules.registry import RulePreset, load_rule_preset
@@ -26,9 +27,15 @@ REJECTS_PART = "{key}.rejects.parquet"
 
 
 def part_key(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> str:
-    """Return the staging key of a clip: content + source options + preset + config digest + contract version."""
+    """Return the staging key of a clip: its id made harmless, then a hash of everything the part depends on.
+
+    The hash covers the id, content, source options, preset, config digest and contract version. The clip id comes
+    from the data (a nuScenes scene name, say): it names the file only through ``safe_name``, and the hash keeps
+    apart two ids that look alike once made safe.
+    """
     text = "\x1f".join(
         [
+            clip_input.clip_id,
             clip_input.source,
             clip_input.content_sha256,
             clip_input.options_digest,
@@ -38,12 +45,17 @@ def part_key(clip_input: ClipInput, preset: RulePreset, config: BuildConfig) -> 
             str(schema_version("triplets")),
         ]
     )
-    return f"{clip_input.clip_id}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    return f"{safe_name(clip_input.clip_id)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def staged_paths(staging_dir: Path, key: str) -> tuple[Path, Path]:
-    """Return the (triplets, rejects) part files of a staged clip."""
-    return staging_dir / TRIPLET_PART.format(key=key), staging_dir / REJECTS_PART.format(key=key)
+    """Return the (triplets, rejects) part files of a staged clip (always inside ``staging_dir``).
+
+    Raises:
+        OutputError: If a key would place a part outside the staging folder.
+    """
+    paths = staging_dir / TRIPLET_PART.format(key=key), staging_dir / REJECTS_PART.format(key=key)
+    return tuple(require_inside(p, staging_dir) for p in paths)
 
 
 def staged_part_is_readable(*paths: Path) -> bool:

@@ -44,6 +44,7 @@ from remot_data.sources.lerobot_mapping import (
     PositionNames,
     load_lerobot_mapping,
 )
+from remot_data.sources.paths import read_source_bytes, read_source_text, require_regular_file
 
 logger = logging.getLogger(__name__)
 __all__ = [
@@ -79,7 +80,7 @@ def _value_range(root: str, stamp: tuple[int, ...], feature: str, column: int) -
     stats_path = Path(root) / STATS_PATH
     if stats_path.is_file():
         try:
-            stats = json.loads(stats_path.read_text(encoding="utf-8"))
+            stats = json.loads(read_source_text(stats_path))
         except json.JSONDecodeError as err:
             raise SourceFormatError(f"{stats_path}:{err.lineno}: invalid JSON: {err.msg}") from err
         except (UnicodeDecodeError, OSError) as err:
@@ -94,7 +95,7 @@ def _value_range(root: str, stamp: tuple[int, ...], feature: str, column: int) -
                     f"{err}"
                 ) from err
     parts = [
-        np.asarray(pq.read_table(p, columns=[feature]).column(0).to_pylist(), dtype=np.float64)
+        np.asarray(pq.read_table(require_regular_file(p), columns=[feature]).column(0).to_pylist(), dtype=np.float64)
         for p in sorted((Path(root) / "data").rglob("*.parquet"))
     ]
     values = np.concatenate([p.reshape(len(p), -1) for p in parts])
@@ -171,9 +172,8 @@ def check_lerobot_dataset(root: Path, mapping: LeRobotMapping) -> None:
         first = next(iter(episode_rows(root).values()))
         video = video_file_of(root, info, first, video_key)
         if not video.is_file():
-            problems.append(
-                f"camera {video_key}: its video file {video} does not exist (episode {first['episode_index']})"
-            )
+            what = "is not a regular file (a FIFO, device or folder)" if video.exists() else "does not exist"
+            problems.append(f"camera {video_key}: its video file {video} {what} (episode {first['episode_index']})")
     except (SourceFormatError, StopIteration) as err:
         problems.append(str(err) or "no episodes")
     if problems:
@@ -315,7 +315,7 @@ def hash_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> s
     digest = hashlib.sha256(mapping.digest().encode())
     for path in (root / INFO_PATH, root / STATS_PATH):
         if path.is_file():
-            digest.update(path.read_bytes())
+            digest.update(read_source_bytes(path))
     digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
     features = sorted(
         {mapping.feature_of(s) for a in mapping.arms.values() for s in (a.position, a.gripper) if s is not None}

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remot_data.errors import SourceFormatError
-from remot_data.sources.paths import contained_path
+from remot_data.sources.paths import contained_path, read_source_text, require_regular_file
 
 CODEBASE_VERSION = "v3.0"
 # One parquet and one mp4 per episode, meta/episodes.jsonl (v2.0 and v2.1 share the layout); read, never written.
@@ -105,7 +105,7 @@ def read_lerobot_info(root: Path) -> LeRobotInfo:
     """
     path = Path(root) / INFO_PATH
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_source_text(path))
     except FileNotFoundError as err:
         raise SourceFormatError(f"{path}: not a LeRobot dataset (no {INFO_PATH})") from err
     except json.JSONDecodeError as err:
@@ -136,7 +136,7 @@ def _read_legacy_episodes(root: Path, info: LeRobotInfo) -> list[dict[str, Any]]
     rows = []
     videos = [k for k, f in info.features.items() if f.get("dtype") == "video"]
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_source_text(path).splitlines()
     except FileNotFoundError as err:
         raise SourceFormatError(f"{path}: a {info.codebase_version} dataset needs {LEGACY_EPISODES_PATH}") from err
     except (UnicodeDecodeError, OSError) as err:
@@ -179,7 +179,7 @@ def read_lerobot_episodes(root: Path) -> list[dict[str, Any]]:
     rows = []
     for file in files:
         try:
-            rows.extend(pq.read_table(file).to_pylist())
+            rows.extend(pq.read_table(require_regular_file(file)).to_pylist())
         except (OSError, pa.ArrowInvalid) as err:
             raise SourceFormatError(f"{file}: cannot read episode metadata: {err}") from err
     for row in rows:
@@ -286,8 +286,9 @@ def episode_table(root: Path, info: LeRobotInfo, meta: dict[str, Any], features:
     whole.
     """
     path = data_file_of(root, info, meta)
-    if not path.is_file():
+    if not path.exists():
         raise SourceFormatError(f"{path}: data file of episode {meta['episode_index']} not found")
+    require_regular_file(path)  # a FIFO would block the read
     try:
         present = set(pq.read_schema(path).names)
         missing = [c for c in ("timestamp", *features) if c not in present]

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from remot_data.config_files import read_yaml_mapping, validate_document
+from remot_data.sources.paths import read_source_bytes, read_source_text
 
 ROBOTS_DIR = Path(__file__).resolve().parents[1] / "robots"
 ArmName = Literal["left", "right"]
@@ -48,7 +49,7 @@ def read_lerobot_calibration(path: Path) -> dict[str, tuple[int, int, int]]:
 def _read_lerobot_calibration(path: Path, size: int, mtime_ns: int) -> dict[str, tuple[int, int, int]]:
     del size, mtime_ns  # part of the cache key only
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = json.loads(read_source_text(Path(path)))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read a LeRobot calibration file: {exc}") from exc
     if not isinstance(doc, dict):
@@ -230,7 +231,7 @@ class LeRobotMapping(_Options):
             if isinstance(arm.position, JointKinematics):
                 for path in (arm.position.urdf, arm.position.calibration):
                     if path is not None and path.is_file():
-                        digest.update(path.read_bytes())
+                        digest.update(read_source_bytes(path))
         return digest.hexdigest()[:16]
 
 

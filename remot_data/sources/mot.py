@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, ObjectBoxes
-from remot_data.sources.paths import contained_path
+from remot_data.sources.paths import contained_path, read_source_bytes, read_source_text
 
 SEQINFO = "seqinfo.ini"
 GT_PATH = "gt/gt.txt"
@@ -99,7 +99,7 @@ def read_seqinfo(path: Path) -> SeqInfo:
     """
     parser = configparser.ConfigParser()
     try:
-        parser.read_string(path.read_text(encoding="utf-8"))
+        parser.read_string(read_source_text(path))
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise SourceFormatError(f"{path}: cannot read as an ini file: {exc}") from exc
     if "Sequence" not in parser:
@@ -159,7 +159,7 @@ def read_mot_gt(path: Path, *, length: int | None = None) -> GroundTruth:
             outside [0, 1], or an (frame, id) pair given twice.
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_source_text(path).splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceFormatError(f"{path}: cannot read: {exc}") from exc
     rows = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
@@ -266,7 +266,7 @@ def distinct_recordings(sequences: list[Path]) -> list[Path]:
             info = read_seqinfo(seq / SEQINFO)
             key = (
                 scene_of(seq.name),
-                hashlib.sha256((seq / GT_PATH).read_bytes()).hexdigest(),
+                hashlib.sha256(read_source_bytes(seq / GT_PATH)).hexdigest(),
                 (info.frame_rate, info.length, info.width, info.height, info.im_dir, info.im_ext),
             )
         except (SourceFormatError, OSError):
@@ -329,7 +329,7 @@ def hash_mot_sequence(seq: Path) -> str:
     digest = hashlib.sha256()
     for path in (seq / SEQINFO, seq / GT_PATH):
         digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        digest.update(read_source_bytes(path))
     for path in sorted(p for p in seq.rglob("*") if p.is_file() and p.parent.name != "gt" and p.name != SEQINFO):
         digest.update(f"{path.relative_to(seq)}:{path.stat().st_size}".encode())
     return digest.hexdigest()

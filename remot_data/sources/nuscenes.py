@@ -23,7 +23,7 @@ import pinocchio as pin
 
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, ObjectBoxes
-from remot_data.sources.paths import contained_path
+from remot_data.sources.paths import contained_path, read_source_bytes, read_source_text
 
 CAMERA = "CAM_FRONT"
 # table -> fields every record must have (besides "token"), and the tables its *_token fields point into.
@@ -104,7 +104,7 @@ def _read_records(path: Path) -> list[Any]:
         SourceFormatError: Naming the file when it is missing, not JSON, or not a list.
     """
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
+        records = json.loads(read_source_text(path))
     except FileNotFoundError:
         raise SourceFormatError(f"{path}: table missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -186,7 +186,7 @@ class NuScenesTables:
         """Return a SHA-256 over the table files (read once per load, not once per scene)."""
         digest = hashlib.sha256()
         for name in sorted(TABLES):
-            digest.update((self.version_dir / f"{name}.json").read_bytes())
+            digest.update(read_source_bytes(self.version_dir / f"{name}.json"))
         return digest.hexdigest()
 
     @cached_property

@@ -8,9 +8,36 @@ folders hold links into the same repository's ``blobs/``: that is where the hub 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from remot_data.errors import SourceFormatError
+
+
+def require_regular_file(path: Path) -> Path:
+    """Return ``path`` if it is a regular file (links followed); a FIFO, device or folder is refused, never opened.
+
+    Opening a FIFO blocks until something writes to it: a dataset file that is one would hang the build.
+
+    Raises:
+        FileNotFoundError: If nothing is there (callers name what they expected).
+        SourceFormatError: Naming the file when it is not a regular file.
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise SourceFormatError(f"{path}: is {kind}; remot reads dataset files only when they are regular files")
+    return Path(path)
+
+
+def read_source_text(path: Path) -> str:
+    """Return a dataset file's text (UTF-8), after ``require_regular_file``."""
+    return require_regular_file(path).read_text(encoding="utf-8")
+
+
+def read_source_bytes(path: Path) -> bytes:
+    """Return a dataset file's bytes, after ``require_regular_file``."""
+    return require_regular_file(path).read_bytes()
 
 
 def _storage(root: Path) -> tuple[Path, ...]:

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, Reject
+from remot_data.sources.paths import read_source_bytes, read_source_text, require_regular_file
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def list_scannet_scenes(root: Path) -> list[Path]:
 
 def _read_matrix(path: Path) -> npt.NDArray[np.float64]:
     try:
-        rows = [line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [line.split() for line in read_source_text(path).splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as err:
         raise SourceFormatError(f"{path}: cannot read pose file: {err}") from err
     if len(rows) != 4 or any(len(r) != 4 for r in rows):
@@ -195,7 +196,7 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
             raise SourceFormatError(f"{intrinsic_path}: fx (row 1, column 1) must be a positive number, got {K[0, 0]}")
         focal_px = float(K[0, 0])
     try:
-        with Image.open(frames[0].image_path) as im:
+        with Image.open(require_regular_file(frames[0].image_path)) as im:
             width, height = (int(v) for v in im.size)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
         raise SourceFormatError(f"{frames[0].image_path}: colour image cannot be opened: {err}") from err
@@ -249,7 +250,7 @@ def hash_scannet_scene(scene_dir: Path) -> str:
     for sub in (POSE_DIR, "intrinsic"):
         for path in sorted((scene_dir / sub).glob("*.txt")):
             digest.update(f"{sub}/{path.name}\0".encode())
-            digest.update(path.read_bytes())
+            digest.update(read_source_bytes(path))
     for path in sorted((scene_dir / COLOR_DIR).glob("*.jpg")):
         digest.update(f"{COLOR_DIR}/{path.name}\0{path.stat().st_size}\0".encode())
     return digest.hexdigest()
