@@ -30,6 +30,12 @@ from remot_data.records import Clip, CropBox, ImageSpec
 from remot_data.sources.paths import require_regular_file
 
 STREAM_RE = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5}).*$", re.MULTILINE)
+INPUT_RE = re.compile(r"^Input #0, (.+?), from ", re.MULTILINE)
+# Demuxers of real video files. Anything else is refused before a frame is decoded: a concat list, an HLS or other
+# playlist, an image2 pattern would make ffmpeg open files the list names, wherever they are.
+VIDEO_DEMUXERS = frozenset(
+    {"mov", "mp4", "matroska", "webm", "avi", "mpegts", "flv", "mpeg", "ogg", "asf", "ivf", "h264", "hevc", "nut"}
+)
 FPS_RE = re.compile(r"([\d.]+) fps")
 PIX_FMT_RE = re.compile(r"Video: [^,]+, (\w+)")
 
@@ -197,13 +203,19 @@ def probe_video(path: Path, *, exe: str | None = None) -> VideoInfo:
 def _probe_video(path: str, size: int, mtime_ns: int, exe: str | None) -> VideoInfo:
     try:
         _, err = (
-            ffmpeg.input(str(path))
+            ffmpeg.input(str(path), protocol_whitelist="file")
             .output("pipe:", format="null", t=0)
             .run(cmd=ffmpeg_exe(exe), capture_stdout=True, capture_stderr=True)
         )
     except ffmpeg.Error as error:
         err = error.stderr
     text = err.decode("utf-8", "replace")
+    demuxer = INPUT_RE.search(text)
+    if demuxer is not None and not set(demuxer.group(1).split(",")) & VIDEO_DEMUXERS:
+        raise FrameExtractionError(
+            f"{path}: ffmpeg reads it as a {demuxer.group(1)!r} input, not a video file; remot decodes video "
+            "containers only (a playlist or concat list would make ffmpeg open the files it names)"
+        )
     match = STREAM_RE.search(text)
     if match is None:
         raise FrameExtractionError(f"{path}: ffmpeg finds no video stream: {text.strip().splitlines()[-1:]}")
@@ -392,7 +404,8 @@ def _decode_segment(
     keep = set(wanted)
     width, height = size
     # Seek half a frame early: the first frame at or after that time is frame 0, even with rounded timestamps.
-    stream = ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps)).filter("select", expression)
+    stream = ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps), protocol_whitelist="file")
+    stream = stream.filter("select", expression)
     if size != info.size:
         stream = stream.filter("scale", width, height, flags="bilinear")
         if info.pix_fmt == "yuv420p" and width % 2 == 0 and height % 2 == 0:

@@ -92,3 +92,40 @@ def test_a_fifo_in_place_of_one_data_file_rejects_its_episodes_and_keeps_the_res
     named = [r for r in rejects if "is a FIFO" in (r["detail"] or "")]
     assert named and all(data_files[0].name in r["detail"] for r in named)
     assert read_triplets(tmp_path / "out" / "latest").num_rows > 0
+
+
+@pytest.mark.parametrize(
+    "playlist, refusal",
+    [
+        ("ffconcat version 1.0\nfile clip.mp4\n", "'concat' input, not a video file"),
+        (  # ffmpeg's HLS demuxer will not open it by this name: unreadable (keep it so)
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nclip.mp4\n#EXT-X-ENDLIST\n",
+            "finds no video stream",
+        ),
+    ],
+    ids=["ffconcat", "hls"],
+)
+def test_a_playlist_in_place_of_a_video_is_refused_not_followed(demo_lerobot_root, tmp_path, playlist, refusal):
+    # ffmpeg opens what a playlist names: here a video outside the dataset root, through a link beside the list
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from tests.factories.lerobot import DEMO_MAPPING
+
+    root = tmp_path / "ds"
+    shutil.copytree(demo_lerobot_root, root)
+    videos = sorted((root / "videos").rglob("*.mp4"))
+    assert len(videos) > 1
+    outside = tmp_path / "elsewhere.mp4"
+    shutil.copy(videos[0], outside)
+    (videos[-1].parent / "clip.mp4").symlink_to(outside)
+    videos[-1].write_text(playlist)
+    build_dataset(
+        [SourceInput(source="lerobot", path=str(root), lerobot_mapping=DEMO_MAPPING)], tmp_path / "out", SMALL_BUILD
+    )
+    rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
+    refused = [r for r in rejects if videos[-1].name in (r["detail"] or "")]
+    assert refused and all(refusal in r["detail"] for r in refused)
+    published = set(read_triplets(tmp_path / "out" / "latest").column("clip_id").to_pylist())
+    assert not published & {r["clip_id"] for r in refused}  # nothing of the playlist's episodes is published
