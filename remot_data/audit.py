@@ -46,6 +46,11 @@ class AuditItem:
         options: Offered options per sub-question.
         prompt: The prompt text.
         image_hashes: Perceptual (average) hash of each image (side x side bits).
+        motion_hashes: Average hashes of what changes from image 1 to images 2 and 3 (``difference_hash``), or
+            empty when the preset does not compare motion.
+        triplet_id: The row's id ("" for release items).
+        source: The row's source ("" for release items).
+        clip_id: The row's clip ("" for release items).
     """
 
     family: str
@@ -56,13 +61,71 @@ class AuditItem:
     options: tuple[tuple[str, ...], ...]
     prompt: str
     image_hashes: tuple[int, ...] = ()
+    motion_hashes: tuple[int, ...] = ()
+    triplet_id: str = ""
+    source: str = ""
+    clip_id: str = ""
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        """Return what near-identity of triplets is judged on: the images' hashes, then the motion hashes."""
+        return self.image_hashes + self.motion_hashes
 
 
 def average_hash(image: Image.Image, side: int = AHASH_SIDE) -> int:
     """Return the average hash of an image: side x side grey pixels, a bit per pixel above the mean."""
     small = np.asarray(image.convert("L").resize((side, side), Image.Resampling.BILINEAR), dtype=float)
+    return _bits_above_mean(small)
+
+
+def _bits_above_mean(small: npt.NDArray[np.float64]) -> int:
     bits = (small > small.mean()).ravel()  # bit i of the hash is pixel i (row-major)
     return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+
+
+BORDER_TOLERANCE = 6  # grey levels: a row or column whose pixels span no more is a constant bar
+
+
+def constant_border_box(grey: npt.NDArray[np.uint8]) -> tuple[int, int, int, int]:
+    """Return (top, bottom, left, right) of an image without its constant borders (letterbox or pillarbox bars).
+
+    A border row or column is constant when its pixels span at most ``BORDER_TOLERANCE`` grey levels; bars are cut
+    from each edge inwards. An image that is constant throughout keeps its whole box.
+
+    Example:
+        >>> img = np.zeros((8, 6), np.uint8); img[2:6] = np.arange(6) * 40  # black bars above and below
+        >>> constant_border_box(img)
+        (2, 6, 0, 6)
+    """
+    rows = np.ptp(grey, axis=1) > BORDER_TOLERANCE
+    cols = np.ptp(grey, axis=0) > BORDER_TOLERANCE
+    if not rows.any() or not cols.any():
+        return 0, grey.shape[0], 0, grey.shape[1]
+    top, bottom = int(np.argmax(rows)), int(len(rows) - np.argmax(rows[::-1]))
+    left, right = int(np.argmax(cols)), int(len(cols) - np.argmax(cols[::-1]))
+    return top, bottom, left, right
+
+
+def content_pixels(image: Image.Image, side: int) -> npt.NDArray[np.float64]:
+    """Return an image's grey pixels without constant borders, resized to ``2 side`` x ``2 side``."""
+    grey = np.asarray(image.convert("L"))
+    top, bottom, left, right = constant_border_box(grey)
+    cropped = Image.fromarray(grey[top:bottom, left:right])
+    return np.asarray(cropped.resize((2 * side, 2 * side), Image.Resampling.BILINEAR), dtype=float)
+
+
+MIN_MOTION = 4.0  # grey levels: a difference image whose largest 2x2 mean stays below shows no motion
+
+
+def difference_hash(first: npt.NDArray[np.float64], second: npt.NDArray[np.float64]) -> int:
+    """Return the average hash of where two images differ (``content_pixels`` of each): what moves between them.
+
+    Two recordings of one camera setup share their background; what tells them apart is where and how the robot or
+    the camera moved, which the difference shows and a hash of either image alone does not. No motion hashes to 0.
+    """
+    diff = np.abs(first - second)
+    small = diff.reshape(diff.shape[0] // 2, 2, diff.shape[1] // 2, 2).mean(axis=(1, 3))
+    return 0 if small.max() < MIN_MOTION else _bits_above_mean(small)
 
 
 def open_for_hash(jpeg: bytes, side: int) -> Image.Image:
@@ -248,6 +311,59 @@ def near_in_other_splits(
     return near
 
 
+SPLIT_ORDER = ("train", "val", "test")  # a triplet is checked against the splits before its own
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contaminated:
+    """A val or test triplet that near-duplicates one of an earlier split (``decontaminate``).
+
+    Attributes:
+        index: Its position among the items.
+        match: The position of the earlier split's triplet it matches.
+        distance: The largest bit distance between their hashes (every one is within the preset's limit).
+    """
+
+    index: int
+    match: int
+    distance: int
+
+
+def decontaminate(items: Sequence[AuditItem], *, max_hash_distance: int, hash_bits: int) -> list[Contaminated]:
+    """Return the val and test triplets that near-duplicate a triplet of an earlier split: they are to be removed.
+
+    A val triplet is held against train, a test triplet against train and val; two triplets are near-identical when
+    every hash of their keys (images, then motion) is within ``max_hash_distance`` bits. The match named is the
+    closest one. Every pair of the two sets is compared, in numpy blocks.
+
+    Example:
+        >>> a = AuditItem(family="f", split="train", group="g1", subject="", answer="A", options=(("x",),),
+        ...     prompt="p", image_hashes=(0b1111,))
+        >>> b = AuditItem(family="f", split="test", group="g2", subject="", answer="A", options=(("x",),),
+        ...     prompt="p", image_hashes=(0b0111,))
+        >>> decontaminate([a, b], max_hash_distance=1, hash_bits=64)
+        [Contaminated(index=1, match=0, distance=1)]
+    """
+    found: list[Contaminated] = []
+    keyed = [i for i, item in enumerate(items) if item.key]
+    for rank, split in enumerate(SPLIT_ORDER[1:], start=1):
+        earlier = set(SPLIT_ORDER[:rank])
+        rows_a = [i for i in keyed if items[i].split == split]
+        rows_b = [i for i in keyed if items[i].split in earlier]
+        if not rows_a or not rows_b:
+            continue
+        a = _hash_words([items[i].key for i in rows_a], hash_bits)
+        b = _hash_words([items[i].key for i in rows_b], hash_bits)
+        block = max(1, PAIR_CHUNK // max(1, b.size))
+        for start in range(0, len(rows_a), block):
+            distances = _distances(a[start : start + block, None], b[None])
+            nearest = distances.argmin(axis=1)
+            for offset, (j, d) in enumerate(zip(nearest, distances[np.arange(len(nearest)), nearest], strict=True)):
+                if d <= max_hash_distance:
+                    found.append(Contaminated(index=rows_a[start + offset], match=rows_b[int(j)], distance=int(d)))
+    return found
+
+
 def leakage(items: Sequence[AuditItem], *, max_hash_distance: int = 0, hash_bits: int = 64) -> dict[str, Any]:
     """Return what crosses splits (groups, near-identical images) and same-looking questions with other answers.
 
@@ -264,7 +380,7 @@ def leakage(items: Sequence[AuditItem], *, max_hash_distance: int = 0, hash_bits
         for h in item.image_hashes:
             splits_of_hash[(h,)].add(item.split)
         if item.image_hashes:
-            splits_of_triplet[item.image_hashes].add(item.split)
+            splits_of_triplet[item.key].add(item.split)
             # the same prompt on the same-looking images must have one answer
             answers_of_question[(item.prompt, item.image_hashes)].add(item.answer)
     crossing = sorted(g for g, s in splits_of_group.items() if len(s) > 1)
@@ -316,25 +432,47 @@ def audit_items(items: Sequence[AuditItem], config: AuditConfig | None = None) -
     }
 
 
-def items_from_table(table: pa.Table, groups: dict[str, str], *, hash_side: int = AHASH_SIDE) -> list[AuditItem]:
-    """Return the audit items of a triplet table; ``groups`` maps clip id to group (the manifest's)."""
-    columns = ["family", "split", "clip_id", "subject", "answer", "options", "prompt"]
+def items_from_table(
+    table: pa.Table, groups: dict[str, str], *, hash_side: int = AHASH_SIDE, config: AuditConfig | None = None
+) -> list[AuditItem]:
+    """Return the audit items of a triplet table; ``groups`` maps clip id to group (the manifest's).
+
+    With ``config.compare_content`` the hashes are taken without constant borders and the items carry motion
+    hashes (``difference_hash`` of image 1 against images 2 and 3); ``config.image_hash_side`` then sets the side.
+    """
+    compare_content = config is not None and config.compare_content
+    hash_side = config.image_hash_side if config is not None else hash_side
+    columns = ["family", "split", "clip_id", "subject", "answer", "options", "prompt", "triplet_id", "source"]
     rows = table.select(columns).to_pylist()
     hashes: list[tuple[int, ...]] = []
+    motions: list[tuple[int, ...]] = []
     # A clip's triplets share images (the same frame as anchor of one and positive of another): each distinct JPEG
     # is decoded once, keyed by its digest, only among the rows at hand (a staged part is one clip).
-    known: dict[bytes, int] = {}
+    known: dict[bytes, tuple[int, npt.NDArray[np.float64] | None]] = {}
 
-    def hash_of(raw: bytes) -> int:
+    def decoded(raw: bytes) -> tuple[int, npt.NDArray[np.float64] | None]:
         key = hashlib.blake2b(raw, digest_size=16).digest()
         if key not in known:
-            known[key] = average_hash(open_for_hash(raw, hash_side), hash_side)
+            image = open_for_hash(raw, hash_side)
+            if compare_content:
+                pixels = content_pixels(image, hash_side)
+                small = pixels.reshape(hash_side, 2, hash_side, 2).mean(axis=(1, 3))
+                known[key] = (_bits_above_mean(small), pixels)
+            else:
+                known[key] = (average_hash(image, hash_side), None)
         return known[key]
 
     # Image bytes are read a batch at a time: a large table holds gigabytes of JPEG, of which only hashes are kept.
     for batch in table.select(list(IMAGE_COLUMNS)).to_batches(max_chunksize=256):
         data = [batch.column(c).field("bytes").to_pylist() for c in IMAGE_COLUMNS]
-        hashes += [tuple(hash_of(raw) for raw in images) for images in zip(*data, strict=True)]
+        for images in zip(*data, strict=True):
+            seen = [decoded(raw) for raw in images]
+            hashes.append(tuple(h for h, _ in seen))
+            if compare_content:
+                anchor = seen[0][1]
+                motions.append(tuple(difference_hash(anchor, pixels) for _, pixels in seen[1:]))
+            else:
+                motions.append(())
     # Prompts, answers and options repeat across a build: one shared object each keeps the items of 16 K triplets small.
     return [
         AuditItem(
@@ -346,8 +484,12 @@ def items_from_table(table: pa.Table, groups: dict[str, str], *, hash_side: int 
             options=tuple(tuple(sys.intern(o) for o in options) for options in r["options"]),
             prompt=sys.intern(r["prompt"]),
             image_hashes=h,
+            motion_hashes=m,
+            triplet_id=r["triplet_id"],
+            source=sys.intern(r["source"]),
+            clip_id=sys.intern(r["clip_id"]),
         )
-        for r, h in zip(rows, hashes, strict=True)
+        for r, h, m in zip(rows, hashes, motions, strict=True)
     ]
 
 
@@ -366,9 +508,7 @@ def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:  # built with a preset file that is not shipped: exact 64-bit hashes only
         config = AuditConfig()
     items = [  # a part at a time: only hashes are kept of the images
-        item
-        for part in iter_triplet_parts(Path(dataset_dir))
-        for item in items_from_table(part, groups, hash_side=config.image_hash_side)
+        item for part in iter_triplet_parts(Path(dataset_dir)) for item in items_from_table(part, groups, config=config)
     ]
     return audit_items(items, config)
 

@@ -31,7 +31,7 @@ class BuildConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    preset: str = Field("v4", description="Rule preset name (remot_data/rules/presets/<name>.yaml) or a YAML path")
+    preset: str = Field("v5", description="Rule preset name (remot_data/rules/presets/<name>.yaml) or a YAML path")
     frames: FrameConfig = Field(default_factory=FrameConfig, description="How triplet images are stored")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of clips hashed to the val split")
     test_fraction: float = Field(

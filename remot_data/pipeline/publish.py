@@ -20,18 +20,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import remot_data
-from remot_data.audit import AuditItem, audit_items, check_audit, items_from_table
+from remot_data.audit import AuditItem, audit_items, check_audit, decontaminate, items_from_table
 from remot_data.card import write_dataset_card
 from remot_data.contact_sheet import pick_examples, write_contact_sheet
 from remot_data.errors import ContractError
 from remot_data.outputs import latest_version, new_version_id, publish_version
 from remot_data.pipeline.plan import BuildPlan
 from remot_data.pipeline.stage import staged_paths
+from remot_data.records import Reject
 from remot_data.rules.families import FAMILIES
 from remot_data.rules.registry import RulePreset
-from remot_data.table import read_parquet, write_json, write_parquet, write_triplet_splits
+from remot_data.table import read_parquet, rejects_to_table, write_json, write_parquet, write_triplet_splits
 from remot_data.validation import make_validation_frame, validate_frame
 from schemas import IMAGE_COLUMNS, load_layout, load_manifest_schema, load_schema, schema_version
 
@@ -192,10 +194,57 @@ def _rows_at(parts: list[Path], sizes: list[int], indices: list[int]) -> list[di
     return [rows[order] for order in range(len(indices))]
 
 
+def _kept(part: pa.Table, masks: list[pa.Array] | None, index: int) -> pa.Table:
+    """Return a part without its decontaminated rows (``masks[index]``: the rows kept), or whole without masks."""
+    return part if masks is None else part.filter(masks[index])
+
+
+def decontaminated(items: list[AuditItem], preset: RulePreset) -> tuple[set[str], list[Reject]]:
+    """Return the ids of the val/test triplets the preset's audit removes, and a rejects row for each.
+
+    Each row names the earlier split's triplet it near-duplicates. Without ``audit.decontaminate`` nothing is
+    removed (v1-v4: the cross-split gates alone judge).
+
+    Raises:
+        ContractError: If the removals take more than ``audit.max_decontaminated_share`` of a split's triplets.
+    """
+    config = preset.audit
+    if not config.decontaminate:
+        return set(), []
+    found = decontaminate(items, max_hash_distance=config.max_image_hash_distance, hash_bits=config.image_hash_side**2)
+    rejects = [
+        Reject(
+            stage="validate",
+            source=items[c.index].source,
+            clip_id=items[c.index].clip_id,
+            reason=f"near_duplicate_of_{items[c.match].split}",
+            detail=(
+                f"{items[c.index].split} triplet {items[c.index].triplet_id} near-duplicates "
+                f"{items[c.match].split} triplet {items[c.match].triplet_id} (clip {items[c.match].clip_id}): every "
+                f"image and motion hash within {c.distance} of {config.image_hash_side**2} bits "
+                f"(audit.max_image_hash_distance {config.max_image_hash_distance}); removed from its split"
+            ),
+        )
+        for c in found
+    ]
+    totals = Counter(item.split for item in items)
+    for split, n in sorted(Counter(items[c.index].split for c in found).items()):
+        if n > config.max_decontaminated_share * totals[split]:
+            example = next(r.detail for r in rejects if r.detail.startswith(split + " "))
+            raise ContractError(
+                f"dataset not published: {n} of {totals[split]} {split} triplets ({n / totals[split]:.1%}) "
+                f"near-duplicate triplets of an earlier split, more than audit.max_decontaminated_share "
+                f"{config.max_decontaminated_share}: that is not a few repeated takes but a split assignment that "
+                f"puts copies of recordings in two splits (a split file naming one recording twice, clip ids that "
+                f"divide a recording); e.g. {example}"
+            )
+    return {items[c.index].triplet_id for c in found}, rejects
+
+
 def _check_part(path: Path, *, preset: RulePreset, groups: dict[str, str]) -> tuple[pd.DataFrame, list[AuditItem]]:
     """Read one staged part; return its validation frame and its audit items (image hashes included)."""
     part = read_parquet(path, "triplets")
-    return make_validation_frame(part, preset), items_from_table(part, groups, hash_side=preset.audit.image_hash_side)
+    return make_validation_frame(part, preset), items_from_table(part, groups, config=preset.audit)
 
 
 def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
@@ -246,7 +295,20 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
             f"dataset not published: {len(violations)} of {n_expectations} expectations failed "
             f"(report: {plan.staging_dir / layout.validation_report}):\n  {lines}"
         )
+    removed, removal_rejects = decontaminated(items, preset)
+    if removed:
+        keep = pa.array(sorted(removed), pa.string())
+        masks = [pc.invert(pc.is_in(t.column("triplet_id"), value_set=keep)) for t in light]
+        kept_positions = np.flatnonzero(np.concatenate([m.to_numpy(zero_copy_only=False) for m in masks]))
+        triplets = pa.concat_tables([t.filter(m) for t, m in zip(light, masks, strict=True)])
+        rejects = pa.concat_tables([rejects, rejects_to_table(removal_rejects)])
+    else:
+        masks, kept_positions = None, np.arange(len(triplets))
+    removed_per_split = Counter(item.split for item in items if item.triplet_id in removed)
+    items = [item for item in items if item.triplet_id not in removed]
     audit = audit_items(items, preset.audit)
+    if preset.audit.decontaminate:
+        audit["leakage"]["decontaminated"] = dict(sorted(removed_per_split.items()))
     check_audit(audit, preset.audit)
     version_id = new_version_id()
     manifest = {
@@ -284,12 +346,15 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
     }
     check_manifest(manifest)
     with publish_version(plan.out_dir, version_id, keep=config.keep_versions) as tmp:
-        split_files = write_triplet_splits((read_parquet(p, "triplets") for p in parts), tmp)
+        split_files = write_triplet_splits(
+            (_kept(read_parquet(p, "triplets"), masks, n) for n, p in enumerate(parts)), tmp
+        )
         write_parquet(rejects, tmp / layout.rejects)
         write_json(tmp / layout.validation_report, report)
         write_json(tmp / layout.manifest, manifest)
         write_dataset_card(tmp, manifest, split_files)
-        examples = _rows_at(parts, [len(t) for t in light], pick_examples(triplets, CONTACT_SHEET_ROWS))
+        picked = [int(kept_positions[i]) for i in pick_examples(triplets, CONTACT_SHEET_ROWS)]
+        examples = _rows_at(parts, [len(t) for t in light], picked)
         write_contact_sheet(examples, tmp / layout.contact_sheet)
     shutil.rmtree(plan.staging_dir, ignore_errors=True)
     return manifest

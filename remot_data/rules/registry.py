@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from remot_data.config_files import load_yaml_model, read_yaml_mapping
+from remot_data.config_files import read_yaml_mapping, validate_document
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
@@ -298,6 +298,12 @@ class AuditConfig(_PresetSection):
         max_image_hash_distance: Images whose average hashes differ in at most this many bits are near-identical
             (0: equal hashes only).
         image_hash_side: Average hashes are taken on side x side grey pixels (8: 64 bits, as v1/v2).
+        compare_content: Hash images without their constant borders (letterbox bars) and compare triplets on what
+            moves too (the difference of image 1 to images 2 and 3), not on the images alone (v5).
+        decontaminate: Remove each val/test triplet that near-duplicates one of an earlier split (a rejects row
+            names the match) instead of refusing the build (v5).
+        max_decontaminated_share: Refuse the build when decontamination removes more than this share of a split:
+            then the split assignment, not a few repeated takes, is wrong.
     """
 
     max_blind_gain: float = 1.0
@@ -307,6 +313,9 @@ class AuditConfig(_PresetSection):
     max_cross_split_triplet_share: float = Field(1.0, ge=0.0, le=1.0)
     max_image_hash_distance: int = Field(0, ge=0, le=64)
     image_hash_side: int = Field(8, ge=4, le=32)
+    compare_content: bool = False
+    decontaminate: bool = False
+    max_decontaminated_share: float = Field(1.0, ge=0.0, le=1.0)
 
 
 class RulePreset(_PresetSection):
@@ -367,19 +376,58 @@ class RulePreset(_PresetSection):
         return self.sha256[:12]
 
 
+def _preset_path(name_or_path: str | Path, *, relative_to: Path | None = None) -> Path:
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PRESET_DIR / f"{name_or_path}.yaml"
+    elif relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    if not path.is_file():
+        shipped = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+        raise FileNotFoundError(f"rule preset {str(name_or_path)!r} not found; shipped presets: {shipped}")
+    return path
+
+
+def _resolved_document(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, str]:
+    """Return a preset file's document with its ``extends:`` chain applied, and the hash of the chain's bytes.
+
+    A preset that ``extends: v4`` holds only what differs: each section it names is the parent's section with its
+    keys on top (a key it lists replaces the parent's value whole). The hash covers every file of the chain, so a
+    change in a parent changes the child's hash too.
+
+    Raises:
+        ValueError: For a preset that extends itself through its chain.
+    """
+    if path.resolve() in seen:
+        raise ValueError(f"{path}: extends itself through {[str(p) for p in seen]}")
+    doc = read_yaml_mapping(path)
+    digest = hashlib.sha256(path.read_bytes())
+    parent_name = doc.pop("extends", None)
+    if parent_name is None:
+        return doc, digest.hexdigest()
+    parent, parent_sha = _resolved_document(
+        _preset_path(str(parent_name), relative_to=path.parent), (*seen, path.resolve())
+    )
+    parent.pop("name", None)
+    for key, value in doc.items():
+        if isinstance(value, dict) and isinstance(parent.get(key), dict):
+            parent[key] = {**parent[key], **value}
+        else:
+            parent[key] = value
+    digest.update(parent_sha.encode())
+    return parent, digest.hexdigest()
+
+
 def load_rule_preset(name_or_path: str | Path) -> RulePreset:
-    """Load a rule preset by name (``v1``) or by path to a YAML file.
+    """Load a rule preset by name (``v1``) or by path to a YAML file (``extends:`` applied).
 
     Raises:
         FileNotFoundError: If no such preset exists; the message lists the shipped ones.
         ValueError: Naming the file and the field that is missing, unknown or out of range.
     """
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = PRESET_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        shipped = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"rule preset {str(name_or_path)!r} not found; shipped presets: {shipped}")
-    name = str(read_yaml_mapping(path).get("name", path.stem))
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-    return load_yaml_model(RulePreset, path, "rule preset", extra={"name": name, "sha256": sha256})
+    path = _preset_path(name_or_path)
+    document, sha256 = _resolved_document(path)
+    name = str(document.get("name", path.stem))
+    return validate_document(
+        RulePreset, {**document, "name": name, "sha256": sha256}, source=str(path), what="rule preset"
+    )

@@ -39,7 +39,7 @@ def test_manifest_counts_match_the_table(built_dataset):
     table = read_triplets(built_dataset)
     assert manifest["counts"]["triplets"] == len(table) > 20
     assert sum(manifest["counts"]["by_split"].values()) == len(table)
-    assert manifest["preset"]["name"] == "v4" and len(manifest["preset"]["sha256"]) == 64
+    assert manifest["preset"]["name"] == "v5" and len(manifest["preset"]["sha256"]) == 64
     assert len(manifest["input"]["clips"]) == SMALL_DEMO.n_scenes
     assert manifest["source"] == "scannet" and manifest["input"]["roots"][0]["source"] == "scannet"
     assert all(len(c["content_sha256"]) == 64 for c in manifest["input"]["clips"])

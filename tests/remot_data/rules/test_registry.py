@@ -45,7 +45,7 @@ def test_a_bad_preset_names_its_file_and_field(tmp_path, old, new, match):
 
 
 def test_unknown_preset_lists_the_shipped_ones():
-    with pytest.raises(FileNotFoundError, match=r"shipped presets: \[.v1., .v2., .v3., .v4.\]"):
+    with pytest.raises(FileNotFoundError, match=r"shipped presets: \[.v1., .v2., .v3., .v4., .v5.\]"):
         load_rule_preset("v9")
 
 
@@ -81,4 +81,33 @@ def test_v4_is_v3_but_for_its_cross_split_triplet_gate():
     assert v3.audit.model_dump(exclude=gate) == v4.audit.model_dump(exclude=gate)
     assert (v3.audit.max_cross_split_triplets, v3.audit.max_cross_split_triplet_share) == (0, 1.0)
     assert (v4.audit.max_cross_split_triplets, v4.audit.max_cross_split_triplet_share) == (10**9, 0.05)
-    assert BuildConfig().preset == "v4"
+
+
+def test_v5_extends_v4_with_the_decontaminating_audit_and_is_the_default():
+    v4, v5 = load_rule_preset("v4"), load_rule_preset("v5")
+    changed = {"compare_content", "decontaminate", "max_decontaminated_share"}
+    assert v4.model_dump(exclude={"name", "sha256", "audit"}) == v5.model_dump(exclude={"name", "sha256", "audit"})
+    assert v4.audit.model_dump(exclude=changed) == v5.audit.model_dump(exclude=changed)
+    assert (v5.audit.compare_content, v5.audit.decontaminate, v5.audit.max_decontaminated_share) == (True, True, 0.2)
+    assert (v4.audit.compare_content, v4.audit.decontaminate) == (False, False)  # v4 datasets rebuild as they were
+    assert v5.name == "v5" and v5.sha256 != v4.sha256
+    assert BuildConfig().preset == "v5"
+
+
+def test_extends_layers_sections_key_by_key_and_hashes_the_whole_chain(tmp_path):
+    parent = tmp_path / "parent.yaml"
+    parent.write_text((PRESET_DIR / "v4.yaml").read_text().replace("name: v4", "name: parent"))
+    child = tmp_path / "child.yaml"
+    child.write_text("name: child\nextends: parent.yaml\naudit:\n  min_items: 7\n")
+    loaded = load_rule_preset(child)
+    assert loaded.name == "child" and loaded.audit.min_items == 7
+    assert loaded.audit.max_blind_gain == load_rule_preset("v4").audit.max_blind_gain  # the rest of the section stays
+    before = loaded.sha256
+    parent.write_text(parent.read_text().replace("max_blind_gain: 0.30", "max_blind_gain: 0.31"))
+    assert load_rule_preset(child).sha256 != before  # a parent's edit changes every child's hash
+    child.write_text("name: child\nextends: child.yaml\n")
+    with pytest.raises(ValueError, match="extends itself"):
+        load_rule_preset(child)
+    child.write_text("name: child\nextends: parent.yaml\naudit:\n  min_itemz: 7\n")
+    with pytest.raises(ValueError, match=r"child\.yaml: audit\.min_itemz: Extra inputs are not permitted"):
+        load_rule_preset(child)
