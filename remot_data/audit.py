@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import re
 import sys
 from collections import Counter, defaultdict
@@ -93,7 +94,7 @@ def constant_border_box(grey: npt.NDArray[np.uint8]) -> tuple[int, int, int, int
     from each edge inwards. An image that is constant throughout keeps its whole box.
 
     Example:
-        >>> img = np.zeros((8, 6), np.uint8); img[2:6] = np.arange(6) * 40  # black bars above and below
+        >>> img = np.zeros((8, 6), np.uint8); img[2:6] = np.arange(1, 7) * 40  # black bars above and below
         >>> constant_border_box(img)
         (2, 6, 0, 6)
     """
@@ -188,8 +189,57 @@ def blind_baselines(items: Sequence[AuditItem]) -> dict[str, dict[str, Any]]:
         if numeric:
             gains += [report[p] - report["numeric_chance"] for p in ("smallest_number", "largest_number")]
         report["max_blind_gain"] = float(max(gains))
+        report["strongest"] = strongest_blind_policy(group)
         out[family] = report
     return out
+
+
+POLICY_WORDS = {
+    "majority_label": "answering every item with the most common correct label",
+    "letter_prior": "answering every item with the most common correct letter",
+    "smallest_number": "picking the smallest angle offered",
+    "largest_number": "picking the largest angle offered",
+}
+
+
+def strongest_blind_policy(group: Sequence[AuditItem]) -> dict[str, Any]:
+    """Return the blind policy and sub-question where answering without the images gains most over chance.
+
+    Per sub-question position k: the most common correct label (and letter) at k, and on angle sub-questions the
+    smallest and largest number. Returns the policy, k (0-based), what it answers, its accuracy and chance at k, the
+    share of the items at k whose truth is that answer, and up to 3 ids of triplets it answers right.
+    """
+    best: dict[str, Any] = {}
+    positions = sorted({k for item in group for k in range(len(item.options))})
+    for k in positions:
+        at_k = [(item, item.options[k], _letter_index(item.answer[k])) for item in group if k < len(item.options)]
+        chance = float(np.mean([1 / len(opts) for _, opts, _ in at_k]))
+        label = Counter(opts[a] for _, opts, a in at_k).most_common(1)[0][0]
+        letter = Counter(item.answer[k] for item, _, _ in at_k).most_common(1)[0][0]
+        candidates = [
+            ("majority_label", label, [i for i, opts, a in at_k if opts[a] == label], chance),
+            ("letter_prior", letter, [i for i, _, _ in at_k if i.answer[k] == letter], chance),
+        ]
+        numeric = [(i, n, a) for i, opts, a in at_k if a in (n := _numbers(opts))]
+        if numeric:
+            numeric_chance = float(np.mean([1 / len(n) for _, n, _ in numeric]))
+            for name, pick in (("smallest_number", min), ("largest_number", max)):
+                right = [i for i, n, a in numeric if pick(n.items(), key=lambda kv: kv[1])[0] == a]
+                candidates.append((name, name.split("_")[0] + " angle", right, numeric_chance))
+        for name, answer, right, base in candidates:
+            total = len(numeric) if name.endswith("_number") else len(at_k)
+            accuracy = len(right) / total if total else 0.0
+            if not best or accuracy - base > best["gain"]:
+                best = {
+                    "policy": name,
+                    "sub_question": k,
+                    "answer": answer,
+                    "accuracy": accuracy,
+                    "chance": base,
+                    "gain": accuracy - base,
+                    "examples": [i.triplet_id for i in right if i.triplet_id][:3],
+                }
+    return best
 
 
 PAIR_CHUNK = 1 << 20  # 64-bit words compared per numpy call: temporaries of a few MB each
@@ -513,11 +563,40 @@ def audit_dataset(dataset_dir: Path) -> dict[str, Any]:
     return audit_items(items, config)
 
 
+def blind_failure(family: str, report: dict[str, Any], config: AuditConfig) -> str:
+    """Return why a family fails the blind-baseline gate: the policy, the sub-question, its share, examples, the key.
+
+    Example:
+        >>> report = {"items": 40, "max_blind_gain": 0.59, "strongest": {"policy": "majority_label",
+        ...     "sub_question": 2, "answer": "No rotation", "accuracy": 1.0, "chance": 0.41, "gain": 0.59,
+        ...     "examples": ["ab12", "cd34"]}}
+        >>> line = blind_failure("camera_rotation", report, AuditConfig(max_blind_gain=0.3))
+        >>> "most common correct label ('No rotation') is right on 100.0% of sub-question 3 (chance 41.0%)" in line
+        True
+        >>> line.endswith("audit.max_blind_gain 0.59 lets it through") and "e.g. ab12, cd34" in line
+        True
+    """
+    best = report.get("strongest") or {}
+    line = f"{family}: a blind policy beats chance by {report['max_blind_gain']:.2f} (audit.max_blind_gain " + (
+        f"{config.max_blind_gain})"
+    )
+    if best:
+        line += (
+            f": {POLICY_WORDS[best['policy']]} ({best['answer']!r}) is right on {best['accuracy']:.1%} of "
+            f"sub-question {best['sub_question'] + 1} (chance {best['chance']:.1%}) of {report['items']} triplets"
+            + (f", e.g. {', '.join(best['examples'])}" if best["examples"] else "")
+        )
+    return line + (
+        f"; the data lacks the other answers there (a corpus that never shows them cannot be asked about them: "
+        f"add clips that do, or drop the family), or a preset with audit.max_blind_gain "
+        f"{math.ceil(report['max_blind_gain'] * 100) / 100:.2f} lets it through"
+    )
+
+
 def find_audit_failures(audit: dict[str, Any], config: AuditConfig) -> list[str]:
     """Return one line per threshold of the preset's ``audit`` section the audit crosses."""
     failures = [
-        f"{family}: a blind policy beats chance by {report['max_blind_gain']:.2f} "
-        f"(max_blind_gain {config.max_blind_gain})"
+        blind_failure(family, report, config)
         for family, report in audit["blind"].items()
         if report["items"] >= config.min_items and report["max_blind_gain"] > config.max_blind_gain
     ]

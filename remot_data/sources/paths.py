@@ -48,6 +48,12 @@ def _storage(root: Path) -> tuple[Path, ...]:
     return (resolved,)
 
 
+def lies_inside(path: Path, root: Path) -> bool:
+    """Return whether ``path`` lies inside the dataset root once symbolic links are followed (hub cache allowed)."""
+    resolved = Path(path).resolve()
+    return any(resolved.is_relative_to(folder) for folder in _storage(Path(root)))
+
+
 def contained_path(root: Path, relative: object, *, where: Path | str, field: str) -> Path:
     """Return ``root / relative`` if it stays inside the dataset root, symbolic links followed.
 

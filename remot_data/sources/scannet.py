@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from remot_data.errors import SourceFormatError
 from remot_data.records import Clip, FrameRef, Reject
-from remot_data.sources.paths import read_source_bytes, read_source_text, require_regular_file
+from remot_data.sources.paths import lies_inside, read_source_bytes, read_source_text, require_regular_file
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,12 @@ def list_scannet_scenes(root: Path) -> list[Path]:
         scenes = sorted(p for p in root.iterdir() if (p / POSE_DIR).is_dir() or (p / COLOR_DIR).is_dir())
     except OSError as err:
         raise SourceFormatError(f"{root}: cannot list the ScanNet input: {err}") from err
+    outside = [p.name for p in scenes if not lies_inside(p, root)]
+    if outside:
+        raise SourceFormatError(
+            f"{root}: scene folders {outside} are symbolic links out of the input; point the input at the folder "
+            "that holds the scenes"
+        )
     if not scenes:
         raise SourceFormatError(
             f"{root}: no ScanNet scene found; expected sub-directories holding "
@@ -129,8 +135,9 @@ def _frame_number(path: Path) -> int | None:
 def read_scannet_scene(scene_dir: Path) -> Clip:
     """Read one exported ScanNet scene into a Clip.
 
-    Frames with a non-finite pose (ScanNet's invalid marker) or without a colour image are dropped and listed in
-    ``Clip.dropped``; any other malformed pose fails the whole scene.
+    One pose file is one frame: a frame whose pose is non-finite (ScanNet's invalid marker), malformed (wrong shape,
+    not numbers, not rigid, unreadable) or without a colour image is dropped and listed in ``Clip.dropped``, and the
+    scene keeps its other frames; a scene left with none fails.
 
     Args:
         scene_dir: Directory holding ``pose/`` and ``color/``.
@@ -153,7 +160,38 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
     poses: list[npt.NDArray[np.float64]] = []
     for pose_path in pose_files:
         index = _frame_number(pose_path)
-        T = _read_matrix(pose_path)
+        image_path = scene_dir / COLOR_DIR / f"{index}.jpg"
+        escaped = [p for p in (pose_path, image_path) if p.exists() and not lies_inside(p, scene_dir)]
+        if escaped:  # a link out of the scene: never read
+            dropped.append(
+                Reject(
+                    stage="read",
+                    source="scannet",
+                    clip_id=clip_id,
+                    reason="outside_input",
+                    detail=f"{escaped[0]}: a symbolic link out of the scene {scene_dir}; not read",
+                    path=str(escaped[0]),
+                    frame_index=index,
+                )
+            )
+            continue
+        try:
+            T = _read_matrix(pose_path)
+            if np.isfinite(T).all():
+                check_rigid(pose_path, T)
+        except SourceFormatError as err:
+            dropped.append(
+                Reject(
+                    stage="read",
+                    source="scannet",
+                    clip_id=clip_id,
+                    reason="bad_pose_file",
+                    detail=str(err),
+                    path=str(pose_path),
+                    frame_index=index,
+                )
+            )
+            continue
         if not np.isfinite(T).all():
             dropped.append(
                 Reject(
@@ -167,8 +205,6 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
                 )
             )
             continue
-        check_rigid(pose_path, T)
-        image_path = scene_dir / COLOR_DIR / f"{index}.jpg"
         if not image_path.is_file():
             dropped.append(
                 Reject(
@@ -185,8 +221,10 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
         frames.append(FrameRef(frame_index=index, image_path=image_path))
         poses.append(T)
     if not frames:
+        problems = "; ".join(r.detail for r in dropped[:3])
         raise SourceFormatError(
             f"{scene_dir}: scene has no frame with both a valid {POSE_DIR}/<i>.txt and {COLOR_DIR}/<i>.jpg"
+            + (f" ({len(dropped)} dropped, e.g. {problems})" if dropped else "")
         )
     focal_px = None
     intrinsic_path = scene_dir / INTRINSIC_COLOR_PATH

@@ -247,3 +247,23 @@ def test_auditing_a_folder_that_is_no_dataset_names_it(tmp_path):
 
     with pytest.raises(FileNotFoundError, match=r"not a remot dataset \(no manifest\.json in it or in latest/\)"):
         audit_dataset(tmp_path)
+
+
+def test_a_pan_only_corpus_is_refused_naming_policy_sub_question_share_examples_and_key(tmp_path):
+    # the camera only pans: every vertical sub-question's truth is "No rotation", which a blind policy then answers
+    from remot_data.pipeline import SourceInput, build_dataset
+    from tests.factories.scannet import SMALL_BUILD, make_pose_series, write_scannet_export
+
+    frames = np.arange(120)
+    for scene in range(10):
+        headings = 25 * np.sin(2 * np.pi * frames / (40 + 5 * scene) + scene)
+        write_scannet_export(tmp_path / "corpus" / f"scene{scene:04d}_00", make_pose_series(headings), seed=scene)
+    with pytest.raises(ContractError) as refused:
+        build_dataset([SourceInput(source="scannet", path=str(tmp_path / "corpus"))], tmp_path / "out", SMALL_BUILD)
+    message = str(refused.value)
+    assert "camera_rotation: a blind policy beats chance by" in message
+    assert "answering every item with the most common correct label ('No rotation') is right on 100.0% of" in message
+    assert any(f"of sub-question {k} (chance" in message for k in (3, 4, 7, 8, 11, 12))  # a vertical one
+    example = message.split("e.g. ")[1].split(";")[0].split(", ")
+    assert len(example) == 3 and all(len(e) == 16 for e in example)  # triplet ids to look at
+    assert "a preset with audit.max_blind_gain" in message and "lets it through" in message

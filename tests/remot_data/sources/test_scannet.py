@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -50,13 +52,25 @@ def test_list_scenes_accepts_a_root_or_one_scene(scene, tmp_path):
     ],
     ids=["three rows", "three columns", "not a number", "scaled", "reflection", "bad last row"],
 )
-def test_malformed_pose_fails_the_scene_naming_the_file(scene, text, match):
+def test_a_malformed_pose_file_drops_its_frame_naming_the_file_and_the_scene_keeps_the_rest(scene, text, match):
+    # one pose file is one frame: the other frames of the scene are not lost with it
     scene_dir, _ = scene
     (scene_dir / "pose" / "2.txt").write_text(text)
-    with pytest.raises(SourceFormatError, match=match):
-        read_scannet_scene(scene_dir)
+    clip = read_scannet_scene(scene_dir)
+    assert [f.frame_index for f in clip.frames] == [0, 1, 3, 4]
+    [reject] = clip.dropped
+    assert (reject.reason, reject.frame_index, reject.stage) == ("bad_pose_file", 2, "read")
+    assert re.search(match, reject.detail) and reject.path.endswith("pose/2.txt")
     with pytest.raises(SourceFormatError, match=match):
         read_scannet_pose(scene_dir / "pose" / "2.txt")
+
+
+def test_a_scene_whose_every_pose_file_is_malformed_fails_naming_some(scene):
+    scene_dir, _ = scene
+    for pose in (scene_dir / "pose").glob("*.txt"):
+        pose.write_text("1 0 0\n")
+    with pytest.raises(SourceFormatError, match=r"scene has no frame with both .*\(5 dropped, e\.g\. .*pose/0\.txt"):
+        read_scannet_scene(scene_dir)
 
 
 def test_non_finite_pose_drops_only_that_frame(scene):
@@ -103,3 +117,22 @@ def test_intrinsics_for_the_full_sensor_are_rescaled_to_downsampled_frames(demo_
     np.savetxt(path, squeezed)
     with pytest.raises(SourceFormatError, match=r"intrinsic_color\.txt: intrinsics are for about \d+ x \d+ pixels"):
         read_scannet_scene(scene)
+
+
+def test_symbolic_links_out_of_the_scene_or_input_are_never_read(scene, tmp_path):
+    scene_dir, _ = scene
+    elsewhere = tmp_path.parent / f"{tmp_path.name}_elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "3.jpg").write_bytes((scene_dir / "color" / "3.jpg").read_bytes())
+    (scene_dir / "color" / "3.jpg").unlink()
+    (scene_dir / "color" / "3.jpg").symlink_to(elsewhere / "3.jpg")
+    clip = read_scannet_scene(scene_dir)
+    assert [f.frame_index for f in clip.frames] == [0, 1, 2, 4]
+    [reject] = clip.dropped
+    assert (reject.reason, reject.frame_index) == ("outside_input", 3) and "symbolic link out of" in reject.detail
+    # a whole scene folder linked in from outside the input is refused before any scene is read
+    outside_scene = elsewhere / "scene0042_00"
+    write_scannet_export(outside_scene, make_pose_series(np.zeros(3)))
+    (tmp_path / "scene0042_00").symlink_to(outside_scene)
+    with pytest.raises(SourceFormatError, match=r"scene folders \['scene0042_00'\] are symbolic links out of"):
+        list_scannet_scenes(tmp_path)
