@@ -27,6 +27,7 @@ class ClipReport:
         clip_id: The clip.
         frames: Frames read.
         dropped: Frames the reader dropped, per reason.
+        problems: Every dropped frame's problem (file and what is wrong), in frame order.
         ranges: Per annotation track, the (min, max) of its values.
         candidates: Triplet candidates per family.
         rejects: Rule rejects per reason.
@@ -36,6 +37,7 @@ class ClipReport:
     clip_id: str
     frames: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     candidates: dict[str, int] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
@@ -85,6 +87,7 @@ def inspect_source(item: SourceInput, preset: RulePreset, *, limit: int | None =
             continue
         clip_report.frames = len(clip.frames)
         clip_report.dropped = dict(Counter(r.reason for r in clip.dropped))
+        clip_report.problems = [f"{r.reason}: {r.detail}" for r in clip.dropped]
         clip_report.ranges = {name: (float(np.min(t)), float(np.max(t))) for name, t in clip.tracks.items()}
         if clip.T_world_cam is not None:
             positions = clip.T_world_cam[:, :3, 3]
@@ -95,6 +98,9 @@ def inspect_source(item: SourceInput, preset: RulePreset, *, limit: int | None =
         clip_report.candidates = dict(Counter(c.family for c in candidates))
         clip_report.rejects = dict(Counter(r.reason for r in rejects))
     return report
+
+
+MAX_PROBLEMS_SHOWN = 20  # per clip; the report object keeps them all
 
 
 def format_report(report: SourceReport) -> str:
@@ -113,6 +119,9 @@ def format_report(report: SourceReport) -> str:
         ranges = ", ".join(f"{k} [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in clip.ranges.items())
         dropped = f", dropped {clip.dropped}" if clip.dropped else ""
         lines.append(f"  {clip.clip_id}: {clip.frames} frames{dropped}; {ranges}; candidates {clip.candidates or 0}")
+        lines += [f"    {problem}" for problem in clip.problems[:MAX_PROBLEMS_SHOWN]]
+        if len(clip.problems) > MAX_PROBLEMS_SHOWN:
+            lines.append(f"    ... and {len(clip.problems) - MAX_PROBLEMS_SHOWN} more")
     bad = sum(1 for c in report.clips if c.error)
     totals = f"candidates {dict(families) or 0}; rule rejects {dict(reasons)}"
     lines.append(f"  {len(report.clips)} clips ({bad} bad): {totals}")

@@ -161,10 +161,18 @@ def test_inspect_reports_what_a_build_would_get_and_fails_when_nothing(demo_scan
     assert "cannot be built: " in capsys.readouterr().out
     broken = tmp_path / "scenes"
     shutil.copytree(sorted(demo_scannet_root.iterdir())[0], broken / "scene0000_00")
-    (broken / "scene0000_00" / "pose" / "0.txt").write_text("1 2 3\n")
+    (broken / "scene0000_00" / "pose" / "0.txt").write_text("1 2 3\n")  # wrong shape: its frame is lost, no more
+    (broken / "scene0000_00" / "pose" / "1.txt").write_text("nan nan nan nan\n" * 3 + "0 0 0 1\n")
+    assert main(["inspect", "--source", "scannet", "--input", str(broken)]) == 0
+    out = capsys.readouterr().out
+    assert "dropped {'bad_pose_file': 1, 'non_finite_pose': 1}" in out  # every problem of the clip is listed
+    assert "bad_pose_file: " in out and "pose/0.txt: a ScanNet pose must be 4 lines" in out
+    assert "non_finite_pose: " in out and "pose/1.txt: pose has non-finite values" in out
+    for pose in (broken / "scene0000_00" / "pose").glob("*.txt"):
+        pose.write_text("1 2 3\n")
     assert main(["inspect", "--source", "scannet", "--input", str(broken)]) == 2
     out = capsys.readouterr().out
-    assert "scene0000_00: bad clip: SourceFormatError:" in out and "pose/0.txt" in out
+    assert "scene0000_00: bad clip: SourceFormatError:" in out and "scene has no frame with both" in out
     assert not (tmp_path / "out").exists()
 
 
