@@ -22,12 +22,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from remot_data.errors import SourceFormatError
+from remot_data.frames import probe_video
 from remot_data.motion.kinematics import KinematicChain, check_chain, end_effector_positions
 from remot_data.records import Clip, FrameRef, Reject
 from remot_data.sources.lerobot_layout import (
     INFO_PATH,
     STATS_PATH,
     LeRobotInfo,
+    check_video_spans,
     data_file_of,
     dataset_stamp,
     episode_row,
@@ -170,6 +172,7 @@ def check_lerobot_dataset(root: Path, mapping: LeRobotMapping) -> None:
     try:
         video_key = info.video_key(mapping.video_key, info_path)
         first = next(iter(episode_rows(root).values()))
+        check_video_spans(list(episode_rows(root).values()), video_key, root / "meta" / "episodes")
         video = video_file_of(root, info, first, video_key)
         if not video.is_file():
             what = "is not a regular file (a FIFO, device or folder)" if video.exists() else "does not exist"
@@ -195,6 +198,38 @@ def _timestamps(table: pa.Table, fps: float, where: str) -> npt.NDArray[np.float
             "%s: timestamps start at %.4f s (%.2f frames), not 0; used as they are", where, timestamp[0], offset_frames
         )
     return timestamp
+
+
+def check_timestamps(timestamp: npt.NDArray[np.float64], fps: float, where: Path, episode: int) -> None:
+    """Refuse an episode whose timestamps start before its span or do not increase row by row.
+
+    Raises:
+        SourceFormatError: Naming the data file, the episode and the first bad row.
+    """
+    if len(timestamp) and timestamp[0] < -0.5 / fps:
+        raise SourceFormatError(f"{where}: episode {episode}'s timestamps start at {timestamp[0]:.4f} s, before 0")
+    backwards = np.flatnonzero(np.diff(timestamp) <= 0)
+    if len(backwards):
+        row = int(backwards[0]) + 1
+        raise SourceFormatError(
+            f"{where}: episode {episode}'s timestamps do not increase at row {row} ({timestamp[row - 1]:.4f} s, "
+            f"then {timestamp[row]:.4f} s)"
+        )
+
+
+FPS_TOLERANCE = 0.01  # relative: 30 vs 29.97 passes, 30 vs 25 does not
+
+
+def check_video_fps(video: Path, fps: float, where: Path) -> None:
+    """Refuse a video whose frame rate disagrees with ``meta/info.json``'s: frames would be read at the wrong times.
+
+    Raises:
+        SourceFormatError: Naming the video, both rates and the metadata file.
+        FrameExtractionError: If the video cannot be probed (it becomes the clip's reject).
+    """
+    stated = probe_video(video).fps
+    if stated is not None and abs(stated - fps) > FPS_TOLERANCE * fps:
+        raise SourceFormatError(f"{video}: the video runs at {stated:g} fps, {where} says fps {fps:g}")
 
 
 def check_video_span(meta: dict, video_key: str, timestamp: npt.NDArray[np.float64], fps: float, where: Path) -> None:
@@ -255,7 +290,9 @@ def read_lerobot_episode(root: Path, clip_id: str, mapping: LeRobotMapping) -> C
     }
     frame_index = table.column("frame_index").to_numpy()
     timestamp = _timestamps(table, info.fps, f"{data_path} episode {meta['episode_index']}")
+    check_timestamps(timestamp, info.fps, data_path, meta["episode_index"])
     check_video_span(meta, video_key, timestamp, info.fps, root / INFO_PATH)
+    check_video_fps(video, info.fps, root / INFO_PATH)
     finite = np.all([np.isfinite(v).all(axis=1) for v in values.values()], axis=0)
     dropped = [
         Reject(

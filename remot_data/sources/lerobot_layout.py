@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import string
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,7 @@ def _read_legacy_episodes(root: Path, info: LeRobotInfo) -> list[dict[str, Any]]
                 }
             )
         rows.append(row)
-    return sorted(rows, key=lambda r: r["episode_index"])
+    return _unique_episodes(rows, path)
 
 
 def read_lerobot_episodes(root: Path) -> list[dict[str, Any]]:
@@ -185,7 +186,48 @@ def read_lerobot_episodes(root: Path) -> list[dict[str, Any]]:
     for row in rows:
         if "episode_index" not in row:
             raise SourceFormatError(f"{files[0]}: episode rows need 'episode_index'")
+    return _unique_episodes(rows, Path(root) / "meta" / "episodes")
+
+
+def _unique_episodes(rows: list[dict[str, Any]], where: Path) -> list[dict[str, Any]]:
+    """Return the rows sorted by episode index, refusing an index listed twice (one would hide the other's span)."""
+    counts = Counter(row["episode_index"] for row in rows)
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    if repeated:
+        raise SourceFormatError(f"{where}: episode_index {repeated[:10]} listed more than once")
     return sorted(rows, key=lambda r: r["episode_index"])
+
+
+def check_video_spans(rows: list[dict[str, Any]], video_key: str, where: Path) -> None:
+    """Refuse episode spans of one video file that overlap: two episodes would show the same frames.
+
+    v3.0 packs episodes into shared files; each row gives its file (``chunk_index``, ``file_index``) and its span
+    (``from_timestamp``, ``to_timestamp``). Every span must also run forwards.
+
+    Raises:
+        SourceFormatError: Naming the two episodes and their spans.
+    """
+    prefix = f"videos/{video_key}/"
+    by_file: dict[tuple[Any, Any], list[tuple[float, float, int]]] = {}
+    for row in rows:
+        start, end = row.get(prefix + "from_timestamp"), row.get(prefix + "to_timestamp")
+        if start is None or end is None:
+            continue
+        if not float(end) > float(start) >= 0.0:
+            raise SourceFormatError(
+                f"{where}: episode {row['episode_index']}'s span of {video_key} [{start}, {end}] s does not run "
+                "forwards from 0 or later"
+            )
+        file_key = (row.get(prefix + "chunk_index"), row.get(prefix + "file_index"))
+        by_file.setdefault(file_key, []).append((float(start), float(end), row["episode_index"]))
+    for spans in by_file.values():
+        spans.sort()
+        for (start_a, end_a, a), (start_b, end_b, b) in zip(spans, spans[1:], strict=False):
+            if start_b < end_a - 1e-6:
+                raise SourceFormatError(
+                    f"{where}: episodes {a} and {b} share a {video_key} file with overlapping spans "
+                    f"[{start_a:.3f}, {end_a:.3f}] and [{start_b:.3f}, {end_b:.3f}] s"
+                )
 
 
 def episode_clip_id(episode_index: int) -> str:

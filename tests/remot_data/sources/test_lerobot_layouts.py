@@ -257,3 +257,56 @@ def test_a_hub_cache_snapshot_reads_through_its_links_into_blobs(tmp_path):
     assert _tracks(root, clip="episode_000000")
     (tmp_path / "pusht").symlink_to(root, target_is_directory=True)  # a link to the snapshot works the same
     assert _tracks(tmp_path / "pusht", clip="episode_000000")
+
+
+def _edit_episodes(root, edit):
+    path = root / "meta" / "episodes" / "chunk-000" / "file-000.parquet"
+    rows = pq.read_table(path).to_pylist()
+    edit(rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(path)), path)
+
+
+def _set(rows, index, key, value):
+    rows[index][key] = value
+
+
+SPAN = "videos/observation.images.head/from_timestamp"
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda rows: _set(rows, 1, "episode_index", 0), r"episode_index \[0\] listed more than once"),
+        (lambda rows: _set(rows, 1, SPAN, 5.0), r"episodes 0 and 1 share a .* file with overlapping spans"),
+        (lambda rows: _set(rows, 1, SPAN, 13.0), r"episode 1's span .* does not run forwards"),
+    ],
+    ids=["duplicated episode", "overlapping spans", "span backwards"],
+)
+def test_episode_metadata_that_would_show_other_frames_is_refused_for_the_whole_input(
+    demo_lerobot_root, tmp_path, edit, match
+):
+    root = tmp_path / "ds"
+    shutil.copytree(demo_lerobot_root, root)
+    _edit_episodes(root, edit)
+    with pytest.raises(SourceFormatError, match=match):
+        check_lerobot_dataset(root, LeRobotMapping.model_validate(DEMO_MAPPING))
+
+
+def test_timestamps_running_backwards_or_a_video_at_another_rate_reject_the_episode(demo_lerobot_root, tmp_path):
+    root = tmp_path / "ds"
+    shutil.copytree(demo_lerobot_root, root)
+    mapping = LeRobotMapping.model_validate(DEMO_MAPPING)
+    data = root / "data" / "chunk-000" / "file-000.parquet"
+    table = pq.read_table(data)
+    stamps = table.column("timestamp").to_pylist()
+    stamps[10] = stamps[8]  # the first episode's row 10 steps back in time
+    table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", pa.array(stamps, pa.float32()))
+    pq.write_table(table, data)
+    with pytest.raises(SourceFormatError, match=r"episode 0's timestamps do not increase at row 10"):
+        read_lerobot_episode(root, "episode_000000", mapping)
+    info_path = root / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["fps"] = 25
+    info_path.write_text(json.dumps(info))
+    with pytest.raises(SourceFormatError, match=r"file-001\.mp4: the video runs at 10 fps, .*info\.json says fps 25"):
+        read_lerobot_episode(root, "episode_000002", mapping)
