@@ -156,6 +156,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not args.skip_memory_check:  # before Prefect starts; the flow then skips its own run of the same gate
         require_memory_fits(config, args.model, gpu_memory_gib=args.gpu_memory_gib, **launch)
+    from remot_train.run_dirs import claim_run_dir
+
+    claim_run_dir(args.out, "train_run")  # never a folder remot did not make, before Prefect starts
     result = train(args.data, args.model, args.out, config=config, skip_memory_check=True, **launch)
     print(json.dumps(result, default=str))
     return 0
@@ -171,6 +174,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = config_from_args(EvalConfig, args)
     require_model_folder(args.model)  # whole-input mistakes stop here, before Prefect starts
     require_reference(args.data, config.splits)
+    from remot_train.run_dirs import claim_run_dir
+
+    claim_run_dir(args.out, "eval_report")  # never a folder remot did not make, before Prefect starts
     metrics = evaluate(args.model, args.data, args.out, config)
     print_summary(metrics, args.out)
     return 0
@@ -329,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(name).addFilter(_NoTraceback())
     try:
         return args.func(args)
-    except (RemotError, FileNotFoundError, ValueError) as err:
+    except (RemotError, FileNotFoundError, FileExistsError, ValueError) as err:
         if args.debug:
             raise
         print(f"remot {args.command}: error: {err}", file=sys.stderr)

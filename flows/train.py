@@ -65,7 +65,9 @@ def train_with_accelerate(
     accelerate_config: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``accelerate launch -m remot_train.train`` over ``num_processes`` GPUs and wait for it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from remot_train.run_dirs import claim_run_dir
+
+    claim_run_dir(out_dir, "train_run")  # the launch config goes into it: never a folder remot did not make
     config_file = out_dir / LAUNCH_CONFIG
     config_file.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
     command = accelerate_command(config_file, data_dir, model_dir, out_dir, num_processes, accelerate_config)

@@ -64,13 +64,7 @@ def require_inside(path: Path, folder: Path) -> Path:
 
 
 def _marker_kind(path: Path) -> str | None:
-    marker = path / load_layout().marker
-    if not marker.is_file():
-        return None
-    try:
-        return str(json.loads(marker.read_text(encoding="utf-8")).get("kind"))
-    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
-        return "unreadable"
+    return load_layout().output_kind(path)
 
 
 def check_output_path(out: Path, *, kind: OutputKind, inputs: Sequence[Path] = ()) -> None:
@@ -153,8 +147,7 @@ def _adopt_legacy_dataset(out: Path) -> None:
 
 def mark_output(folder: Path, *, kind: OutputKind) -> None:
     """Write remot's marker into a folder it creates: what kind of output it is and when it was made."""
-    marker = Path(folder) / load_layout().marker
-    marker.write_text(json.dumps({"kind": kind, "created_utc": _now().isoformat(timespec="seconds")}) + "\n")
+    load_layout().write_marker(folder, kind, _now().isoformat(timespec="seconds"))
 
 
 def is_output(folder: Path, *, kind: OutputKind) -> bool:

@@ -32,6 +32,7 @@ from remot_train.config import TrainConfig, make_train_parser  # noqa: E402
 from remot_train.data import load_trl_dataset, manifest_sha256  # noqa: E402
 from remot_train.modeling import load_model, load_model_and_processor, load_processor  # noqa: E402
 from remot_train.rewards import build_reward_functions, solution_letters  # noqa: E402
+from remot_train.run_dirs import claim_run_dir  # noqa: E402
 from remot_train.run_logs import METRICS_PLOT, ROLLOUTS_LOG, render_metrics_plot, write_rollouts  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -447,6 +448,9 @@ def run_training(config: TrainConfig, *, data_dir: Path, model_dir: Path, out_di
     out_dir = Path(out_dir)
     use_cuda = torch.cuda.is_available() and not config.use_cpu
     state = PartialState(cpu=not use_cuda)  # on CPU, torchrun ranks form a gloo group only when told cpu=True
+    if state.is_main_process:
+        claim_run_dir(out_dir, "train_run")  # before anything loads: never a folder remot did not make
+    state.wait_for_everyone()
     dataset = load_trl_dataset(Path(data_dir), split=config.split)
     eval_dataset = load_validation_dataset(config, Path(data_dir))
     # Master weights stay float32 (bf16 is compute only, via autocast): AdamW steps of lr 1e-6 are below bf16's
@@ -552,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
             out_dir=Path(args.out),
             resume=not args.no_resume,
         )
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(metrics))

@@ -262,6 +262,20 @@ class DatasetLayout:
         match = re.fullmatch(pattern, text)
         return (match["split"], match["triplet_id"]) if match else None
 
+    def output_kind(self, folder: Path) -> str | None:
+        """Return the kind of remot output a folder's marker names, ``"unreadable"`` for a broken one, or None."""
+        marker = Path(folder) / self.marker
+        if not marker.is_file():
+            return None
+        try:
+            return str(json.loads(marker.read_text(encoding="utf-8")).get("kind"))
+        except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+            return "unreadable"
+
+    def write_marker(self, folder: Path, kind: str, created_utc: str) -> None:
+        """Write remot's marker into a folder it creates: what kind of output it is and when it was made."""
+        (Path(folder) / self.marker).write_text(json.dumps({"kind": kind, "created_utc": created_utc}) + "\n")
+
     def hidden_sibling(self, out_dir: Path, kind: str, suffix: str = "") -> Path:
         """Return the hidden folder of ``kind`` beside ``out_dir``: ``.<name>.<kind>[-<suffix>]``.
 

@@ -32,6 +32,7 @@ from remot_train.eval.loaders import (
 from remot_train.eval.metrics import extract_answer, response_words
 from remot_train.eval.report import write_reports
 from remot_train.eval.scoring import score_predictions
+from remot_train.run_dirs import claim_run_dir
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ def run_evaluation(model_dir: Path, data: Path, out_dir: Path, config: EvalConfi
     items = items[: config.limit]
     control_items = make_controls(items, config.controls)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if state.is_main_process:
+        claim_run_dir(out_dir, "eval_report")  # never a folder remot did not make
+    state.wait_for_everyone()
     predictions_path = out_dir / PREDICTIONS_FILE
     done = Counter(p.id for p in _rows_so_far(predictions_path))
     todo = [(i, k) for i in items + control_items for k in range(done[i.id], config.repeats)]
@@ -248,7 +251,8 @@ def score_files(predictions: Path, reference: Path, out_dir: Path, config: Refer
     metrics["id_check"] = check_prediction_ids([p.id for p in rows], items + all_controls, [i.id for i in items])
     if config.strict and any(metrics["id_check"].values()):
         raise ValueError(f"{predictions_path}: predictions do not match {reference}: {describe_id_check(metrics)}")
-    write_reports(metrics, Path(out_dir), title=f"remot scores of {predictions_path.name}")
+    out_dir = claim_run_dir(Path(out_dir), "eval_report")  # never a folder remot did not make
+    write_reports(metrics, out_dir, title=f"remot scores of {predictions_path.name}")
     return metrics
 
 
@@ -315,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         metrics = run_command(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print_summary(metrics, args.out)

@@ -47,6 +47,7 @@ def test_two_process_run_ends_with_one_final_and_each_record_once(
     result = _torchrun(built_dataset, tiny_model_dir, run, *flags)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in run.iterdir() if not p.name.startswith("checkpoint-")) == [
+        ".remot-output.json",  # remot made the folder (a rerun may resume in it; nothing else is written into)
         "README.md",  # TRL's model card
         "final",
         "metrics.jsonl",
