@@ -133,6 +133,11 @@ def _numbers_around(truth: int, n_numbers: int, rng: np.random.Generator, config
             edge = min(numbers) if direction < 0 else max(numbers)
             step = max(config.angle_distractor_min_gap_deg, config.angle_distractor_min_gap_ratio * edge)
             candidate = int(round(edge + direction * step * rng.uniform(1.0, config.angle_distractor_spread)))
+            lowest = int(math.floor(edge - step))  # the largest number below the edge that keeps the gap
+            if config.angle_distractor_floor == "clamp" and direction < 0 and candidate < 1 <= lowest:
+                # a step past 1 lands in the room there is below (v5): moving above instead made a truth at the
+                # window's floor the smallest number offered 58 % of the time where chance is 41 %
+                candidate = int(rng.integers(1, lowest + 1))
             while not config.keeps_gap(candidate, numbers) and 1 <= candidate <= config.angle_distractor_max_deg:
                 candidate += direction
             if 1 <= candidate <= config.angle_distractor_max_deg:

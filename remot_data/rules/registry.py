@@ -106,6 +106,9 @@ class QuestionConfig(_PresetSection):
         angle_distractor_policy: ``uniform`` (v1: anywhere in [1, max]) or ``around_truth`` (v2: the truth takes a
             uniformly drawn rank among the offered numbers, distractors stepped off it).
         angle_distractor_spread: ``around_truth``: each step is the gap times a factor drawn from [1, spread].
+        angle_distractor_floor: ``around_truth``: a distractor step below 1 moves above the truth (``flip``, v2-v4)
+            or lands between 1 and the gap below the options (``clamp``, v5), so a truth near the floor keeps its
+            uniform rank.
         balance_directions: Exchange images 2 and 3 of half of the retrieval triplets (seeded), so the stated
             anchor->positive directions are balanced.
     """
@@ -115,6 +118,7 @@ class QuestionConfig(_PresetSection):
     angle_distractor_min_gap_ratio: float
     angle_distractor_policy: Literal["uniform", "around_truth"] = "uniform"
     angle_distractor_spread: float = 1.8
+    angle_distractor_floor: Literal["flip", "clamp"] = "flip"
     balance_directions: bool = False
 
     @model_validator(mode="after")

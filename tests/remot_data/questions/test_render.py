@@ -263,3 +263,35 @@ def test_mirror_swaps_every_left_right_word_and_the_arm(family, subject, values)
     assert (m.answer != q.answer) == lateral  # the letters move exactly when a lateral label is asked
     assert all(spec.mirror for spec in mirrored.images) and mirrored.subject == SWAP[subject]
     assert mirror_candidate(mirrored) == original  # mirroring twice is the identity
+
+
+@pytest.mark.parametrize(
+    "truths",
+    [
+        pytest.param(lambda rng: rng.uniform(5, 30), id="uniform 5-30"),
+        pytest.param(lambda rng: 5 + rng.exponential(3), id="mostly small"),
+        pytest.param(lambda rng: 30 - rng.exponential(3), id="mostly large"),
+        pytest.param(lambda rng: 5.0, id="all at the floor"),
+    ],
+)
+def test_the_smallest_angle_offered_is_right_at_chance_whatever_the_angles(truths):
+    # the audit's "smallest number" policy on angle sub-questions must stay within 5 points of chance on any corpus
+    from remot_data.questions.render import _angle_options
+    from remot_data.rules.registry import load_rule_preset
+
+    def smallest_vs_chance(preset_name):
+        preset, rng = load_rule_preset(preset_name), np.random.default_rng(0)
+        right = chance = 0.0
+        for seed in range(1500):
+            truth = int(np.clip(round(truths(rng)), 5, 30))
+            options = _angle_options(f"{truth} degrees", np.random.default_rng(seed), preset)
+            numbers = [int(o.split()[0]) for o in options if o.endswith("degrees")]
+            right += min(numbers) == truth
+            chance += 1 / len(numbers)
+        return right / 1500, chance / 1500
+
+    accuracy, chance = smallest_vs_chance("v5")
+    assert abs(accuracy - chance) < 0.05
+    if truths(np.random.default_rng(0)) == 5.0:  # v4 moved a step below 1 above the truth: the floor leaked
+        v4_accuracy, v4_chance = smallest_vs_chance("v4")
+        assert v4_accuracy > v4_chance + 0.1

@@ -83,11 +83,15 @@ def test_v4_is_v3_but_for_its_cross_split_triplet_gate():
     assert (v4.audit.max_cross_split_triplets, v4.audit.max_cross_split_triplet_share) == (10**9, 0.05)
 
 
-def test_v5_extends_v4_with_the_decontaminating_audit_and_is_the_default():
+def test_v5_extends_v4_with_the_decontaminating_audit_and_the_angle_floor_and_is_the_default():
     v4, v5 = load_rule_preset("v4"), load_rule_preset("v5")
     changed = {"compare_content", "decontaminate", "max_decontaminated_share"}
-    assert v4.model_dump(exclude={"name", "sha256", "audit"}) == v5.model_dump(exclude={"name", "sha256", "audit"})
+    unchanged = {"name", "sha256", "audit", "questions"}
+    assert v4.model_dump(exclude=unchanged) == v5.model_dump(exclude=unchanged)
     assert v4.audit.model_dump(exclude=changed) == v5.audit.model_dump(exclude=changed)
+    floor = {"angle_distractor_floor"}
+    assert v4.questions.model_dump(exclude=floor) == v5.questions.model_dump(exclude=floor)
+    assert (v4.questions.angle_distractor_floor, v5.questions.angle_distractor_floor) == ("flip", "clamp")
     assert (v5.audit.compare_content, v5.audit.decontaminate, v5.audit.max_decontaminated_share) == (True, True, 0.2)
     assert (v4.audit.compare_content, v4.audit.decontaminate) == (False, False)  # v4 datasets rebuild as they were
     assert v5.name == "v5" and v5.sha256 != v4.sha256
