@@ -107,19 +107,28 @@ def constant_border_box(grey: npt.NDArray[np.uint8]) -> tuple[int, int, int, int
     return top, bottom, left, right
 
 
-def content_pixels(image: Image.Image, side: int) -> npt.NDArray[np.float64]:
-    """Return an image's grey pixels without constant borders, resized to ``2 side`` x ``2 side``."""
-    grey = np.asarray(image.convert("L"))
-    top, bottom, left, right = constant_border_box(grey)
+def content_pixels(grey: npt.NDArray[np.uint8], side: int, box: tuple[int, int, int, int]) -> npt.NDArray[np.float64]:
+    """Return grey pixels inside ``box`` (``constant_border_box``), resized to ``2 side`` x ``2 side``."""
+    top, bottom, left, right = box
     cropped = Image.fromarray(grey[top:bottom, left:right])
     return np.asarray(cropped.resize((2 * side, 2 * side), Image.Resampling.BILINEAR), dtype=float)
+
+
+def triplet_content(greys: Sequence[npt.NDArray[np.uint8]], side: int) -> list[npt.NDArray[np.float64]]:
+    """Return the three images' ``content_pixels``, all cut by the anchor's border box.
+
+    One box for the triplet keeps the images aligned, so their difference shows motion, not two crops that differ
+    by a row; an image of another size (a crop negative) is cut by its own box.
+    """
+    box = constant_border_box(greys[0])
+    return [content_pixels(g, side, box if g.shape == greys[0].shape else constant_border_box(g)) for g in greys]
 
 
 MIN_MOTION = 4.0  # grey levels: a difference image whose largest 2x2 mean stays below shows no motion
 
 
 def difference_hash(first: npt.NDArray[np.float64], second: npt.NDArray[np.float64]) -> int:
-    """Return the average hash of where two images differ (``content_pixels`` of each): what moves between them.
+    """Return the average hash of where two images differ (``triplet_content`` of each): what moves between them.
 
     Two recordings of one camera setup share their background; what tells them apart is where and how the robot or
     the camera moved, which the difference shows and a hash of either image alone does not. No motion hashes to 0.
@@ -382,9 +391,9 @@ class Contaminated:
 def decontaminate(items: Sequence[AuditItem], *, max_hash_distance: int, hash_bits: int) -> list[Contaminated]:
     """Return the val and test triplets that near-duplicate a triplet of an earlier split: they are to be removed.
 
-    A val triplet is held against train, a test triplet against train and val; two triplets are near-identical when
-    every hash of their keys (images, then motion) is within ``max_hash_distance`` bits. The match named is the
-    closest one. Every pair of the two sets is compared, in numpy blocks.
+    A val triplet is held against train, a test triplet against train, then against the val triplets that stay; two
+    triplets are near-identical when every hash of their keys (images, then motion) is within ``max_hash_distance``
+    bits. The match named is the closest one, always a triplet that is kept. Every pair is compared, in numpy blocks.
 
     Example:
         >>> a = AuditItem(family="f", split="train", group="g1", subject="", answer="A", options=(("x",),),
@@ -395,22 +404,26 @@ def decontaminate(items: Sequence[AuditItem], *, max_hash_distance: int, hash_bi
         [Contaminated(index=1, match=0, distance=1)]
     """
     found: list[Contaminated] = []
+    removed: set[int] = set()
     keyed = [i for i, item in enumerate(items) if item.key]
     for rank, split in enumerate(SPLIT_ORDER[1:], start=1):
-        earlier = set(SPLIT_ORDER[:rank])
-        rows_a = [i for i in keyed if items[i].split == split]
-        rows_b = [i for i in keyed if items[i].split in earlier]
-        if not rows_a or not rows_b:
-            continue
-        a = _hash_words([items[i].key for i in rows_a], hash_bits)
-        b = _hash_words([items[i].key for i in rows_b], hash_bits)
-        block = max(1, PAIR_CHUNK // max(1, b.size))
-        for start in range(0, len(rows_a), block):
-            distances = _distances(a[start : start + block, None], b[None])
-            nearest = distances.argmin(axis=1)
-            for offset, (j, d) in enumerate(zip(nearest, distances[np.arange(len(nearest)), nearest], strict=True)):
-                if d <= max_hash_distance:
-                    found.append(Contaminated(index=rows_a[start + offset], match=rows_b[int(j)], distance=int(d)))
+        for earlier in SPLIT_ORDER[:rank]:  # train first: a match is named in the split that keeps it
+            rows_a = [i for i in keyed if items[i].split == split and i not in removed]
+            rows_b = [i for i in keyed if items[i].split == earlier and i not in removed]
+            if not rows_a or not rows_b:
+                continue
+            a = _hash_words([items[i].key for i in rows_a], hash_bits)
+            b = _hash_words([items[i].key for i in rows_b], hash_bits)
+            block = max(1, PAIR_CHUNK // max(1, b.size))
+            for start in range(0, len(rows_a), block):
+                distances = _distances(a[start : start + block, None], b[None])
+                nearest = distances.argmin(axis=1)
+                closest = distances[np.arange(len(nearest)), nearest]
+                for offset, (j, d) in enumerate(zip(nearest, closest, strict=True)):
+                    if d <= max_hash_distance:
+                        index = rows_a[start + offset]
+                        found.append(Contaminated(index=index, match=rows_b[int(j)], distance=int(d)))
+                        removed.add(index)
     return found
 
 
@@ -498,18 +511,13 @@ def items_from_table(
     motions: list[tuple[int, ...]] = []
     # A clip's triplets share images (the same frame as anchor of one and positive of another): each distinct JPEG
     # is decoded once, keyed by its digest, only among the rows at hand (a staged part is one clip).
-    known: dict[bytes, tuple[int, npt.NDArray[np.float64] | None]] = {}
+    known: dict[bytes, Any] = {}  # digest -> average hash, or (compare_content) the small grey decode
 
-    def decoded(raw: bytes) -> tuple[int, npt.NDArray[np.float64] | None]:
+    def decoded(raw: bytes) -> Any:
         key = hashlib.blake2b(raw, digest_size=16).digest()
         if key not in known:
             image = open_for_hash(raw, hash_side)
-            if compare_content:
-                pixels = content_pixels(image, hash_side)
-                small = pixels.reshape(hash_side, 2, hash_side, 2).mean(axis=(1, 3))
-                known[key] = (_bits_above_mean(small), pixels)
-            else:
-                known[key] = (average_hash(image, hash_side), None)
+            known[key] = np.asarray(image.convert("L")) if compare_content else average_hash(image, hash_side)
         return known[key]
 
     # Image bytes are read a batch at a time: a large table holds gigabytes of JPEG, of which only hashes are kept.
@@ -517,12 +525,14 @@ def items_from_table(
         data = [batch.column(c).field("bytes").to_pylist() for c in IMAGE_COLUMNS]
         for images in zip(*data, strict=True):
             seen = [decoded(raw) for raw in images]
-            hashes.append(tuple(h for h, _ in seen))
-            if compare_content:
-                anchor = seen[0][1]
-                motions.append(tuple(difference_hash(anchor, pixels) for _, pixels in seen[1:]))
-            else:
+            if not compare_content:
+                hashes.append(tuple(seen))
                 motions.append(())
+                continue
+            pixels = triplet_content(seen, hash_side)
+            small = [p.reshape(hash_side, 2, hash_side, 2).mean(axis=(1, 3)) for p in pixels]
+            hashes.append(tuple(_bits_above_mean(s) for s in small))
+            motions.append(tuple(difference_hash(pixels[0], p) for p in pixels[1:]))
     # Prompts, answers and options repeat across a build: one shared object each keeps the items of 16 K triplets small.
     return [
         AuditItem(
@@ -589,7 +599,7 @@ def blind_failure(family: str, report: dict[str, Any], config: AuditConfig) -> s
     return line + (
         f"; the data lacks the other answers there (a corpus that never shows them cannot be asked about them: "
         f"add clips that do, or drop the family), or a preset with audit.max_blind_gain "
-        f"{math.ceil(report['max_blind_gain'] * 100) / 100:.2f} lets it through"
+        f"{math.ceil(round(report['max_blind_gain'] * 100, 6)) / 100:.2f} lets it through"
     )
 
 

@@ -36,6 +36,9 @@ INPUT_RE = re.compile(r"^Input #0, (.+?), from ", re.MULTILINE)
 VIDEO_DEMUXERS = frozenset(
     {"mov", "mp4", "matroska", "webm", "avi", "mpegts", "flv", "mpeg", "ogg", "asf", "ivf", "h264", "hevc", "nut"}
 )
+# Every ffmpeg input remot opens: local files only, and only those demuxers (ffmpeg refuses any other format before
+# it opens what a list names; the demuxer named in the probe's header is checked again as a second layer).
+VIDEO_INPUT_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(VIDEO_DEMUXERS))}
 FPS_RE = re.compile(r"([\d.]+) fps")
 PIX_FMT_RE = re.compile(r"Video: [^,]+, (\w+)")
 
@@ -193,23 +196,35 @@ def probe_video(path: Path, *, exe: str | None = None) -> VideoInfo:
         FrameExtractionError: If ffmpeg finds no video stream.
     """
     try:
+        require_regular_file(path)  # ffmpeg would block on a FIFO
         stat = Path(path).stat()
-    except OSError as err:
+    except (OSError, SourceFormatError) as err:
         raise FrameExtractionError(f"{path}: cannot read video: {err}") from err
     return _probe_video(str(path), stat.st_size, stat.st_mtime_ns, exe)
 
 
+PROBE_TIMEOUT_S = 60  # reading a header takes milliseconds: anything longer is a file that is not a video
+
+
 @functools.lru_cache(maxsize=1024)
 def _probe_video(path: str, size: int, mtime_ns: int, exe: str | None) -> VideoInfo:
+    command = (
+        ffmpeg.input(str(path), **VIDEO_INPUT_OPTIONS).output("pipe:", format="null", t=0).compile(cmd=ffmpeg_exe(exe))
+    )
     try:
-        _, err = (
-            ffmpeg.input(str(path), protocol_whitelist="file")
-            .output("pipe:", format="null", t=0)
-            .run(cmd=ffmpeg_exe(exe), capture_stdout=True, capture_stderr=True)
+        done = subprocess.run(
+            command, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False, stdin=subprocess.DEVNULL
         )
-    except ffmpeg.Error as error:
-        err = error.stderr
-    text = err.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as err:
+        raise FrameExtractionError(f"{path}: ffmpeg did not read its header within {PROBE_TIMEOUT_S} s") from err
+    except OSError as err:
+        raise FrameExtractionError(f"{path}: cannot start ffmpeg {command[0]!r}: {err}") from err
+    text = done.stderr.decode("utf-8", "replace")
+    if "Invalid argument" in text and INPUT_RE.search(text) is None:
+        raise FrameExtractionError(
+            f"{path}: ffmpeg does not read it as a video container; remot decodes video containers only "
+            "(a playlist or concat list would make ffmpeg open the files it names): not a video file"
+        )
     demuxer = INPUT_RE.search(text)
     if demuxer is not None and not set(demuxer.group(1).split(",")) & VIDEO_DEMUXERS:
         raise FrameExtractionError(
@@ -404,7 +419,7 @@ def _decode_segment(
     keep = set(wanted)
     width, height = size
     # Seek half a frame early: the first frame at or after that time is frame 0, even with rounded timestamps.
-    stream = ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps), protocol_whitelist="file")
+    stream = ffmpeg.input(str(path), ss=max(0.0, start_s - 0.5 / fps), **VIDEO_INPUT_OPTIONS)
     stream = stream.filter("select", expression)
     if size != info.size:
         stream = stream.filter("scale", width, height, flags="bilinear")

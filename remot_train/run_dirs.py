@@ -15,10 +15,11 @@ from typing import Literal
 from schemas import load_layout
 
 RunKind = Literal["train_run", "eval_report"]
-# What an earlier remot (before markers) left in each kind of folder: enough to know it made the folder.
+# What an earlier remot (before markers) left in each kind of folder, all of them: enough to know it made the folder
+# (one file of a common name, a report.md, is not).
 LEGACY_FILES: dict[str, tuple[str, ...]] = {
     "train_run": ("run_info.json", "resolved_config.json"),
-    "eval_report": ("predictions.jsonl", "report.md"),
+    "eval_report": ("predictions.jsonl", "metrics.json", "report.md"),
 }
 
 
@@ -35,7 +36,7 @@ def claim_run_dir(out: Path, kind: RunKind) -> Path:
     found = layout.output_kind(out) if out.is_dir() else None
     if found is not None and found != kind:
         raise FileExistsError(f"{out}: is a remot {found} folder, not a {kind}; choose another --out")
-    made_before_markers = any((out / name).is_file() for name in LEGACY_FILES[kind])
+    made_before_markers = all((out / name).is_file() for name in LEGACY_FILES[kind])
     if found is None and out.is_dir() and any(out.iterdir()) and not made_before_markers:
         raise FileExistsError(
             f"{out}: exists, is not empty and was not made by remot (no {layout.marker}); remot writes only into "

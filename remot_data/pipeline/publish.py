@@ -302,6 +302,8 @@ def publish_dataset(plan: BuildPlan, keys: list[str]) -> dict[str, Any]:
         kept_positions = np.flatnonzero(np.concatenate([m.to_numpy(zero_copy_only=False) for m in masks]))
         triplets = pa.concat_tables([t.filter(m) for t, m in zip(light, masks, strict=True)])
         rejects = pa.concat_tables([rejects, rejects_to_table(removal_rejects)])
+        check_build_quality(plan, triplets, rejects)  # judged again on what is left to publish
+        report["rows"] = len(triplets)
     else:
         masks, kept_positions = None, np.arange(len(triplets))
     removed_per_split = Counter(item.split for item in items if item.triplet_id in removed)

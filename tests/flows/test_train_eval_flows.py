@@ -121,7 +121,7 @@ def test_cli_train_flags_and_config_file_reach_the_config(tmp_path, monkeypatch)
     (tmp_path / "d" / "data" / "train" / "part-00000.parquet").write_bytes(b"")
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
-    argv = ["train", "--data", str(tmp_path / "d"), "--model", str(tmp_path / "m"), "--out", "o"]
+    argv = ["train", "--data", str(tmp_path / "d"), "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]
     argv += ["--config", str(config_file)]
     flags = [
         "--learning-rate",

@@ -19,6 +19,7 @@ def test_a_new_empty_or_own_folder_is_claimed_and_marked(tmp_path):
     old = tmp_path / "old_run"  # made by remot before markers: it holds a run's own files
     old.mkdir()
     (old / "run_info.json").write_text("{}")
+    (old / "resolved_config.json").write_text("{}")
     claim_run_dir(old, "train_run")
     assert (old / MARKER).is_file()
 
@@ -30,6 +31,12 @@ def test_a_folder_remot_did_not_make_or_of_another_kind_is_refused_before_writin
     with pytest.raises(FileExistsError, match=r"home: exists, is not empty and was not made by remot"):
         claim_run_dir(home, "eval_report")
     assert sorted(p.name for p in home.iterdir()) == ["authorized_keys"]  # nothing written
+    thesis = tmp_path / "thesis"  # a report.md of its own does not make a folder remot's
+    thesis.mkdir()
+    (thesis / "report.md").write_text("chapter 1")
+    (thesis / "predictions.jsonl").write_text("")
+    with pytest.raises(FileExistsError, match="was not made by remot"):
+        claim_run_dir(thesis, "eval_report")
     with pytest.raises(FileExistsError, match=r"is a remot dataset folder, not a eval_report"):
         claim_run_dir(built_dataset, "eval_report")  # the published dataset's output folder
     version = next((built_dataset / "versions").iterdir())

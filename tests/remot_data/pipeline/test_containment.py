@@ -97,13 +97,14 @@ def test_a_fifo_in_place_of_one_data_file_rejects_its_episodes_and_keeps_the_res
 @pytest.mark.parametrize(
     "playlist, refusal",
     [
-        ("ffconcat version 1.0\nfile clip.mp4\n", "'concat' input, not a video file"),
-        (  # ffmpeg's HLS demuxer will not open it by this name: unreadable (keep it so)
+        ("ffconcat version 1.0\nfile clip.mp4\n", "does not read it as a video container"),
+        (  # named .mp4, ffmpeg tries its mp4 demuxer on it: unreadable (keep it so)
             "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nclip.mp4\n#EXT-X-ENDLIST\n",
             "finds no video stream",
         ),
+        ("ffconcat version 1.0\nfile fifo.mp4\n", "does not read it as a video container"),  # never opened: no hang
     ],
-    ids=["ffconcat", "hls"],
+    ids=["ffconcat", "hls", "ffconcat naming a fifo"],
 )
 def test_a_playlist_in_place_of_a_video_is_refused_not_followed(demo_lerobot_root, tmp_path, playlist, refusal):
     # ffmpeg opens what a playlist names: here a video outside the dataset root, through a link beside the list
@@ -120,6 +121,7 @@ def test_a_playlist_in_place_of_a_video_is_refused_not_followed(demo_lerobot_roo
     outside = tmp_path / "elsewhere.mp4"
     shutil.copy(videos[0], outside)
     (videos[-1].parent / "clip.mp4").symlink_to(outside)
+    os.mkfifo(videos[-1].parent / "fifo.mp4")
     videos[-1].write_text(playlist)
     build_dataset(
         [SourceInput(source="lerobot", path=str(root), lerobot_mapping=DEMO_MAPPING)], tmp_path / "out", SMALL_BUILD
@@ -129,3 +131,26 @@ def test_a_playlist_in_place_of_a_video_is_refused_not_followed(demo_lerobot_roo
     assert refused and all(refusal in r["detail"] for r in refused)
     published = set(read_triplets(tmp_path / "out" / "latest").column("clip_id").to_pylist())
     assert not published & {r["clip_id"] for r in refused}  # nothing of the playlist's episodes is published
+
+
+def test_a_fifo_in_place_of_a_later_video_rejects_its_episodes_without_hanging(demo_lerobot_root, tmp_path):
+    # the input check looks at the first episode's video only: every later one is checked where it is opened
+    import shutil
+    import time
+
+    import pyarrow.parquet as pq
+
+    from tests.factories.lerobot import DEMO_MAPPING
+
+    root = tmp_path / "ds"
+    shutil.copytree(demo_lerobot_root, root)
+    last = sorted((root / "videos").rglob("*.mp4"))[-1]
+    last.unlink()
+    os.mkfifo(last)
+    start = time.monotonic()
+    build_dataset(
+        [SourceInput(source="lerobot", path=str(root), lerobot_mapping=DEMO_MAPPING)], tmp_path / "out", SMALL_BUILD
+    )
+    assert time.monotonic() - start < 60
+    rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
+    assert any("is a FIFO" in (r["detail"] or "") and last.name in r["detail"] for r in rejects)
