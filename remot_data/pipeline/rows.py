@@ -34,7 +34,10 @@ def source_image_key(clip: Clip, spec: ImageSpec) -> str:
 
 def image_file_name(clip: Clip, spec: ImageSpec) -> str:
     """Return the file name of a triplet image: clip id (``safe_name``: it comes from the data), frame, tags."""
-    name = f"{safe_name(clip.clip_id)}_{clip.frames[spec.frame_index].frame_index:06d}"
+    safe = safe_name(clip.clip_id)
+    if safe != clip.clip_id:  # made harmless: a hash of the id keeps two ids that now look alike apart
+        safe += "-" + hashlib.sha256(clip.clip_id.encode()).hexdigest()[:8]
+    name = f"{safe}_{clip.frames[spec.frame_index].frame_index:06d}"
     if spec.crop is not None:
         name += "_crop" + hashlib.sha256(source_image_key(clip, spec).encode()).hexdigest()[:6]
     if spec.mark is not None or spec.ghost_frame_index is not None:

@@ -228,6 +228,8 @@ def read_scannet_scene(scene_dir: Path) -> Clip:
         )
     focal_px = None
     intrinsic_path = scene_dir / INTRINSIC_COLOR_PATH
+    if intrinsic_path.exists() and not lies_inside(intrinsic_path, scene_dir):
+        raise SourceFormatError(f"{intrinsic_path}: a symbolic link out of the scene {scene_dir}; not read")
     if intrinsic_path.is_file():
         K = _read_matrix(intrinsic_path)
         if not (np.isfinite(K).all() and K[0, 0] > 0):
@@ -288,6 +290,9 @@ def hash_scannet_scene(scene_dir: Path) -> str:
     for sub in (POSE_DIR, "intrinsic"):
         for path in sorted((scene_dir / sub).glob("*.txt")):
             digest.update(f"{sub}/{path.name}\0".encode())
+            if not path.is_file() or not lies_inside(path, scene_dir):  # never read (the reader rejects it)
+                digest.update(b"\0not read\0")
+                continue
             digest.update(read_source_bytes(path))
     for path in sorted((scene_dir / COLOR_DIR).glob("*.jpg")):
         digest.update(f"{COLOR_DIR}/{path.name}\0{path.stat().st_size}\0".encode())

@@ -267,3 +267,27 @@ def test_a_pan_only_corpus_is_refused_naming_policy_sub_question_share_examples_
     example = message.split("e.g. ")[1].split(";")[0].split(", ")
     assert len(example) == 3 and all(len(e) == 16 for e in example)  # triplet ids to look at
     assert "a preset with audit.max_blind_gain" in message and "lets it through" in message
+
+
+def test_decontamination_holds_val_against_train_and_test_against_train_then_the_val_that_stays():
+    from remot_data.audit import decontaminate
+
+    def item(split, hashes, tid):
+        return AuditItem(family="f", split=split, group=tid, subject="", answer="A", options=(("x",),), prompt="p",
+                         image_hashes=hashes, triplet_id=tid)  # fmt: skip
+
+    items = [
+        item("train", (0b1111,), "train_a"),
+        item("val", (0b0111,), "val_copy_of_a"),  # 1 bit from train_a: removed
+        item("val", (0b1111_0000_0000,), "val_own"),  # far from train: kept
+        item("test", (0b1111_0000_0001,), "test_copy_of_val_own"),  # near the kept val triplet only
+        item("test", (0b1111,), "test_copy_of_a"),  # equal to train_a and 1 bit from the removed val triplet
+        item("test", (0b1 << 40,), "test_own"),
+    ]
+    found = {items[c.index].triplet_id: items[c.match].triplet_id for c in decontaminate(items, max_hash_distance=1,
+                                                                                         hash_bits=64)}  # fmt: skip
+    assert found == {
+        "val_copy_of_a": "train_a",
+        "test_copy_of_a": "train_a",  # named by the train triplet, not by the val one that is removed
+        "test_copy_of_val_own": "val_own",
+    }

@@ -497,10 +497,25 @@ def test_every_train_config_field_is_forwarded_to_trl_or_read_by_remot():
 
     from remot_train.train import FORWARDED_TO_TRL, make_grpo_args
 
-    config = TrainConfig(bf16=False)
+    # every forwarded field set away from both remot's and TRL's defaults: a field dropped from the list shows
+    moved = dict(
+        num_generations=3, beta=0.05, loss_type="dr_grpo", scale_rewards="batch", epsilon=0.3, num_iterations=2,
+        importance_sampling_level="sequence", mask_truncated_completions=True, max_completion_length=99,
+        temperature=0.7, top_p=0.9, repetition_penalty=1.2, multi_objective_aggregation="normalize_then_sum",
+        lr_scheduler_type="linear", num_train_epochs=3.0, max_steps=7, per_device_train_batch_size=3,
+        gradient_accumulation_steps=2, bf16=False, use_cpu=True, seed=11, logging_steps=3, save_steps=9,
+        save_total_limit=4, use_bias_correction_kl=True, use_vllm=False, vllm_mode="server",
+        vllm_gpu_memory_utilization=0.4, vllm_tensor_parallel_size=2, vllm_server_base_url="http://h:1",
+        vllm_enable_sleep_mode=True, warmup_ratio=0.1, gradient_checkpointing=False,
+    )  # fmt: skip
+    assert set(moved) == set(FORWARDED_TO_TRL)
+    config = TrainConfig(**moved)
     args = make_grpo_args(config, Path("/tmp/unused"))
+    defaults = TrainConfig(bf16=False)
     for ours, theirs in FORWARDED_TO_TRL.items():
         assert getattr(args, theirs) == getattr(config, ours), ours
+        if ours not in ("bf16", "use_cpu", "use_vllm"):  # switches the run needs off on CPU
+            assert getattr(config, ours) != getattr(defaults, ours), ours
     root = Path(__file__).resolve().parents[2]
     sources = {
         p: p.read_text(encoding="utf-8") for folder in ("remot_train", "flows") for p in (root / folder).rglob("*.py")

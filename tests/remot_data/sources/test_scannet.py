@@ -130,6 +130,16 @@ def test_symbolic_links_out_of_the_scene_or_input_are_never_read(scene, tmp_path
     assert [f.frame_index for f in clip.frames] == [0, 1, 2, 4]
     [reject] = clip.dropped
     assert (reject.reason, reject.frame_index) == ("outside_input", 3) and "symbolic link out of" in reject.detail
+    from remot_data.sources.scannet import hash_scannet_scene
+
+    secret = elsewhere / "secret.txt"
+    secret.write_text("1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n")
+    (scene_dir / "pose" / "4.txt").unlink()
+    (scene_dir / "pose" / "4.txt").symlink_to(secret)  # a linked pose file: not read, its frame rejected
+    before = hash_scannet_scene(scene_dir)
+    secret.write_text("garbage")
+    assert hash_scannet_scene(scene_dir) == before  # the hash does not read through the link either
+    assert [r.reason for r in read_scannet_scene(scene_dir).dropped] == ["outside_input", "outside_input"]
     # a whole scene folder linked in from outside the input is refused before any scene is read
     outside_scene = elsewhere / "scene0042_00"
     write_scannet_export(outside_scene, make_pose_series(np.zeros(3)))
