@@ -148,7 +148,7 @@ def test_an_empty_or_shrunken_build_is_not_published(two_scenes, tmp_path):
 
 def test_too_many_bad_clips_is_not_published(two_scenes, tmp_path):
     for scene in two_scenes.iterdir():
-        (scene / "pose" / "3.txt").write_text("nope")
+        (scene / "intrinsic" / "intrinsic_color.txt").write_text("nope")
     with pytest.raises(ContractError, match=r"2 of 2 clips are bad_clip rejects, more than max_bad_clip_share=0\.5"):
         build_dataset(_inputs(two_scenes), tmp_path / "out", SMALL_BUILD)
 

@@ -79,20 +79,23 @@ def test_images_show_the_indexed_frames(built_dataset, demo_scannet_root):
         assert np.abs(np.asarray(stored, dtype=float) - expected).mean() < 12
 
 
-def test_bad_pose_file_becomes_a_rejects_row_and_the_rest_is_built(demo_scannet_root, tmp_path):
+def test_a_bad_pose_file_loses_its_frame_and_a_bad_scene_file_its_scene_the_rest_is_built(demo_scannet_root, tmp_path):
     root = tmp_path / "corpus"
     import shutil
 
-    for scene in sorted(demo_scannet_root.iterdir())[:2]:
+    for scene in sorted(demo_scannet_root.iterdir())[:3]:
         shutil.copytree(scene, root / scene.name)
-    bad = root / "scene0001_00" / "pose" / "7.txt"
-    bad.write_text("1 0 0\n")
+    (root / "scene0001_00" / "pose" / "7.txt").write_text("1 0 0\n")  # one pose file: one frame
+    (root / "scene0002_00" / "intrinsic" / "intrinsic_color.txt").write_text("0 0 0 0\n" * 4)  # the whole scene
     manifest = build_dataset(_scannet(root), tmp_path / "out", SMALL_BUILD)
     rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
+    [bad_frame] = [r for r in rejects if r["reason"] == "bad_pose_file"]
+    assert (bad_frame["clip_id"], bad_frame["frame_index"]) == ("scene0001_00", 7)
+    assert "pose/7.txt" in bad_frame["detail"]
     [bad_clip] = [r for r in rejects if r["reason"] == "bad_clip"]
-    assert bad_clip["clip_id"] == "scene0001_00" and bad_clip["stage"] == "read"
-    assert bad_clip["error_type"] == "SourceFormatError" and "pose/7.txt" in bad_clip["detail"]
-    assert set(read_triplets(tmp_path / "out").column("clip_id").to_pylist()) == {"scene0000_00"}
+    assert bad_clip["clip_id"] == "scene0002_00" and bad_clip["stage"] == "read"
+    assert bad_clip["error_type"] == "SourceFormatError" and "intrinsic_color.txt" in bad_clip["detail"]
+    assert set(read_triplets(tmp_path / "out").column("clip_id").to_pylist()) == {"scene0000_00", "scene0001_00"}
     assert manifest["rejects"]["by_reason"]["bad_clip"] == 1
 
 
@@ -101,10 +104,10 @@ def test_on_bad_clip_raise_stops_the_build(demo_scannet_root, tmp_path):
 
     scene = sorted(demo_scannet_root.iterdir())[0]
     shutil.copytree(scene, tmp_path / "corpus" / scene.name)
-    (tmp_path / "corpus" / scene.name / "pose" / "3.txt").write_text("nope")
+    (tmp_path / "corpus" / scene.name / "intrinsic" / "intrinsic_color.txt").write_text("nope")
     from remot_data.errors import SourceFormatError
 
-    with pytest.raises(SourceFormatError, match="pose/3.txt"):
+    with pytest.raises(SourceFormatError, match="intrinsic_color.txt"):
         build_dataset(_scannet(tmp_path / "corpus"), tmp_path / "out", BuildConfig(on_bad_clip="raise"))
     assert not (tmp_path / "out" / "latest").exists()  # nothing published (finished clips stay staged for a rerun)
 
