@@ -21,7 +21,7 @@ from tests.factories.lerobot import DEMO_MAPPING
 from tests.factories.scannet import SMALL_BUILD
 from tests.remot_data.pipeline.test_build_lerobot import REAL_G1
 
-COPY = 100  # the copy's episode index
+COPY = 0  # the copy's episode index: its part comes first, before the original's
 
 
 def _ffmpeg(*args):
@@ -30,7 +30,7 @@ def _ffmpeg(*args):
 
 @pytest.fixture(scope="module")
 def g1_with_a_copy(tmp_path_factory):
-    """The G1 slice plus its episode re-encoded (H.264, crf 28) as episode 100, and a split file putting it in test."""
+    """The G1 slice plus its episode re-encoded (H.264, crf 28) as episode 0, and a split file putting it in test."""
     root = tmp_path_factory.mktemp("g1copy") / "g1"
     shutil.copytree(REAL_G1, root)
     videos = root / "videos" / "chunk-000" / "observation.images.cam_high"
@@ -53,7 +53,14 @@ def _build(root, out, splits, preset, mapping="unitree_g1_inspire"):
     return build_dataset([SourceInput(source="lerobot", path=str(root), lerobot_mapping=mapping)], out, config)
 
 
-def test_a_reencoded_copy_in_test_loses_exactly_its_triplets_each_naming_its_train_match(g1_with_a_copy, tmp_path):
+def test_a_reencoded_copy_in_test_loses_exactly_its_triplets_each_naming_its_train_match(
+    g1_with_a_copy, tmp_path, monkeypatch
+):
+    import remot_data.pipeline.publish as publish
+
+    shown = []  # the contact sheet's rows: picked among the kept triplets, read from the parts that hold them
+    real_sheet = publish.write_contact_sheet
+    monkeypatch.setattr(publish, "write_contact_sheet", lambda rows, path: (shown.extend(rows), real_sheet(rows, path)))
     root, splits = g1_with_a_copy
     lenient = tmp_path / "lenient.yaml"  # let the whole test split go: here it holds nothing but the copy
     lenient.write_text("name: lenient\nextends: v5\naudit:\n  max_decontaminated_share: 1.0\n")
@@ -69,6 +76,7 @@ def test_a_reencoded_copy_in_test_loses_exactly_its_triplets_each_naming_its_tra
         match = r["detail"].split("near-duplicates train triplet ")[1].split()[0]
         assert match in train_ids and "(clip episode_000001)" in r["detail"]
     assert manifest["audit"]["leakage"]["decontaminated"] == {"test": len(train)}
+    assert shown and {r["triplet_id"] for r in shown} <= train_ids  # not a removed row in its place
     assert manifest["audit"]["leakage"]["triplets_in_several_splits"] == 0
 
 

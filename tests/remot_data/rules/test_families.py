@@ -2,6 +2,7 @@
 
 from typing import get_args
 
+import numpy as np
 import pytest
 
 from remot_data.records import FamilyName
@@ -22,7 +23,7 @@ def test_the_table_holds_every_family_of_the_contract_once_and_a_rule_finds_each
         family("speed_up")
 
 
-@pytest.mark.parametrize("preset_name", ["v1", "v2", "v3", "v4"])
+@pytest.mark.parametrize("preset_name", ["v1", "v2", "v3", "v4", "v5"])
 def test_windows_hold_their_dead_bands_and_sections_follow_the_preset(preset_name):
     preset = load_rule_preset(preset_name)
     for entry in FAMILIES.values():
@@ -51,6 +52,17 @@ def test_the_table_states_the_v4_facts():
     for name in ("camera_rotation", "object_count", "object_speed", "ego_forward", "ego_speed"):
         assert family(name).is_mirrored(v4) is False  # a mirror changes no count, speed or distance
     assert family("ego_speed").window_of(v4) == family("object_speed").window_of(v4)
+    assert family("object_count").window_of(v4) == (o.count_min_change, o.count_max_change)
+    assert family("object_move_lr").dead_band_of(v4) == o.dead_band_shift
+    assert family("object_move_lr").window_of(v4) == (o.min_shift, o.max_shift)
+    assert family("object_speed").dead_band_of(v4) == pytest.approx(np.log(o.speed_same_ratio))
+    assert family("object_speed").window_of(v4) == pytest.approx((np.log(o.speed_min_ratio), np.log(o.speed_max_ratio)))
+    assert family("ego_speed").dead_band_of(v4) == family("object_speed").dead_band_of(v4)
+    assert family("ego_turn").dead_band_of(v4) == e.turn_dead_band_deg
+    assert family("ego_turn").window_of(v4) == (e.turn_min_deg, e.turn_max_deg)
+    assert family("ego_forward").dead_band_of(v4) == e.forward_dead_band_m
+    assert family("ego_forward").window_of(v4) == (e.forward_min_m, e.forward_max_m)
+    assert family("camera_rotation").window_of(v4) == (c.min_deg, c.max_deg)
 
 
 def test_a_mirror_negates_exactly_the_attributes_on_the_horizontal_axis():
