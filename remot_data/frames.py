@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from remot_data.errors import FrameExtractionError, SourceFormatError
 from remot_data.records import Clip, CropBox, ImageSpec
-from remot_data.sources.paths import require_regular_file
+from remot_data.sources.paths import lies_inside, require_regular_file
 
 STREAM_RE = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5}).*$", re.MULTILINE)
 INPUT_RE = re.compile(r"^Input #0, (.+?), from ", re.MULTILINE)
@@ -486,6 +486,10 @@ def load_clip_frames(
     by_video: dict[Path, list[int]] = {}
     for position in positions:
         frame = clip.frames[position]
+        path = frame.video_path or frame.image_path
+        if clip.root is not None and path is not None and path.exists() and not lies_inside(path, clip.root):
+            failed[position] = f"{path}: a symbolic link out of the input {clip.root}; not read"
+            continue
         if frame.video_path is not None:
             by_video.setdefault(frame.video_path, []).append(position)
             continue

@@ -122,6 +122,8 @@ class Clip:
         tracks: Named per-frame annotation arrays, first axis = frames (e.g. ``left.ee_xyz_m`` (N, 3),
             ``left.gripper_closed`` (N,) in [0, 1] with 1 = closed).
         objects: Annotated object boxes (tracking datasets), or None.
+        root: The folder every file of the clip must lie in, links followed (frames outside are never read), or
+            None when the reader checked its paths itself.
     """
 
     source: SourceName
@@ -135,6 +137,7 @@ class Clip:
     fps: float | None = None
     tracks: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     objects: ObjectBoxes | None = None
+    root: Path | None = None
 
     def __post_init__(self) -> None:
         """Check that annotation arrays line up with the frames."""

@@ -321,6 +321,7 @@ def read_mot_sequence(seq: Path) -> Clip:
         image_height_px=info.height,
         fps=info.frame_rate,
         objects=objects,
+        root=seq,  # a frame file linked out of the sequence is never read
     )
 
 

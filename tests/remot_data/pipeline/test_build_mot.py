@@ -93,3 +93,31 @@ def test_the_cli_takes_one_version_per_nuscenes_input(tmp_path, capsys):
     )
     assert code == 2
     assert "give one --version per --source nuscenes, in the same order, or none" in capsys.readouterr().err
+
+
+def test_a_frame_file_linked_out_of_the_sequence_is_never_read(demo_mot_root, tmp_path):
+    # only imDir was held inside the sequence: each frame file is too, so a link in img1/ cannot reach outside
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from remot_data.pipeline import SourceInput, build_dataset
+    from tests.factories.scannet import SMALL_BUILD
+
+    root = tmp_path / "mot"
+    shutil.copytree(demo_mot_root, root)
+    sequence = sorted(p.parent for p in root.rglob("seqinfo.ini"))[0]
+    frames = sorted((sequence / "img1").iterdir())
+    outside = tmp_path / "elsewhere.jpg"
+    shutil.copy(frames[0], outside)
+    for frame in frames:  # every frame of one sequence: its triplets can use no other
+        frame.unlink()
+        frame.symlink_to(outside)
+    lenient = tmp_path / "lenient.yaml"  # the audit's balance is not what this test is about
+    lenient.write_text("name: lenient\nextends: v5\naudit:\n  max_blind_gain: 1.0\n")
+    config = SMALL_BUILD.model_copy(update={"preset": str(lenient)})
+    build_dataset([SourceInput(source="motchallenge", path=str(root))], tmp_path / "out", config)
+    rejects = pq.read_table(tmp_path / "out" / "latest" / "rejects.parquet").to_pylist()
+    refused = [r for r in rejects if "symbolic link out of the input" in (r["detail"] or "")]
+    assert refused and {r["clip_id"] for r in refused} == {sequence.name}
+    assert sequence.name not in set(read_triplets(tmp_path / "out").column("clip_id").to_pylist())
